@@ -1,0 +1,160 @@
+"""The ``servicemap`` command."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+
+from geo.config import Settings
+from geo.errors import ServiceMapError
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+@contextlib.contextmanager
+def step(title: str) -> Iterator[None]:
+    """Print a progress line for a step, and its duration when over a second."""
+    _say(f"==> {title} ...")
+    t0 = time.perf_counter()
+    yield
+    dt = time.perf_counter() - t0
+    _say(f"    done in {dt:.1f} s" if dt >= 1 else "    done")
+
+
+def _engine(settings: Settings, *, start: bool = False):
+    from geo.db.engine import check_connection, make_engine, resolve_url
+
+    engine = make_engine(resolve_url(settings, start=start, log=_say))
+    check_connection(engine)
+    return engine
+
+
+# -- db ---------------------------------------------------------------------
+def cmd_db(args, settings: Settings) -> int:
+    from geo.db.engine import local_cluster, masked, resolve_url
+
+    if settings.database_url and args.action in ("start", "stop"):
+        _say(f"SERVICEMAP_DATABASE_URL is set ({masked(resolve_url(settings))}): "
+             "nothing to start or stop")
+        return 0
+    cluster = local_cluster(settings, log=_say)
+    if args.action == "start":
+        state = cluster.start()
+        _say(f"database running on 127.0.0.1:{state.port} (state in {cluster.state_dir})")
+    elif args.action == "stop":
+        _say("database stopped" if cluster.stop() else "database was not running")
+    elif args.action == "status":
+        if settings.database_url:
+            engine = _engine(settings)
+            _say(json.dumps({"external": True, "url": masked(engine.url), "reachable": True}))
+        else:
+            _say(json.dumps(cluster.status(), ensure_ascii=False))
+    elif args.action == "url":
+        url = resolve_url(settings)
+        _say(url if args.show_password else masked(url))
+    elif args.action == "migrate":
+        from geo.db.migrate import upgrade
+
+        engine = _engine(settings, start=True)
+        upgrade(engine.url.render_as_string(hide_password=False))
+        _say("schema is up to date")
+    return 0
+
+
+def cmd_load_sample(args, settings: Settings) -> int:
+    import data
+    from geo.db.migrate import upgrade
+    from geo.db.samples import load_sample
+
+    engine = _engine(settings, start=True)
+    upgrade(engine.url.render_as_string(hide_password=False))
+    with step(f"generating sample {args.name}"):
+        sample = data.generate(args.name)
+    with step(f"loading sample {args.name}"):
+        load_sample(engine, sample, log=_say)
+    return 0
+
+
+def cmd_up(args, settings: Settings) -> int:
+    import data
+    from geo.db.migrate import upgrade
+    from geo.db.samples import load_sample
+    from geo.points import count_points
+
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    with step("starting the database" if not settings.database_url
+              else "connecting to the database"):
+        engine = _engine(settings, start=True)
+    with step("migrating the schema"):
+        upgrade(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        empty = count_points(conn) == 0
+    if empty:
+        with step(f"generating sample {settings.sample}"):
+            sample = data.generate(settings.sample)
+        with step(f"loading sample {settings.sample}"):
+            load_sample(engine, sample, log=_say)
+    else:
+        _say("==> data present: sample not reloaded")
+    for title, fn in analysis_steps():
+        with step(title):
+            fn(engine, settings, _say)
+    if args.no_serve:
+        return 0
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(settings, engine=engine)
+    base = f"http://{settings.host}:{settings.port}"
+    _say(f"==> serving on {base}  (points: {base}/api/v1/points, docs: {base}/docs)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def analysis_steps():
+    """The analysis steps the main job runs after loading data, in order."""
+    return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="servicemap", description="ServiceMap 党群服务地图")
+    sub = p.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="the embedded local database")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db.add_argument("--show-password", action="store_true")
+    db.set_defaults(func=cmd_db)
+    ls = sub.add_parser("load-sample", help="generate and load a sample town")
+    ls.add_argument("name", choices=["lishui", "longteng"])
+    ls.set_defaults(func=cmd_load_sample)
+    up = sub.add_parser("up", help="database, schema, sample, analysis, then serve the API")
+    up.add_argument("--host")
+    up.add_argument("--port", type=int)
+    up.add_argument("--no-serve", action="store_true", help="stop before serving")
+    up.set_defaults(func=cmd_up)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return args.func(args, settings) or 0
+    except ServiceMapError as exc:
+        print(f"servicemap: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""ORM models: the store of record. Geometries are SRID 4326 with GiST indexes
+and validity checks. The schema itself is created by the Alembic migrations in
+``geo/db/migrations``; a test checks that these models and the migrated schema
+agree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geo.domain import INPUT_CRS, CircleMethod, GridKind, PointKind, RegionLevel
+
+
+def _in(column: str, values) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _geom(kind: str, *, nullable: bool = False) -> Mapped:
+    return mapped_column(Geometry(kind, srid=4326, spatial_index=False), nullable=nullable)
+
+
+def _gist(table: str, column: str = "geom") -> Index:
+    return Index(f"ix_{table}_{column}", column, postgresql_using="gist")
+
+
+def _valid(table: str, column: str = "geom") -> CheckConstraint:
+    return CheckConstraint(f"{column} IS NULL OR ST_IsValid({column})",
+                           name=f"{table}_{column}_valid")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Region(Base, Timestamps):
+    """Administrative division (county / town-street / village-community)."""
+
+    __tablename__ = "regions"
+    __table_args__ = (
+        CheckConstraint(_in("level", [v.value for v in RegionLevel]), name="regions_level"),
+        _valid("regions"),
+        _gist("regions"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE"), index=True)
+    geom = _geom("MULTIPOLYGON", nullable=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    properties: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+class ServicePoint(Base, Timestamps):
+    """A service position (党群服务阵地)."""
+
+    __tablename__ = "service_points"
+    __table_args__ = (
+        CheckConstraint(_in("kind", [v.value for v in PointKind]), name="service_points_kind"),
+        CheckConstraint(_in("source_crs", INPUT_CRS), name="service_points_source_crs"),
+        CheckConstraint("stars IS NULL OR stars BETWEEN 1 AND 5", name="service_points_stars"),
+        CheckConstraint("rooms IS NULL OR rooms >= 0", name="service_points_rooms"),
+        CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 >= 0",
+                        name="service_points_floor_area"),
+        _valid("service_points"),
+        _gist("service_points"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    region_code: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE"), index=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("POINT")
+    hours: Mapped[dict | None] = mapped_column(JSONB)
+    hours_text: Mapped[str | None] = mapped_column(Text)
+    services: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    rooms: Mapped[int | None] = mapped_column(Integer)
+    floor_area_m2: Mapped[float | None] = mapped_column(Float)
+    stars: Mapped[int | None] = mapped_column(SmallInteger)
+    phone: Mapped[str | None] = mapped_column(Text)
+    source_crs: Mapped[str] = mapped_column(String(16), server_default="wgs84")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    properties: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    #: bumped on every change of location; service circles record the version
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GridCell(Base, Timestamps):
+    """A grid cell (网格) of the governance or party-building grid."""
+
+    __tablename__ = "grid_cells"
+    __table_args__ = (
+        CheckConstraint(_in("kind", [v.value for v in GridKind]), name="grid_cells_kind"),
+        CheckConstraint("workers >= 0", name="grid_cells_workers"),
+        _valid("grid_cells"),
+        _gist("grid_cells"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default=GridKind.GOVERNANCE.value)
+    workers: Mapped[int] = mapped_column(Integer, server_default="0")
+    has_branch: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    geom = _geom("MULTIPOLYGON")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    #: personal data (worker names, phones): never served publicly
+    private: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Compound(Base, Timestamps):
+    """A residential compound (住宅小区)."""
+
+    __tablename__ = "compounds"
+    __table_args__ = (
+        CheckConstraint("households >= 0 AND population >= 0", name="compounds_counts"),
+        _valid("compounds"),
+        _gist("compounds"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE"), index=True)
+    geom = _geom("MULTIPOLYGON")
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    population: Mapped[int] = mapped_column(Integer, server_default="0")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Building(Base):
+    """A residential building footprint."""
+
+    __tablename__ = "buildings"
+    __table_args__ = (
+        CheckConstraint("households >= 0 AND population >= 0", name="buildings_counts"),
+        _valid("buildings"),
+        _gist("buildings"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    compound_code: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("compounds.code", onupdate="CASCADE", ondelete="SET NULL"),
+        index=True)
+    geom = _geom("MULTIPOLYGON")
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    population: Mapped[int] = mapped_column(Integer, server_default="0")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PartyBranch(Base, Timestamps):
+    """A party branch (党支部), e.g. a compound branch."""
+
+    __tablename__ = "party_branches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE"), index=True)
+    seat_compound_code: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("compounds.code", onupdate="CASCADE", ondelete="SET NULL"))
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    #: personal data (members, households): never served publicly
+    private: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BranchCompound(Base):
+    """Which compounds a party branch covers (many-to-many)."""
+
+    __tablename__ = "branch_compounds"
+    branch_code: Mapped[str] = mapped_column(
+        String(64), ForeignKey("party_branches.code", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True)
+    compound_code: Mapped[str] = mapped_column(
+        String(64), ForeignKey("compounds.code", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True, index=True)
+
+
+class NetworkNode(Base):
+    """A node of the walking network (pgRouting vertex)."""
+
+    __tablename__ = "network_nodes"
+    __table_args__ = (_gist("network_nodes"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    dataset: Mapped[str] = mapped_column(Text, server_default="sample", index=True)
+    geom = _geom("POINT")
+
+
+class NetworkEdge(Base):
+    """A walkable edge, pgRouting-compatible: ``cost``/``reverse_cost`` are metres."""
+
+    __tablename__ = "network_edges"
+    __table_args__ = (
+        CheckConstraint("length_m > 0", name="network_edges_length"),
+        _valid("network_edges"),
+        _gist("network_edges"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[int] = mapped_column(BigInteger, ForeignKey("network_nodes.id"), index=True)
+    target: Mapped[int] = mapped_column(BigInteger, ForeignKey("network_nodes.id"), index=True)
+    cost: Mapped[float] = mapped_column(Float)
+    reverse_cost: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    highway: Mapped[str | None] = mapped_column(Text)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    dataset: Mapped[str] = mapped_column(Text, server_default="sample", index=True)
+    geom = _geom("LINESTRING")
+
+
+class WaterArea(Base):
+    """Rivers and lakes (basemap drawing; walking never crosses them except on bridges)."""
+
+    __tablename__ = "water_areas"
+    __table_args__ = (_valid("water_areas"), _gist("water_areas"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("MULTIPOLYGON")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class ServiceCircle(Base):
+    """A service circle (服务圈): the area reachable from a point within a walking budget."""
+
+    __tablename__ = "service_circles"
+    __table_args__ = (
+        CheckConstraint(_in("method", [v.value for v in CircleMethod]),
+                        name="service_circles_method"),
+        CheckConstraint("minutes > 0 AND minutes <= 60", name="service_circles_minutes"),
+        UniqueConstraint("point_code", "minutes", "profile", name="service_circles_key"),
+        _valid("service_circles"),
+        _gist("service_circles"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    point_code: Mapped[str] = mapped_column(
+        String(64), ForeignKey("service_points.code", onupdate="CASCADE", ondelete="CASCADE"))
+    minutes: Mapped[float] = mapped_column(Float)
+    #: profile name ("standard", "adult", "elderly") or "speed:<km/h>"
+    profile: Mapped[str] = mapped_column(String(32))
+    speed_kmh: Mapped[float | None] = mapped_column(Float)
+    budget_m: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
+    walk_off_m: Mapped[float] = mapped_column(Float)
+    snap_distance_m: Mapped[float | None] = mapped_column(Float)
+    geom = _geom("MULTIPOLYGON")
+    input_version: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+
+
+class Meta(Base):
+    """Key/value facts about the data (network version, loaded sample ...)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class AuditEntry(Base):
+    """Who changed what and when (imports, API writes)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                         index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(Text)
+    entity_code: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)

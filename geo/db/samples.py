@@ -1,0 +1,176 @@
+"""Loading a generated sample town into PostGIS (``servicemap load-sample``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from data.sample import Sample
+from geo.db.bulk import copy_rows, ewkb_hex
+from geo.db.meta import bump_network_version, set_meta
+
+
+def _codes(df) -> list[str]:
+    return [str(c) for c in df["code"]]
+
+
+def _opt(df, column: str, default=None) -> list:
+    if column in df.columns:
+        return list(df[column])
+    return [default] * len(df)
+
+
+def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = print) -> dict:
+    """Write ``sample`` into the database in one transaction.
+
+    Rows whose codes the sample carries are replaced; the sample's walking
+    network replaces the network dataset of the same name. Returns counts.
+    """
+    t0 = time.perf_counter()
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        # -- remove what this sample replaces (children first) -------------
+        conn.execute(text("DELETE FROM branch_compounds WHERE branch_code = ANY(:c)"),
+                     {"c": list(sample.branches["code"])})
+        conn.execute(text("DELETE FROM party_branches WHERE code = ANY(:c)"),
+                     {"c": list(sample.branches["code"])})
+        conn.execute(text("DELETE FROM service_points WHERE code = ANY(:c)"),
+                     {"c": _codes(sample.points)})
+        conn.execute(text("DELETE FROM buildings WHERE code = ANY(:c)"),
+                     {"c": _codes(sample.buildings)})
+        conn.execute(text("DELETE FROM compounds WHERE code = ANY(:c)"),
+                     {"c": _codes(sample.compounds)})
+        conn.execute(text("DELETE FROM grid_cells WHERE code = ANY(:c)"),
+                     {"c": _codes(sample.grids)})
+        conn.execute(text("DELETE FROM network_edges WHERE dataset = :d"), {"d": sample.name})
+        conn.execute(text("DELETE FROM network_nodes WHERE dataset = :d"), {"d": sample.name})
+        conn.execute(text("DELETE FROM water_areas WHERE synthetic AND name LIKE :p"),
+                     {"p": f"{sample.name}:%"})
+        # regions: upsert (other towns' rows may point at them); a parent outside
+        # the sample (the county) is created without geometry when missing.
+        known = set(sample.regions["code"])
+        for parent in {str(x) for x in sample.regions["parent_code"].dropna()} - known:
+            conn.execute(text(
+                "INSERT INTO regions (code, name, level, synthetic) VALUES (:c, :n, 'county', "
+                "false) ON CONFLICT (code) DO NOTHING"),
+                {"c": parent, "n": county_name(parent)})
+        regions = sample.regions.sort_values("level", key=lambda s: s.map(
+            {"county": 0, "town": 1, "village": 2}))
+        for row, geom in zip(regions.itertuples(index=False),
+                             ewkb_hex(regions.geometry, multi=True), strict=True):
+            conn.execute(text(
+                "INSERT INTO regions (code, name, level, parent_code, geom, synthetic) "
+                "VALUES (:code, :name, :level, :parent, ST_GeomFromEWKB(decode(:g, 'hex')), :syn) "
+                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level, "
+                "parent_code = EXCLUDED.parent_code, geom = EXCLUDED.geom, "
+                "synthetic = EXCLUDED.synthetic, updated_at = now()"),
+                {"code": row.code, "name": row.name, "level": row.level,
+                 "parent": _parent(row), "g": geom, "syn": bool(sample.synthetic)})
+        counts["regions"] = len(regions)
+        # parents that are not in the sample (e.g. the county) must exist
+        syn = sample.synthetic
+
+        p = sample.points
+        counts["points"] = copy_rows(raw, "service_points", [
+            "code", "name", "kind", "region_code", "address", "geom", "hours", "hours_text",
+            "services", "rooms", "floor_area_m2", "stars", "phone", "source_crs", "synthetic",
+        ], zip(p["code"], p["name"], p["kind"], p["region_code"], _opt(p, "address"),
+               ewkb_hex(p.geometry), _opt(p, "hours"), _opt(p, "hours_text"),
+               _opt(p, "services", []), _opt(p, "rooms"), _opt(p, "floor_area_m2"),
+               _opt(p, "stars"), _opt(p, "phone"), ["wgs84"] * len(p), [syn] * len(p),
+               strict=True))
+        g = sample.grids
+        counts["grids"] = copy_rows(raw, "grid_cells", [
+            "code", "name", "region_code", "kind", "workers", "has_branch", "geom", "synthetic",
+        ], zip(g["code"], g["name"], g["region_code"], g["kind"], g["workers"],
+               g["has_branch"], ewkb_hex(g.geometry, multi=True), [syn] * len(g), strict=True))
+        c = sample.compounds
+        counts["compounds"] = copy_rows(raw, "compounds", [
+            "code", "name", "region_code", "households", "population", "geom", "synthetic",
+        ], zip(c["code"], c["name"], c["region_code"], c["households"], c["population"],
+               ewkb_hex(c.geometry, multi=True), [syn] * len(c), strict=True))
+        b = sample.buildings
+        counts["buildings"] = copy_rows(raw, "buildings", [
+            "code", "compound_code", "households", "population", "geom", "synthetic",
+        ], zip(b["code"], b["compound_code"].astype(object).where(b["compound_code"].notna(),
+                                                                  None),
+               b["households"], b["population"], ewkb_hex(b.geometry, multi=True),
+               [syn] * len(b), strict=True))
+        br = sample.branches
+        counts["branches"] = copy_rows(raw, "party_branches", [
+            "code", "name", "region_code", "seat_compound_code", "synthetic",
+        ], zip(br["code"], br["name"], br["region_code"], _opt(br, "seat_compound_code"),
+               [syn] * len(br), strict=True))
+        copy_rows(raw, "branch_compounds", ["branch_code", "compound_code"],
+                  ((code, cc) for code, ccs in zip(br["code"], br["compound_codes"], strict=True)
+                   for cc in ccs))
+        counts["network_edges"] = write_network(conn, sample.nodes, sample.edges,
+                                                dataset=sample.name)
+        counts["network_nodes"] = len(sample.nodes)
+        if len(sample.water):
+            w = sample.water
+            names = _opt(w, "name", "")
+            copy_rows(raw, "water_areas", ["name", "geom", "synthetic"],
+                      zip([f"{sample.name}:{n}" for n in names],
+                          ewkb_hex(w.geometry, multi=True), [syn] * len(w), strict=True))
+        set_meta(conn, f"sample:{sample.name}", {"synthetic": bool(syn), "counts": counts})
+    log(f"loaded sample {sample.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f" ({time.perf_counter() - t0:.1f} s)")
+    return counts
+
+
+def county_name(code: str) -> str:
+    """Name of a division code from the bundled divisions table (the code if unknown)."""
+    from data.divisions import division_names
+
+    return division_names().get(code, code)
+
+
+def _parent(row) -> str | None:
+    p = getattr(row, "parent_code", None)
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return None
+    return str(p)
+
+
+def write_network(conn, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,
+                  dataset: str) -> int:
+    """Write a walking network (nodes, edges in EPSG:4326) as ``dataset``.
+
+    Node ids are given fresh database ids (existing ids are never reused), edge
+    lengths are measured in metres in the UTM zone of the extent, and both
+    directions cost the length (pedestrians ignore one-way streets).
+    Returns the number of edges written. The caller owns the transaction.
+    """
+    raw = conn.connection.driver_connection
+    conn.execute(text("DELETE FROM network_edges WHERE dataset = :d"), {"d": dataset})
+    conn.execute(text("DELETE FROM network_nodes WHERE dataset = :d"), {"d": dataset})
+    base = conn.execute(text("SELECT coalesce(max(id), 0) FROM network_nodes")).scalar_one()
+    local = np.asarray(nodes["node_id"], dtype=np.int64)
+    order = np.argsort(local)
+    new_ids = np.empty(len(local), dtype=np.int64)
+    new_ids[order] = base + 1 + np.arange(len(local))
+    lookup = dict(zip(local.tolist(), new_ids.tolist(), strict=True))
+    copy_rows(raw, "network_nodes", ["id", "dataset", "geom"],
+              zip(new_ids.tolist(), [dataset] * len(nodes), ewkb_hex(nodes.geometry),
+                  strict=True))
+    if len(edges) == 0:
+        bump_network_version(conn, dataset)
+        return 0
+    metric = edges.to_crs(edges.estimate_utm_crs())
+    length = metric.length.to_numpy()
+    src = [lookup[int(s)] for s in edges["source"]]
+    tgt = [lookup[int(t)] for t in edges["target"]]
+    n = copy_rows(raw, "network_edges", [
+        "source", "target", "cost", "reverse_cost", "length_m", "highway", "osm_id", "dataset",
+        "geom"],
+        zip(src, tgt, length, length, length, _opt(edges, "highway"), _opt(edges, "osm_id"),
+            [dataset] * len(edges), ewkb_hex(edges.geometry), strict=True))
+    bump_network_version(conn, dataset)
+    return n
