@@ -7,7 +7,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy.engine import Engine
 
 from api import problems
-from api.routes import health, points
+from api.routes import all_routers
 from geo.config import Settings
 from geo.db.engine import make_engine, resolve_url
 
@@ -24,6 +24,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     problems.install(app)
-    app.include_router(health.router)
-    app.include_router(points.router)
+    for router in all_routers():
+        app.include_router(router)
     return app

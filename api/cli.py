@@ -13,24 +13,24 @@ from geo.config import Settings
 from geo.errors import ServiceMapError
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
     print(msg, flush=True)
 
 
 @contextlib.contextmanager
 def step(title: str) -> Iterator[None]:
     """Print a progress line for a step, and its duration when over a second."""
-    _say(f"==> {title} ...")
+    say(f"==> {title} ...")
     t0 = time.perf_counter()
     yield
     dt = time.perf_counter() - t0
-    _say(f"    done in {dt:.1f} s" if dt >= 1 else "    done")
+    say(f"    done in {dt:.1f} s" if dt >= 1 else "    done")
 
 
-def _engine(settings: Settings, *, start: bool = False):
+def open_engine(settings: Settings, *, start: bool = False):
     from geo.db.engine import check_connection, make_engine, resolve_url
 
-    engine = make_engine(resolve_url(settings, start=start, log=_say))
+    engine = make_engine(resolve_url(settings, start=start, log=say))
     check_connection(engine)
     return engine
 
@@ -40,30 +40,30 @@ def cmd_db(args, settings: Settings) -> int:
     from geo.db.engine import local_cluster, masked, resolve_url
 
     if settings.database_url and args.action in ("start", "stop"):
-        _say(f"SERVICEMAP_DATABASE_URL is set ({masked(resolve_url(settings))}): "
+        say(f"SERVICEMAP_DATABASE_URL is set ({masked(resolve_url(settings))}): "
              "nothing to start or stop")
         return 0
-    cluster = local_cluster(settings, log=_say)
+    cluster = local_cluster(settings, log=say)
     if args.action == "start":
         state = cluster.start()
-        _say(f"database running on 127.0.0.1:{state.port} (state in {cluster.state_dir})")
+        say(f"database running on 127.0.0.1:{state.port} (state in {cluster.state_dir})")
     elif args.action == "stop":
-        _say("database stopped" if cluster.stop() else "database was not running")
+        say("database stopped" if cluster.stop() else "database was not running")
     elif args.action == "status":
         if settings.database_url:
-            engine = _engine(settings)
-            _say(json.dumps({"external": True, "url": masked(engine.url), "reachable": True}))
+            engine = open_engine(settings)
+            say(json.dumps({"external": True, "url": masked(engine.url), "reachable": True}))
         else:
-            _say(json.dumps(cluster.status(), ensure_ascii=False))
+            say(json.dumps(cluster.status(), ensure_ascii=False))
     elif args.action == "url":
         url = resolve_url(settings)
-        _say(url if args.show_password else masked(url))
+        say(url if args.show_password else masked(url))
     elif args.action == "migrate":
         from geo.db.migrate import upgrade
 
-        engine = _engine(settings, start=True)
+        engine = open_engine(settings, start=True)
         upgrade(engine.url.render_as_string(hide_password=False))
-        _say("schema is up to date")
+        say("schema is up to date")
     return 0
 
 
@@ -72,12 +72,12 @@ def cmd_load_sample(args, settings: Settings) -> int:
     from geo.db.migrate import upgrade
     from geo.db.samples import load_sample
 
-    engine = _engine(settings, start=True)
+    engine = open_engine(settings, start=True)
     upgrade(engine.url.render_as_string(hide_password=False))
     with step(f"generating sample {args.name}"):
         sample = data.generate(args.name)
     with step(f"loading sample {args.name}"):
-        load_sample(engine, sample, log=_say)
+        load_sample(engine, sample, log=say)
     return 0
 
 
@@ -93,7 +93,7 @@ def cmd_up(args, settings: Settings) -> int:
         settings.port = args.port
     with step("starting the database" if not settings.database_url
               else "connecting to the database"):
-        engine = _engine(settings, start=True)
+        engine = open_engine(settings, start=True)
     with step("migrating the schema"):
         upgrade(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn:
@@ -102,12 +102,12 @@ def cmd_up(args, settings: Settings) -> int:
         with step(f"generating sample {settings.sample}"):
             sample = data.generate(settings.sample)
         with step(f"loading sample {settings.sample}"):
-            load_sample(engine, sample, log=_say)
+            load_sample(engine, sample, log=say)
     else:
-        _say("==> data present: sample not reloaded")
+        say("==> data present: sample not reloaded")
     for title, fn in analysis_steps():
         with step(title):
-            fn(engine, settings, _say)
+            fn(engine, settings, say)
     if args.no_serve:
         return 0
     import uvicorn
@@ -116,7 +116,7 @@ def cmd_up(args, settings: Settings) -> int:
 
     app = create_app(settings, engine=engine)
     base = f"http://{settings.host}:{settings.port}"
-    _say(f"==> serving on {base}  (points: {base}/api/v1/points, docs: {base}/docs)")
+    say(f"==> serving on {base}  (points: {base}/api/v1/points, docs: {base}/docs)")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
@@ -141,7 +141,25 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int)
     up.add_argument("--no-serve", action="store_true", help="stop before serving")
     up.set_defaults(func=cmd_up)
+    for module in _command_modules():
+        module.register(sub)
     return p
+
+
+def _command_modules() -> list:
+    """Modules adding sub-commands: each has ``register(subparsers)`` and sets
+    ``func(args, settings) -> int`` on its parsers."""
+    import importlib
+
+    names = ["api.cli_io", "api.cli_network", "api.cli_tokens"]
+    out = []
+    for name in names:
+        try:
+            out.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
