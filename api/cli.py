@@ -123,7 +123,9 @@ def cmd_up(args, settings: Settings) -> int:
 
 def analysis_steps():
     """The analysis steps the main job runs after loading data, in order."""
-    return []
+    from api.cli_network import run_circles
+
+    return [("computing the 10-minute service circles", run_circles)]
 
 
 def build_parser() -> argparse.ArgumentParser:

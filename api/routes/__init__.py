@@ -7,6 +7,6 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from api.routes import health, points
+    from api.routes import health, isochrones, points
 
-    return [health.router, points.router]
+    return [health.router, points.router, isochrones.router]

@@ -1,0 +1,34 @@
+"""``servicemap isochrones``: compute and store service circles."""
+
+from __future__ import annotations
+
+from api.cli import open_engine, say
+from geo.circles import CircleParams, compute_circles
+from geo.config import Settings
+
+
+def register(sub) -> None:
+    p = sub.add_parser("isochrones", help="compute the service circles of every point")
+    p.add_argument("--minutes", type=float, nargs="+", default=None,
+                   help="walking minutes (default: the configured 10)")
+    p.add_argument("--profile", choices=["standard", "adult", "elderly"], default=None,
+                   help="walking profile (default: elderly, 3.6 km/h)")
+    p.add_argument("--speed", type=float, default=None, help="explicit walking speed, km/h")
+    p.add_argument("--all", action="store_true", help="recompute fresh circles too")
+    p.set_defaults(func=cmd_isochrones)
+
+
+def run_circles(engine, settings: Settings, log=say, *, minutes=None, profile=None,
+                speed=None, only_stale=True):
+    params = CircleParams(walk_off_m=settings.walk_off_m, max_snap_m=settings.max_snap_m)
+    with engine.begin() as conn:
+        return compute_circles(conn, minutes or [settings.default_minutes],
+                               profile=profile or settings.default_profile, speed_kmh=speed,
+                               params=params, only_stale=only_stale, log=log)
+
+
+def cmd_isochrones(args, settings: Settings) -> int:
+    engine = open_engine(settings, start=True)
+    run_circles(engine, settings, minutes=args.minutes, profile=args.profile, speed=args.speed,
+                only_stale=not args.all)
+    return 0

@@ -1,0 +1,90 @@
+"""The ``servicemap`` command as a user runs it (subprocesses, real servers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "api.cli"]
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICEMAP_")}
+    env.update(extra)
+    return env
+
+
+def test_unreachable_url_exits_nonzero_without_traceback(tmp_path):
+    r = subprocess.run(CLI + ["db", "status"], cwd=tmp_path, capture_output=True, text=True,
+                       env=_env(SERVICEMAP_DATABASE_URL="postgresql://me:hunter2@127.0.0.1:1/x",
+                                PYTHONPATH=str(ROOT)))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "127.0.0.1:1" in lines[0] and "hunter2" not in lines[0]
+
+
+def test_db_lifecycle_commands(tmp_path):
+    env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_STATE_DIR=str(tmp_path / "state"))
+
+    def run(*a):
+        return subprocess.run(CLI + list(a), cwd=tmp_path, capture_output=True, text=True,
+                              env=env, timeout=120)
+    try:
+        assert '"created": false' in run("db", "status").stdout
+        started = run("db", "start")
+        assert started.returncode == 0, started.stderr
+        assert "database running on 127.0.0.1:" in started.stdout
+        status = run("db", "status").stdout
+        assert '"running": true' in status
+        url = run("db", "url").stdout.strip()
+        assert url.startswith("postgresql+psycopg://servicemap:***@127.0.0.1:")
+        assert run("db", "stop").stdout.strip() == "database stopped"
+        assert '"running": false' in run("db", "status").stdout
+    finally:
+        run("db", "stop")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_up_serves_points_from_an_external_database(samples_url, tmp_path):
+    """``servicemap up`` against SERVICEMAP_DATABASE_URL: migrates, keeps the data
+    it finds, runs the analysis and serves the API."""
+    port = _free_port()
+    env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=samples_url,
+               SERVICEMAP_PORT=str(port), SERVICEMAP_STATE_DIR=str(tmp_path / "unused"))
+    proc = subprocess.Popen(CLI + ["up"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        body = None
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read())
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/points",
+                              params={"region": "440605126"}, timeout=5)
+                if r.status_code == 200:
+                    body = r.json()
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert body is not None, "server did not come up"
+        assert len(body["features"]) == 170
+        assert not (tmp_path / "unused").exists()  # nothing local was started
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert "data present: sample not reloaded" in out
