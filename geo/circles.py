@@ -76,10 +76,16 @@ def profile_key(budget: WalkBudget) -> str:
 
 
 # ----------------------------------------------------------------- network
+def dataset_versions(conn: Connection) -> dict[str, str]:
+    """Version of each walking-network dataset (bumped whenever it is rewritten)."""
+    rows = conn.execute(text(
+        "SELECT substr(key, 9), value->>'version' FROM meta WHERE key LIKE 'network:%'")).all()
+    return dict(rows)
+
+
 def network_version(conn: Connection) -> str:
     """Version of all walking networks together (changes when any is rewritten)."""
-    rows = conn.execute(text(
-        "SELECT key, value->>'version' FROM meta WHERE key LIKE 'network:%' ORDER BY key")).all()
+    rows = sorted(dataset_versions(conn).items())
     if not rows:
         return "none"
     return hashlib.sha1(";".join(f"{k}={v}" for k, v in rows).encode()).hexdigest()[:12]
@@ -113,8 +119,10 @@ class Networks:
     OSM import), each in its own UTM zone. A location uses the network whose
     extent, grown by the snapping distance, holds it."""
 
-    def __init__(self, networks: dict[str, Network]) -> None:
+    def __init__(self, networks: dict[str, Network],
+                 versions: dict[str, str] | None = None) -> None:
         self.by_dataset = networks
+        self.versions = versions or {}
         self._bounds = {}
         for name, n in networks.items():
             lng, lat = n.unproject(np.array([n.x.min(), n.x.max()]),
@@ -126,7 +134,8 @@ class Networks:
         names = conn.execute(text(
             "SELECT DISTINCT dataset FROM network_edges ORDER BY dataset")).scalars().all()
         loaded = {n: load_network(conn, n) for n in names}
-        return cls({k: v for k, v in loaded.items() if v is not None})
+        return cls({k: v for k, v in loaded.items() if v is not None},
+                   dataset_versions(conn))
 
     def __bool__(self) -> bool:
         return bool(self.by_dataset)
@@ -134,6 +143,11 @@ class Networks:
     def for_location(self, lng: float, lat: float, max_snap_m: float) -> Network | None:
         """The network covering a WGS-84 location (within ``max_snap_m`` of its
         extent), or None."""
+        name = self.dataset_for(lng, lat, max_snap_m)
+        return None if name is None else self.by_dataset[name]
+
+    def dataset_for(self, lng: float, lat: float, max_snap_m: float) -> str | None:
+        """Name of the network dataset covering a WGS-84 location, or None."""
         best, best_d = None, np.inf
         for name, (w, s, e, n) in self._bounds.items():
             network = self.by_dataset[name]
@@ -144,8 +158,14 @@ class Networks:
             dy = max(float(network.y.min()) - y, 0.0, y - float(network.y.max()))
             d = (dx * dx + dy * dy) ** 0.5
             if d <= max_snap_m and d < best_d:
-                best, best_d = network, d
+                best, best_d = name, d
         return best
+
+    def input_tag(self, dataset: str | None) -> str:
+        """The network part of a circle's ``input_version``."""
+        if dataset is None:
+            return "n-"
+        return f"n{dataset}@{self.versions.get(dataset, '?')}"
 
 
 class NetworkCache:
@@ -176,6 +196,13 @@ class CircleRun:
     seconds: float = 0.0
     network_version: str = ""
     codes: list[str] = field(default_factory=list)
+
+
+def _input_version(networks: Networks, row, params: CircleParams) -> str:
+    """What a circle depends on: the point's version, the version of the
+    network it walks on (or none: straight line) and the parameters."""
+    dataset = networks.dataset_for(row.lng, row.lat, params.max_snap_m)
+    return f"p{row.version}:{networks.input_tag(dataset)}:{params.tag()}"
 
 
 def _points_with_state(conn: Connection, minutes: float, profile: str,
@@ -239,7 +266,7 @@ def compute_circles(
         networks = Networks.load(conn)
     for budget in budgets:
         rows = _points_with_state(conn, budget.minutes, key, codes)
-        versions = {r.code: f"p{r.version}:n{nv}:{params.tag()}" for r in rows}
+        versions = {r.code: _input_version(networks, r, params) for r in rows}
         todo = [r for r in rows if not only_stale or r.stored != versions[r.code]]
         run.fresh += len(rows) - len(todo)
         if not todo:
@@ -325,11 +352,12 @@ def _with_polygon(c: Circle, polygon) -> Circle:
 
 # ------------------------------------------------------------------ reading
 def stored_circle(conn: Connection, point_code: str, minutes: float, profile: str, *,
-                  params: CircleParams = CircleParams()) -> dict | None:
+                  networks: Networks, params: CircleParams = CircleParams()) -> dict | None:
     """A stored circle as a GeoJSON Feature (EPSG:4326), or None. ``stale`` says
     whether its point or the network changed since it was computed."""
     row = conn.execute(text("""
-        SELECT c.point_code, p.name, p.version, c.minutes, c.profile, c.speed_kmh, c.budget_m,
+        SELECT c.point_code, p.name, p.version, ST_X(p.geom) AS lng, ST_Y(p.geom) AS lat,
+               c.minutes, c.profile, c.speed_kmh, c.budget_m,
                c.method, c.walk_off_m, c.snap_distance_m, c.input_version, c.computed_at,
                ST_AsGeoJSON(c.geom, 7) AS gj
         FROM service_circles c JOIN service_points p ON p.code = c.point_code
@@ -337,7 +365,7 @@ def stored_circle(conn: Connection, point_code: str, minutes: float, profile: st
         {"code": point_code, "m": minutes, "pr": profile}).first()
     if row is None:
         return None
-    current = f"p{row.version}:n{network_version(conn)}:{params.tag()}"
+    current = _input_version(networks, row, params)
     return {
         "type": "Feature",
         "geometry": json.loads(row.gj),

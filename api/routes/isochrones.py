@@ -54,12 +54,14 @@ def get_isochrone(
 ) -> dict:
     budget = budget_for(profile or settings.default_profile, minutes, speed_kmh)
     params = _params(settings)
-    found = stored_circle(conn, point, budget.minutes, profile_key(budget), params=params)
+    networks = _networks(request, conn)
+    found = stored_circle(conn, point, budget.minutes, profile_key(budget), networks=networks,
+                          params=params)
     if found is not None and not found["properties"]["stale"]:
         return found
     # not computed (or stale): compute it now, without storing
     p = require_point(conn, point)
-    circle = circles_at(_networks(request, conn), [p.lng], [p.lat], budget, params=params)[0]
+    circle = circles_at(networks, [p.lng], [p.lat], budget, params=params)[0]
     return circle_feature(circle, point_code=p.code, stored=False, stale=False)
 
 
