@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import Point, shape
+from sqlalchemy import text
+
+from api.app import create_app
+from geo.circles import compute_circles
+from geo.config import Settings
+from geo.crs import wgs84_to_gcj02
+
+
+@pytest.fixture(scope="module")
+def client(samples_engine):
+    with samples_engine.begin() as c:
+        compute_circles(c, [10], profile="elderly")
+    app = create_app(Settings(), engine=samples_engine)
+    with TestClient(app) as tc:
+        yield tc
+    with samples_engine.begin() as c:
+        c.execute(text("DELETE FROM service_circles"))
+
+
+@pytest.fixture(scope="module")
+def center(samples_engine):
+    with samples_engine.connect() as c:
+        return c.execute(text(
+            "SELECT code, ST_X(geom) AS lng, ST_Y(geom) AS lat FROM service_points "
+            "WHERE name = '里水镇党群服务中心'")).one()
+
+
+def test_stored_circle_of_a_point(client, center):
+    r = client.get("/api/v1/isochrones", params={"point": center.code, "minutes": 10})
+    assert r.status_code == 200
+    f = r.json()
+    assert f["properties"]["stored"] is True and f["properties"]["stale"] is False
+    assert f["properties"]["method"] == "network"
+    assert f["properties"]["profile"] == "elderly"
+    assert f["properties"]["budget_m"] == pytest.approx(600.0)  # 3.6 km/h × 10 min
+    assert shape(f["geometry"]).distance(Point(center.lng, center.lat)) < 1e-3
+
+
+def test_uncomputed_minutes_are_computed_on_the_fly(client, center):
+    f = client.get("/api/v1/isochrones", params={"point": center.code, "minutes": 5,
+                                                 "profile": "standard"}).json()
+    assert f["properties"]["stored"] is False
+    assert f["properties"]["budget_m"] == 300.0
+    small = shape(f["geometry"]).area
+    big = shape(client.get("/api/v1/isochrones", params={"point": center.code}).json()
+                ["geometry"]).area
+    assert 0 < small < big
+
+
+def test_ad_hoc_circle_from_gcj02_location(client, center):
+    glng, glat = wgs84_to_gcj02(center.lng, center.lat)
+    r = client.post("/api/v1/isochrones", json={"lng": float(glng), "lat": float(glat),
+                                                "crs": "gcj02", "minutes": 10})
+    assert r.status_code == 200, r.text
+    f = r.json()
+    # converted back to WGS-84: the circle sits where the center is (not 500 m off)
+    assert abs(f["properties"]["lng"] - center.lng) < 1e-6
+    stored = client.get("/api/v1/isochrones", params={"point": center.code}).json()
+    a, b = shape(f["geometry"]), shape(stored["geometry"])
+    assert a.symmetric_difference(b).area / b.area < 0.01
+
+
+def test_nearest_by_walking(client, center):
+    r = client.get("/api/v1/nearest", params={"lng": center.lng + 0.0005, "lat": center.lat,
+                                              "k": 4})
+    assert r.status_code == 200
+    feats = r.json()["features"]
+    assert len(feats) == 4
+    d = [f["properties"]["walk_distance_m"] for f in feats]
+    assert d == sorted(d)
+    assert feats[0]["properties"]["method"] == "network"
+    for f in feats:  # minutes at the elderly walking speed, 3.6 km/h = 60 m/min
+        p = f["properties"]
+        assert p["walk_minutes"] == pytest.approx(p["walk_distance_m"] / 60.0, abs=0.06)
+    # walking is never shorter than the straight line (≈ 51 m east of the center)
+    assert d[0] >= 45
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"point": "X", "minutes": 0}, "minutes"),
+    ({"point": "X", "minutes": 61}, "minutes"),
+    ({"point": "X", "profile": "jogger"}, "profile"),
+])
+def test_bad_isochrone_queries(client, params, field):
+    r = client.get("/api/v1/isochrones", params=params)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert field in r.json()["errors"][0]["field"]
+
+
+def test_unknown_point_and_far_location(client):
+    assert client.get("/api/v1/isochrones", params={"point": "NOPE"}).status_code == 404
+    far = client.post("/api/v1/isochrones", json={"lng": 116.4, "lat": 39.9})  # Beijing
+    assert far.status_code == 422
+    assert "extent" in far.json()["detail"]
+    bad_crs = client.get("/api/v1/nearest", params={"lng": 113.1, "lat": 23.1, "crs": "utm"})
+    assert bad_crs.status_code == 422
+    standard_7 = client.post("/api/v1/isochrones", json={"lng": 113.1, "lat": 23.1,
+                                                         "minutes": 7, "profile": "standard"})
+    assert standard_7.status_code == 422
+    assert "5, 10, 15" in standard_7.json()["detail"]
