@@ -33,6 +33,13 @@ def ewkb_hex(geoms: Sequence[BaseGeometry], *, multi: bool = False) -> list[str 
     return list(shapely.to_wkb(arr, hex=True, include_srid=True))
 
 
+def column_or(df, column: str, default: Any = None) -> list:
+    """The values of ``column``, or ``default`` for every row when it is absent."""
+    if column in df.columns:
+        return list(df[column])
+    return [default] * len(df)
+
+
 def _cell(v: Any) -> Any:
     if v is None:
         return None

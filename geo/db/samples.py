@@ -5,24 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import geopandas as gpd
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from data.sample import Sample
-from geo.db.bulk import copy_rows, ewkb_hex
-from geo.db.meta import bump_network_version, set_meta
+from geo.db.bulk import column_or, copy_rows, ewkb_hex
+from geo.db.meta import set_meta
+from geo.db.network import write_network
 
 
 def _codes(df) -> list[str]:
     return [str(c) for c in df["code"]]
 
-
-def _opt(df, column: str, default=None) -> list:
-    if column in df.columns:
-        return list(df[column])
-    return [default] * len(df)
 
 
 def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = print) -> dict:
@@ -80,10 +75,10 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
         counts["points"] = copy_rows(raw, "service_points", [
             "code", "name", "kind", "region_code", "address", "geom", "hours", "hours_text",
             "services", "rooms", "floor_area_m2", "stars", "phone", "source_crs", "synthetic",
-        ], zip(p["code"], p["name"], p["kind"], p["region_code"], _opt(p, "address"),
-               ewkb_hex(p.geometry), _opt(p, "hours"), _opt(p, "hours_text"),
-               _opt(p, "services", []), _opt(p, "rooms"), _opt(p, "floor_area_m2"),
-               _opt(p, "stars"), _opt(p, "phone"), ["wgs84"] * len(p), [syn] * len(p),
+        ], zip(p["code"], p["name"], p["kind"], p["region_code"], column_or(p, "address"),
+               ewkb_hex(p.geometry), column_or(p, "hours"), column_or(p, "hours_text"),
+               column_or(p, "services", []), column_or(p, "rooms"), column_or(p, "floor_area_m2"),
+               column_or(p, "stars"), column_or(p, "phone"), ["wgs84"] * len(p), [syn] * len(p),
                strict=True))
         g = sample.grids
         counts["grids"] = copy_rows(raw, "grid_cells", [
@@ -105,7 +100,7 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
         br = sample.branches
         counts["branches"] = copy_rows(raw, "party_branches", [
             "code", "name", "region_code", "seat_compound_code", "synthetic",
-        ], zip(br["code"], br["name"], br["region_code"], _opt(br, "seat_compound_code"),
+        ], zip(br["code"], br["name"], br["region_code"], column_or(br, "seat_compound_code"),
                [syn] * len(br), strict=True))
         copy_rows(raw, "branch_compounds", ["branch_code", "compound_code"],
                   ((code, cc) for code, ccs in zip(br["code"], br["compound_codes"], strict=True)
@@ -115,7 +110,7 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
         counts["network_nodes"] = len(sample.nodes)
         if len(sample.water):
             w = sample.water
-            names = _opt(w, "name", "")
+            names = column_or(w, "name", "")
             copy_rows(raw, "water_areas", ["name", "geom", "synthetic"],
                       zip([f"{sample.name}:{n}" for n in names],
                           ewkb_hex(w.geometry, multi=True), [syn] * len(w), strict=True))
@@ -137,40 +132,3 @@ def _parent(row) -> str | None:
     if p is None or (isinstance(p, float) and np.isnan(p)):
         return None
     return str(p)
-
-
-def write_network(conn, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,
-                  dataset: str) -> int:
-    """Write a walking network (nodes, edges in EPSG:4326) as ``dataset``.
-
-    Node ids are given fresh database ids (existing ids are never reused), edge
-    lengths are measured in metres in the UTM zone of the extent, and both
-    directions cost the length (pedestrians ignore one-way streets).
-    Returns the number of edges written. The caller owns the transaction.
-    """
-    raw = conn.connection.driver_connection
-    conn.execute(text("DELETE FROM network_edges WHERE dataset = :d"), {"d": dataset})
-    conn.execute(text("DELETE FROM network_nodes WHERE dataset = :d"), {"d": dataset})
-    base = conn.execute(text("SELECT coalesce(max(id), 0) FROM network_nodes")).scalar_one()
-    local = np.asarray(nodes["node_id"], dtype=np.int64)
-    order = np.argsort(local)
-    new_ids = np.empty(len(local), dtype=np.int64)
-    new_ids[order] = base + 1 + np.arange(len(local))
-    lookup = dict(zip(local.tolist(), new_ids.tolist(), strict=True))
-    copy_rows(raw, "network_nodes", ["id", "dataset", "geom"],
-              zip(new_ids.tolist(), [dataset] * len(nodes), ewkb_hex(nodes.geometry),
-                  strict=True))
-    if len(edges) == 0:
-        bump_network_version(conn, dataset)
-        return 0
-    metric = edges.to_crs(edges.estimate_utm_crs())
-    length = metric.length.to_numpy()
-    src = [lookup[int(s)] for s in edges["source"]]
-    tgt = [lookup[int(t)] for t in edges["target"]]
-    n = copy_rows(raw, "network_edges", [
-        "source", "target", "cost", "reverse_cost", "length_m", "highway", "osm_id", "dataset",
-        "geom"],
-        zip(src, tgt, length, length, length, _opt(edges, "highway"), _opt(edges, "osm_id"),
-            [dataset] * len(edges), ewkb_hex(edges.geometry), strict=True))
-    bump_network_version(conn, dataset)
-    return n

@@ -22,7 +22,7 @@ from geo.circles import (
     load_network,
 )
 from geo.db.meta import bump_network_version
-from geo.db.samples import write_network
+from geo.db.network import write_network
 from geo.errors import InvalidInput
 from geo.isochrones import reach
 from tests.conftest import scalar
