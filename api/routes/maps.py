@@ -1,0 +1,297 @@
+"""Map pages and images: the resident map, its embeddable twin, the planner
+map, static images for articles, the mini-program ground overlay and
+GCJ-02 GeoJSON, and the static assets the pages load (no CDN)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.engine import Connection
+
+from api.deps import get_conn, get_settings
+from api.routes.tiles import CacheBuster, tile_service
+from geo.config import Settings
+from geo.errors import NotFound
+from maps.assets import STATIC_PATH, asset
+from maps.layers import LAYERS
+
+router = APIRouter(tags=["maps"])
+
+Region = Annotated[str | None, Query(pattern=r"^\d{6,12}$", description="division code")]
+BasemapKey = Annotated[Literal["offline", "osm", "tianditu", "amap", "tencent"] | None,
+                       Query(description="basemap; default offline for synthetic data")]
+
+
+class _PageCache:
+    """Rendered pages keyed by their parameters and the data versions under them."""
+
+    def __init__(self, entries: int = 64) -> None:
+        self.entries = entries
+        self._d: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_build(self, key: tuple, build: Callable[[], str]) -> tuple[bytes, str]:
+        return self.get_or_build_bytes(key, lambda: build().encode("utf-8"))
+
+    def get_or_build_bytes(self, key: tuple, build: Callable[[], bytes]) -> tuple[bytes, str]:
+        with self._lock:
+            hit = self._d.get(key)
+            if hit is not None:
+                self._d.move_to_end(key)
+                return hit
+        body = build()
+        value = (body, '"' + hashlib.sha1(body).hexdigest()[:20] + '"')
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self.entries:
+                self._d.popitem(last=False)
+        return value
+
+
+def _pages(request: Request) -> _PageCache:
+    cache = getattr(request.app.state, "map_pages", None)
+    if cache is None:
+        cache = request.app.state.map_pages = _PageCache()
+    return cache
+
+
+def _prefix(request: Request) -> str:
+    return request.scope.get("root_path", "") or ""
+
+
+def _versions(request: Request, *layers: str) -> tuple[str, ...]:
+    svc = tile_service(request)
+    v = svc.versions.get()
+    return tuple(svc.versions.layer_version(LAYERS[name], v) for name in layers)
+
+
+def _html(request: Request, body: bytes, etag: str, settings: Settings) -> Response:
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return HTMLResponse(body, headers=headers)
+
+
+def _resident(request: Request, conn: Connection, settings: Settings, *, region: str | None,
+              basemap: str | None, point: str | None, service: str | None,
+              embed: bool) -> Response:
+    from maps.resident import resident_html
+
+    points_v, basemap_v = _versions(request, "points", "basemap")
+    key = ("resident", region, basemap, point, service, embed, _prefix(request), points_v,
+           basemap_v)
+    body, etag = _pages(request).get_or_build(key, lambda: resident_html(
+        conn, settings, region=region, basemap=basemap, point=point, service=service,
+        embed=embed, prefix=_prefix(request), basemap_version=basemap_v))
+    return _html(request, body, etag, settings)
+
+
+@router.get("/maps/resident", response_class=HTMLResponse, operation_id="resident_map",
+            summary="居民版党群服务地图 (phone-first resident map page)")
+def resident_map(
+    request: Request,
+    conn: Annotated[Connection, Depends(get_conn)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    region: Region = None,
+    basemap: BasemapKey = None,
+    point: Annotated[str | None, Query(max_length=64, description="open this point's card")]
+    = None,
+    service: Annotated[str | None, Query(max_length=32, description="preselected service")]
+    = None,
+) -> Response:
+    return _resident(request, conn, settings, region=region, basemap=basemap, point=point,
+                     service=service, embed=False)
+
+
+@router.get("/embed/resident", response_class=HTMLResponse, operation_id="embed_resident_map",
+            summary="The resident map as a minimal page for a WeChat web-view or an iframe")
+def embed_resident_map(
+    request: Request,
+    conn: Annotated[Connection, Depends(get_conn)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    region: Region = None,
+    basemap: BasemapKey = None,
+    point: Annotated[str | None, Query(max_length=64)] = None,
+    service: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    return _resident(request, conn, settings, region=region, basemap=basemap, point=point,
+                     service=service, embed=True)
+
+
+@router.get(STATIC_PATH + "/{path:path}", include_in_schema=False)
+def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response:
+    a = asset(path)
+    if a is None:
+        raise NotFound(f"no static file {path!r}")
+    headers = {"ETag": a.etag, "Cache-Control": "public, max-age=604800"}
+    if request.headers.get("if-none-match") == a.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(a.data, media_type=a.media_type, headers=headers)
+
+
+@router.get("/maps/planner", response_class=HTMLResponse, operation_id="planner_map",
+            summary="规划版地图: circles, coverage per village/grid, uncovered compounds, "
+                    "branch coverage, proposed sites (public, aggregate only)")
+def planner_map(
+    request: Request,
+    conn: Annotated[Connection, Depends(get_conn)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    region: Region = None,
+    basemap: Annotated[Literal["offline", "osm", "tianditu"] | None, Query()] = None,
+    sites: Annotated[int, Query(ge=0, le=10, description="proposed new sites (greedy)")] = 0,
+) -> Response:
+    from maps.planner import planner_html
+
+    versions = _versions(request, "coverage", "circles", "grids", "compounds", "basemap")
+    key = ("planner", region, basemap, sites, _prefix(request), versions)
+    body, etag = _pages(request).get_or_build(key, lambda: planner_html(
+        conn, settings, region=region, basemap=basemap, prefix=_prefix(request),
+        basemap_version=versions[-1], tile_version=versions[1], sites=sites))
+    return _html(request, body, etag, settings)
+
+
+def _resident_url(request: Request, region: str | None, settings: Settings) -> str:
+    base = getattr(settings, "public_url", None) or str(request.base_url).rstrip("/")
+    return f"{base.rstrip('/')}/maps/resident" + (f"?region={region}" if region else "")
+
+
+def _static(request: Request, conn: Connection, settings: Settings, fmt: str,
+            region: str | None, width: int, title: str | None, subtitle: str | None) -> Response:
+    from maps.static import render_static
+
+    versions = _versions(request, "points", "circles", "basemap")
+    key = ("static", fmt, region, width, title, subtitle, str(request.base_url), versions)
+    cache = _pages(request)
+
+    def build() -> bytes:
+        img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
+                            subtitle=subtitle, url=_resident_url(request, region, settings),
+                            minutes=float(settings.default_minutes),
+                            profile=settings.default_profile, basemap_version=versions[2])
+        return img.data
+
+    body, etag = cache.get_or_build_bytes(key, build)
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+               "Content-Disposition": f'inline; filename="servicemap-{region or "map"}.{fmt}"'}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="image/png" if fmt == "png" else "image/jpeg",
+                    headers=headers)
+
+
+Width = Annotated[int, Query(ge=400, le=3000, description="image width, pixels")]
+Title = Annotated[str | None, Query(max_length=40, description="title (Chinese)")]
+Subtitle = Annotated[str | None, Query(max_length=60, description="subtitle (Chinese)")]
+
+
+@router.get("/maps/static.png", operation_id="static_map_png", response_class=Response,
+            summary="Static map image for a WeChat article (PNG, under 1 MB)",
+            responses={200: {"content": {"image/png": {}}}})
+def static_png(request: Request, conn: Annotated[Connection, Depends(get_conn)],
+               settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
+               width: Width = 1080, title: Title = None, subtitle: Subtitle = None,
+               format: Annotated[Literal["png", "jpg"], Query()] = "png") -> Response:
+    return _static(request, conn, settings, format, region, width, title, subtitle)
+
+
+@router.get("/maps/static.jpg", operation_id="static_map_jpg", response_class=Response,
+            summary="Static map image for a WeChat article (JPEG, under 1 MB)",
+            responses={200: {"content": {"image/jpeg": {}}}})
+def static_jpg(request: Request, conn: Annotated[Connection, Depends(get_conn)],
+               settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
+               width: Width = 1080, title: Title = None, subtitle: Subtitle = None) -> Response:
+    return _static(request, conn, settings, "jpg", region, width, title, subtitle)
+
+
+OverlayLayers = Annotated[str, Query(max_length=80, description="comma-separated layers: "
+                                     "regions, grids, compounds, coverage, circles, points")]
+
+
+def _overlay(request: Request, conn: Connection, settings: Settings, bbox: str, crs: str,
+             layers: str, width: int):
+    from maps.embed import overlay_png, parse_bbox
+
+    box = parse_bbox(bbox)
+    names = tuple(x.strip() for x in layers.split(",") if x.strip())
+    return overlay_png(conn, box, crs=crs, layers=names, width=width,
+                       params={"minutes": float(settings.default_minutes),
+                               "profile": settings.default_profile})
+
+
+@router.get("/maps/overlay.png", operation_id="ground_overlay_png", response_class=Response,
+            summary="Transparent PNG over a bounding box for MapContext.addGroundOverlay",
+            responses={200: {"content": {"image/png": {}}}})
+def overlay_image(request: Request, conn: Annotated[Connection, Depends(get_conn)],
+                  settings: Annotated[Settings, Depends(get_settings)],
+                  bbox: Annotated[str, Query(max_length=120,
+                                             description="west,south,east,north (degrees in crs)")],
+                  crs: Annotated[Literal["gcj02", "wgs84"], Query()] = "gcj02",
+                  layers: OverlayLayers = "circles,points",
+                  width: Annotated[int, Query(ge=64, le=2048)] = 1024) -> Response:
+    ov = _overlay(request, conn, settings, bbox, crs, layers, width)
+    w, s, e, n = ov.bbox
+    return Response(ov.data, media_type="image/png", headers={
+        "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+        "X-Overlay-Bounds": f"{w},{s},{e},{n}", "X-Overlay-CRS": ov.crs,
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "X-Overlay-Bounds, X-Overlay-CRS"})
+
+
+@router.get("/maps/overlay.json", operation_id="ground_overlay_json",
+            summary="The ground overlay's image URL and bounds, as addGroundOverlay takes them")
+def overlay_json(request: Request, settings: Annotated[Settings, Depends(get_settings)],
+                 bbox: Annotated[str, Query(max_length=120)],
+                 crs: Annotated[Literal["gcj02", "wgs84"], Query()] = "gcj02",
+                 layers: OverlayLayers = "circles,points",
+                 width: Annotated[int, Query(ge=64, le=2048)] = 1024) -> dict:
+    from urllib.parse import urlencode
+
+    from maps.embed import parse_bbox
+
+    w, s, e, n = parse_bbox(bbox)
+    base = str(request.base_url).rstrip("/")
+    src = f"{base}/maps/overlay.png?" + urlencode({"bbox": bbox, "crs": crs, "layers": layers,
+                                                   "width": width})
+    return {"id": 1, "src": src, "crs": crs, "opacity": 1, "zIndex": 1, "visible": True,
+            "bounds": {"southwest": {"latitude": s, "longitude": w},
+                       "northeast": {"latitude": n, "longitude": e}}}
+
+
+@router.get("/maps/geojson/{layer}", operation_id="map_layer_geojson",
+            summary="A layer as GeoJSON (crs=gcj02 for mini-program markers and polygons)")
+def map_geojson(conn: Annotated[Connection, Depends(get_conn)],
+                settings: Annotated[Settings, Depends(get_settings)],
+                layer: Literal["points", "circles", "regions", "compounds", "grids"],
+                region: Region = None,
+                crs: Annotated[Literal["wgs84", "gcj02", "bd09"], Query()] = "gcj02") -> dict:
+    from maps.embed import layer_geojson
+
+    return layer_geojson(conn, layer, region=region, crs=crs,
+                         params={"minutes": float(settings.default_minutes),
+                                 "profile": settings.default_profile})
+
+
+@router.get("/embed/markers.json", operation_id="miniprogram_markers",
+            summary="markers for a mini-program <map> component (GCJ-02)")
+def markers(request: Request, conn: Annotated[Connection, Depends(get_conn)],
+            region: Region = None) -> dict:
+    from maps.embed import miniprogram_markers
+
+    base = str(request.base_url).rstrip("/")
+    return {"crs": "gcj02", "markers": miniprogram_markers(conn, region=region, icon_base=base)}
+
+
+@router.get("/maps/icons/{kind}.png", operation_id="marker_icon", response_class=Response,
+            summary="Marker icon of a point kind (64 px PNG)",
+            responses={200: {"content": {"image/png": {}}}})
+def marker_icon(kind: str) -> Response:
+    from maps.embed import kind_icon_png
+
+    return Response(kind_icon_png(kind), media_type="image/png",
+                    headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,140 @@
+"""Vector (MVT) and raster (PNG) tiles of the layer registry, and TileJSON.
+
+Warm tiles are answered from the process's tile cache without touching the
+database (while the data versions are within ``cache_ttl_s``); cold ones are
+rendered in the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from geo.config import Settings
+from geo.errors import InvalidInput, NotFound, Problem
+from maps.layers import LAYERS
+from maps.tiles import Tile, TileService, layer_bounds, tilejson
+
+router = APIRouter(tags=["tiles"])
+
+#: ``?v=<data version>`` in tile URLs of TileJSON and pages: ignored by the
+#: server, it makes browsers and CDNs fetch anew after the data changed.
+CacheBuster = Annotated[str | None, Query(max_length=64, description="cache buster (ignored)")]
+
+
+def tile_service(request: Request) -> TileService:
+    """The app's tile service (created on first use)."""
+    svc = getattr(request.app.state, "map_tiles", None)
+    if svc is None:
+        settings: Settings = request.app.state.settings
+        svc = TileService(request.app.state.engine, ttl_s=settings.cache_ttl_s,
+                          params={"minutes": float(settings.default_minutes),
+                                  "profile": settings.default_profile})
+        request.app.state.map_tiles = svc
+    # a write through this API clears the public cache (a new generation):
+    # read the data versions again at once instead of after cache_ttl_s
+    public = getattr(request.app.state, "public_cache", None)
+    generation = getattr(public, "generation", None)
+    if generation != getattr(svc, "api_generation", None):
+        svc.api_generation = generation
+        svc.invalidate()
+    return svc
+
+
+def _etag_matches(request: Request, etag: str) -> bool:
+    inm = request.headers.get("if-none-match")
+    if not inm:
+        return False
+    return inm.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in inm.split(",")]
+
+
+def tile_response(request: Request, tile: Tile) -> Response:
+    """A tile with ETag, Cache-Control and (for MVT) pre-compressed gzip."""
+    settings: Settings = request.app.state.settings
+    headers = {"ETag": tile.etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+               "Vary": "Accept-Encoding", "Access-Control-Allow-Origin": "*"}
+    if _etag_matches(request, tile.etag):
+        return Response(status_code=304, headers=headers)
+    body = tile.data
+    if tile.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        body = tile.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(content=body, media_type=tile.media_type, headers=headers)
+
+
+async def _tile(request: Request, layer: str, z: int, x: int, y: int, fmt: str) -> Response:
+    svc = tile_service(request)
+    tile = svc.cached(layer, z, x, y, fmt)
+    if tile is None:
+        tile = await run_in_threadpool(svc.tile, layer, z, x, y, fmt)
+    return tile_response(request, tile)
+
+
+@router.get("/tiles", operation_id="list_tile_layers", summary="The tile layers (registry)")
+def list_layers(request: Request) -> dict:
+    base = str(request.base_url).rstrip("/")
+    return {"layers": [{
+        "name": s.name, "title": s.title, "description": s.description,
+        "geometry": s.geometry, "formats": list(s.formats), "minzoom": s.minzoom,
+        "maxzoom": s.maxzoom, "tilejson": f"{base}/tiles/{s.name}.json",
+    } for s in LAYERS.values()]}
+
+
+@router.get("/tiles/{layer}.json", operation_id="get_tilejson",
+            summary="TileJSON 3.0.0 of a layer")
+def get_tilejson(request: Request, layer: str,
+                 format: Annotated[Literal["mvt", "png"] | None, Query()] = None) -> dict:
+    spec = LAYERS.get(layer)
+    if spec is None:
+        raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+    if format is not None and format not in spec.formats:
+        raise NotFound(f"layer {layer!r} has no {format} tiles")
+    svc = tile_service(request)
+    return tilejson(spec, str(request.base_url).rstrip("/"), fmt=format,
+                    bounds=layer_bounds(svc.engine, spec),
+                    version=svc.versions.layer_version(spec))
+
+
+def _int(name: str, value: str, problems: list[Problem]) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        problems.append(Problem("not an integer", column=name, value=value[:20],
+                                expected="an integer"))
+        return 0
+
+
+def _tile_endpoint(fmt: str):
+    async def endpoint(request: Request) -> Response:
+        unknown = [k for k in request.query_params if k != "v"]
+        if unknown:
+            raise RequestValidationError([{
+                "loc": ("query", k), "msg": "未知的查询参数", "type": "extra_forbidden",
+                "input": request.query_params.get(k)} for k in unknown])
+        p = request.path_params
+        problems: list[Problem] = []
+        z, x, y = (_int(k, p[k], problems) for k in ("z", "x", "y"))
+        if problems:
+            raise InvalidInput("invalid tile address", problems)
+        return await _tile(request, p["layer"], z, x, y, fmt)
+
+    endpoint.__name__ = f"get_{fmt}_tile"
+    what = "Mapbox Vector Tile (EPSG:3857, extent 4096)" if fmt == "mvt" \
+        else "256 px PNG raster tile"
+    endpoint.__doc__ = (f"A {what} of a registered layer; ETag, Cache-Control, 304 on "
+                        "If-None-Match; ``?v=`` is a cache buster.")
+    return endpoint
+
+
+# The tile routes are plain Starlette routes: a warm tile is answered from the
+# cache without FastAPI's dependency machinery (the app-wide strict-query
+# dependency runs in the thread pool; this route checks its query itself).
+# They are listed by GET /tiles and in every TileJSON document.
+router.add_route("/tiles/{layer}/{z}/{x}/{y}.mvt", _tile_endpoint("mvt"), methods=["GET"],
+                 include_in_schema=False)
+router.add_route("/tiles/{layer}/{z}/{x}/{y}.png", _tile_endpoint("png"), methods=["GET"],
+                 include_in_schema=False)

@@ -1,0 +1,251 @@
+"""The planner map (规划版地图): service circles, coverage per village and per
+grid, uncovered compounds by population, party-branch coverage of compounds
+and proposed sites, with a legend and a layer control.
+
+Public, aggregate only: the page shows counts and shares per area and per
+compound and the public attributes of positions — never grid workers, party
+members or households (personal data stay behind the planner API).
+
+Figures come from :mod:`geo.coverage` (``analyse`` + ``reach_coverage`` per
+village and grid, per compound; ``branch_coverage``) and proposed sites from
+:func:`geo.siting.site` (greedy, on request: ``sites=K``). Where the analysis
+cannot run (a region without buildings, or no stored circles) the page falls
+back to the display rule of the ``coverage`` tile layer (a compound counts as
+reached when a stored circle contains its representative point) and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from maps.basemap import choose_basemap
+from maps.layers import source_sql
+from maps.pages import AppScript, finish_html, local_map
+from maps.resident import resident_points
+from maps.scope import Scope, resolve_scope
+from maps.style import (
+    BADGE_SYNTHETIC,
+    CIRCLE,
+    COMPOUND_UNCOVERED_RAMP,
+    COVERAGE_RAMP,
+    coverage_colour,
+    kinds_json,
+    ramp_colour,
+)
+
+__all__ = ["format_share", "planner_config", "planner_html"]
+
+
+def format_share(part: int, whole: int) -> str:
+    """A share as a percentage with two decimals, **rounded** half up
+    (32/36 → "88.89%"; the Longteng article truncates to 88.88%)."""
+    if whole <= 0:
+        return "—"
+    value = part * 10000 / whole
+    return f"{int(value + 0.5) / 100:.2f}%"
+
+
+def _share_props(name: str, code: str, compounds: int, covered_compounds: float,
+                 population: int, covered_population: int, pct: float | None) -> dict[str, Any]:
+    share = None if pct is None else pct / 100
+    return {"code": code, "name": name, "compounds": compounds,
+            "covered_compounds": covered_compounds, "population": population,
+            "covered_population": covered_population,
+            "share": None if share is None else round(share, 4),
+            "share_label": "—" if pct is None else f"{pct:.2f}%",
+            "colour": coverage_colour(share)}
+
+
+def _analysis(conn: Connection, scope: Scope, minutes: float, profile: str):
+    """geo.coverage's run for the region, or None with the reason."""
+    from geo.coverage import CoverageParams, analyse, reach_coverage
+    from geo.errors import InvalidInput
+
+    try:
+        an = analyse(conn, scope.code, CoverageParams(minutes=minutes, profile=profile))
+    except InvalidInput as exc:
+        return None, None, exc.message
+    return an, reach_coverage(an, by_point=False), None
+
+
+def _area_geometries(conn: Connection, scope: Scope) -> dict[str, tuple[str, str, dict]]:
+    rows = conn.execute(text(source_sql("coverage_areas")),
+                        {"code": scope.code, "minutes": 0.0, "profile": ""}).all()
+    return {f"{r.area}:{r.code}": (r.area, r.name, json.loads(r.geojson)) for r in rows}
+
+
+def _areas(conn: Connection, scope: Scope, minutes: float, profile: str,
+           reach: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, list[dict[str, Any]]] = {"village": [], "grid": []}
+    if reach is not None:
+        geoms = _area_geometries(conn, scope)
+        for area, rows in (("village", reach["by_region"]), ("grid", reach["by_grid"])):
+            for r in rows:
+                g = geoms.get(f"{area}:{r['code']}")
+                if g is None:
+                    continue
+                out[area].append({"type": "Feature", "geometry": g[2], "properties": _share_props(
+                    r["name"], r["code"], r["compounds"], r["compounds_covered"],
+                    r["population"], r["population_covered"], r["population_pct"])})
+    else:  # display rule of the coverage tile layer
+        rows = conn.execute(text(source_sql("coverage_areas")),
+                            {"code": scope.code, "minutes": minutes, "profile": profile}).all()
+        for r in rows:
+            pct = r.covered_population * 100 / r.population if r.population else None
+            out[r.area].append({"type": "Feature", "geometry": json.loads(r.geojson),
+                                "properties": _share_props(
+                                    r.name, r.code, int(r.compounds), int(r.covered_compounds),
+                                    int(r.population), int(r.covered_population), pct)})
+    return {k: {"type": "FeatureCollection", "features": v} for k, v in out.items()}
+
+
+def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an: Any
+               ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    from geo.coverage import branch_coverage
+
+    rows = conn.execute(text(source_sql("planner_compounds")),
+                        {"code": scope.code, "minutes": minutes, "profile": profile}).all()
+    branch = branch_coverage(conn, scope.code, detail=True)
+    without = {c["code"] for c in branch.get("compounds_without_branch", [])}
+    shares: dict[str, tuple[int, int]] = {}
+    if an is not None:
+        shares = {str(c): (int(cov), int(tot)) for c, cov, tot in
+                  zip(an.town.c_code, an.c_cov, an.c_tot, strict=True)}
+    uncovered, branch_feats = [], []
+    branch_regions = {r.region_code for r in rows if r.code not in without} \
+        if branch["totals"]["with_branch"] else set()
+    for r in rows:
+        cov, tot = shares.get(r.code, (r.population if r.covered else 0, r.population))
+        left = max(0, tot - cov)
+        props = {"code": r.code, "name": r.name, "population": int(r.population),
+                 "households": int(r.households), "population_uncovered": left,
+                 "has_branch": r.code not in without}
+        geom = json.loads(r.geojson)
+        if left > 0:
+            uncovered.append({"type": "Feature", "geometry": geom, "properties": {
+                **props, "colour": ramp_colour(left, COMPOUND_UNCOVERED_RAMP)}})
+        if r.region_code in branch_regions:
+            branch_feats.append({"type": "Feature", "geometry": geom, "properties": props})
+    # largest gaps last: drawn on top
+    uncovered.sort(key=lambda f: f["properties"]["population_uncovered"])
+    return ({"type": "FeatureCollection", "features": uncovered},
+            {"type": "FeatureCollection", "features": branch_feats}, branch["totals"])
+
+
+def _proposed_sites(conn: Connection, scope: Scope, k: int, minutes: float,
+                    profile: str) -> dict[str, Any] | None:
+    """``k`` proposed sites from :func:`geo.siting.site` (greedy) as GeoJSON."""
+    if k <= 0:
+        return None
+    from geo.circles import Networks
+    from geo.coverage import CoverageParams
+    from geo.siting import site
+
+    result = site(conn, scope.code, k, CoverageParams(minutes=minutes, profile=profile),
+                  networks=Networks.load(conn), method="greedy", time_limit_s=20.0)
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [s["lng"],
+                                                                               s["lat"]]},
+              "properties": {"rank": s["rank"], "name": s.get("name"),
+                             "population_new": s["population_new"],
+                             "population_pct_after": s["population_pct_after"],
+                             "label": f"新增覆盖 {s['population_new']:,} 人，覆盖率升至 "
+                                      f"{s['population_pct_after']:.2f}%"}}
+             for s in result["greedy"]["sites"]]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: str,
+                   prefix: str = "", tile_version: str | None = None,
+                   sites: int = 0) -> dict[str, Any]:
+    """Everything the planner page's script needs (JSON-serialisable)."""
+    an, reach, why = _analysis(conn, scope, minutes, profile)
+    areas = _areas(conn, scope, minutes, profile, reach)
+    uncovered, branch, btotals = _compounds(conn, scope, minutes, profile, an)
+    totals = reach["totals"] if reach else None
+    v = f"?v={tile_version}" if tile_version else ""
+    mm = int(minutes) if float(minutes).is_integer() else minutes
+    return {
+        "title": f"{scope.name}党群服务规划图",
+        "region": scope.code,
+        "minutes": mm,
+        "points": [{k: p[k] for k in ("code", "name", "kind", "kind_label", "lng", "lat")}
+                   for p in resident_points(conn, scope.code)],
+        "kinds": kinds_json(),
+        "villages": areas["village"],
+        "grids": areas["grid"],
+        "uncovered": uncovered,
+        "branch": branch,
+        "sites": _proposed_sites(conn, scope, sites, minutes, profile),
+        "analysis_note": None if reach else f"覆盖分析未能运行（{why}）：按小区代表点估算",
+        "tiles": {"circles": f"{prefix}/tiles/circles/{{z}}/{{x}}/{{y}}.png{v}"},
+        "circle": CIRCLE,
+        "ramps": {"coverage": [{"min": a, "colour": c, "label": lab}
+                               for a, c, lab in COVERAGE_RAMP],
+                  "uncovered": [{"min": a, "colour": c, "label": lab}
+                                for a, c, lab in COMPOUND_UNCOVERED_RAMP]},
+        "summary": {
+            "points": scope.points,
+            "compounds": totals["compounds"] if totals else None,
+            "compounds_covered": totals["compounds_covered"] if totals else None,
+            "compound_share": f"{totals['compounds_pct']:.2f}%" if totals else "—",
+            "population": totals["population"] if totals else None,
+            "population_covered": totals["population_covered"] if totals else None,
+            "population_share": f"{totals['population_pct']:.2f}%" if totals else "—",
+            "branch_compounds": btotals["compounds"] if btotals["with_branch"] else 0,
+            "with_branch": btotals["with_branch"],
+            "branch_share": btotals.get("percent_text", "—"),
+        },
+        "synthetic": scope.synthetic,
+        "badge": BADGE_SYNTHETIC,
+        "bounds": [[scope.bbox[1], scope.bbox[0]], [scope.bbox[3], scope.bbox[2]]]
+        if scope.bbox else None,
+    }
+
+
+def planner_html(conn: Connection, settings: Any, *, region: str | None = None,
+                 basemap: str | None = None, prefix: str = "",
+                 basemap_version: str | None = None, tile_version: str | None = None,
+                 sites: int = 0) -> str:
+    """The planner map page of ``region`` (default: the town with most points).
+
+    The planner map is drawn in WGS-84; a GCJ-02 basemap (Amap/Tencent) is
+    refused here (the resident map converts, the planner map keeps data exact).
+
+    ``sites`` > 0 adds that many proposed sites (:func:`geo.siting.site`,
+    greedy; seconds for a town).
+
+    Raises
+    ------
+    geo.errors.NotFound
+        Unknown region.
+    geo.errors.InvalidInput
+        Unknown or GCJ-02 basemap.
+    """
+    from geo.errors import InvalidInput, Problem
+
+    scope = resolve_scope(conn, region)
+    chosen, others = choose_basemap(basemap, synthetic=scope.synthetic, settings=settings,
+                                    prefix=prefix, version=basemap_version)
+    if chosen.crs != "wgs84":
+        raise InvalidInput("the planner map takes a WGS-84 basemap", [Problem(
+            "GCJ-02 basemaps are offered on the resident map only", column="basemap",
+            value=basemap, expected="offline, osm, tianditu")])
+    minutes = float(getattr(settings, "default_minutes", 10))
+    profile = getattr(settings, "default_profile", "elderly")
+    cfg = planner_config(conn, scope, minutes=minutes, profile=profile, prefix=prefix,
+                         tile_version=tile_version, sites=sites)
+    cfg["basemaps"] = [{"key": b.key, "title": b.title, "url": b.url,
+                        "attribution": b.attribution, "subdomains": b.subdomains or "abc",
+                        "max_zoom": b.max_zoom, "labels_url": b.labels_url,
+                        "online": b.online}
+                       for b in [chosen, *others]]
+    center = ((scope.bbox[1] + scope.bbox[3]) / 2, (scope.bbox[0] + scope.bbox[2]) / 2) \
+        if scope.bbox else (23.19, 113.15)
+    fig, m = local_map(cfg["title"], center=center, prefix=prefix)
+    AppScript("planner", cfg, prefix=prefix, js=["planner.js"],
+              css=["servicemap.css", "planner.css"]).add_to(m)
+    return finish_html(fig)

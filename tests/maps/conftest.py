@@ -1,0 +1,84 @@
+"""Fixtures of the map tests: stored service circles, a running app on a free
+loopback port, and headless Chromium (Debian's, no download)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from api.app import create_app
+from geo.circles import compute_circles
+from geo.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+LISHUI = "440605126"
+LONGTENG = "440507013"
+
+
+@pytest.fixture(scope="package")
+def map_circles(samples_engine):
+    """The 10-minute (elderly) circles of every sample point, removed afterwards."""
+    with samples_engine.begin() as c:
+        compute_circles(c, [10], profile="elderly")
+    yield
+    with samples_engine.begin() as c:
+        c.execute(text("DELETE FROM service_circles"))
+
+
+@pytest.fixture(scope="package")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="package")
+def live_server(samples_engine, map_circles):
+    """The app served by uvicorn on 127.0.0.1 in a thread (data versions read
+    on every request: cache_ttl_s=0)."""
+    import uvicorn
+
+    app = create_app(Settings(cache_ttl_s=0), engine=samples_engine)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="package")
+def browser_context(tmp_path_factory):
+    """A Chromium context with a fresh profile directory, geolocation allowed."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS, headless=True, viewport={"width": 360, "height": 640},
+            locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
+            service_workers="block")
+        yield ctx
+        ctx.close()

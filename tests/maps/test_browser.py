@@ -1,0 +1,184 @@
+"""The resident, embed and planner pages in a real browser: headless Debian
+Chromium loads them from the running app at 360 × 640 (a phone) and checks
+what a resident would see. Screenshots go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import text
+
+from geo.hours import CHINA_TZ
+from tests.maps.conftest import LISHUI, LONGTENG
+
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
+
+
+class Watched:
+    """A page with its console errors, page errors and requested hosts recorded."""
+
+    def __init__(self, ctx):
+        self.page = ctx.new_page()
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.hosts.add(urlparse(r.url).hostname or r.url)
+                     if not r.url.startswith("data:") else None)
+
+    def open(self, url: str) -> None:
+        self.page.goto(url)
+        self.page.wait_for_selector("[data-ready='1']", state="attached", timeout=20000)
+        self.page.wait_for_load_state("networkidle")
+
+    def check_clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.hosts <= LOOPBACK, f"requests left the machine: {self.hosts - LOOPBACK}"
+
+    def close(self) -> None:
+        self.page.close()
+
+
+@pytest.fixture
+def watched(browser_context):
+    w = Watched(browser_context)
+    yield w
+    w.close()
+
+
+def _pin_time(page, when: datetime) -> None:
+    """The page evaluates "open now" at this instant (window.SM_NOW)."""
+    page.add_init_script(f"window.SM_NOW = '{when.isoformat()}'")
+
+
+def _rendered_count(page) -> int:
+    """Points shown: single markers plus the counts written on the clusters."""
+    return page.evaluate("""() => {
+        const single = document.querySelectorAll('.sm-pin-i').length;
+        const clustered = [...document.querySelectorAll('.marker-cluster span')]
+            .reduce((a, e) => a + parseInt(e.textContent, 10), 0);
+        return single + clustered;
+    }""")
+
+
+def test_resident_map_on_a_phone(watched, live_server, samples_engine, artifacts):
+    page = watched.page
+    # 10:00 on a Monday, China time: a daily 09:00-21:00 center is open (the page
+    # reads the instant from window.SM_NOW when set)
+    _pin_time(page, datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ))
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}")
+    with samples_engine.connect() as c:
+        n = c.execute(text("SELECT count(*) FROM service_points WHERE deleted_at IS NULL "
+                           "AND starts_with(region_code, :r)"), {"r": LISHUI}).scalar_one()
+        center = c.execute(text("SELECT code, name FROM service_points "
+                                "WHERE name = '里水镇党群服务中心'")).one()
+    assert n == 170
+    assert page.evaluate("smApp.points.length") == n
+    assert _rendered_count(page) == n          # every point is a marker or in a cluster
+    assert page.title() == "里水镇党群服务地图"
+    assert page.locator("#sm-badge").inner_text() == "示例数据"
+    # fits a 360 px wide screen: no horizontal scrolling, the bar inside the viewport
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    bar = page.locator(".sm-bar").bounding_box()
+    assert bar["x"] >= 0 and bar["x"] + bar["width"] <= 360
+    page.screenshot(path=str(artifacts / "resident-360x640.png"))
+
+    # search by name, open the card
+    page.fill("#sm-search", "里水镇党群")
+    page.click(f".sm-result[data-code='{center.code}']")
+    card = page.locator(".leaflet-popup .sm-card")
+    card.wait_for()
+    body = card.inner_text()
+    assert center.name in body and "镇街党群服务中心" in body
+    assert page.locator(".sm-card .sm-state").inner_text() == "开放中"
+    assert "每天 09:00-21:00" in body
+    assert card.locator("a[href^='tel:']").count() == 1
+    amap = card.locator("a.sm-nav-amap").get_attribute("href")
+    tencent = card.locator("a.sm-nav-tencent").get_attribute("href")
+    assert "mode=walk" in amap and "type=walk" in tencent
+    # navigation links carry GCJ-02 (offset from the WGS-84 position)
+    with samples_engine.connect() as c:
+        lng, lat = c.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM service_points "
+                                  "WHERE code = :c"), {"c": center.code}).one()
+    from geo.crs import wgs84_to_gcj02
+
+    glng, glat = wgs84_to_gcj02(lng, lat)
+    m = re.search(r"to=([\d.]+),([\d.]+),", amap)
+    assert abs(float(m.group(1)) - glng) < 2e-6 and abs(float(m.group(2)) - glat) < 2e-6
+    assert f"tocoord={glat:.6f},{glng:.6f}" in tencent
+    # the 10-minute circle of the selected point is drawn
+    page.wait_for_selector("path.sm-circle", state="attached")
+    page.screenshot(path=str(artifacts / "resident-card-360x640.png"))
+    watched.check_clean()
+
+
+def test_closed_at_night_and_filter_by_service(watched, live_server):
+    page = watched.page
+    _pin_time(page, datetime(2026, 11, 23, 22, 30, tzinfo=CHINA_TZ))
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}&point=LS-0001")
+    page.locator(".leaflet-popup .sm-card").wait_for()
+    assert page.locator(".sm-card .sm-state").inner_text() == "已关闭"
+    expected = page.evaluate(
+        "smApp.points.filter(p => (p.services || []).includes('think_tank')).length")
+    assert 0 < expected < 170
+    page.select_option("#sm-service", "think_tank")
+    page.keyboard.press("Escape")
+    page.wait_for_function(f"""() => {{
+        const s = document.querySelectorAll('.sm-pin-i').length +
+          [...document.querySelectorAll('.marker-cluster span')]
+            .reduce((a, e) => a + parseInt(e.textContent, 10), 0);
+        return s === {expected};
+    }}""")
+    watched.check_clean()
+
+
+def test_nearest_to_me_uses_walking_distance(watched, live_server, browser_context,
+                                             samples_engine, artifacts):
+    with samples_engine.connect() as c:
+        lng, lat = c.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM service_points "
+                                  "WHERE name = '里水镇党群服务中心'")).one()
+    browser_context.set_geolocation({"latitude": lat, "longitude": lng + 0.0005})
+    page = watched.page
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}")
+    page.click("#sm-locate")
+    page.wait_for_selector(".sm-nearest")
+    items = page.locator(".sm-nearest").all_inner_texts()
+    assert len(items) == 3
+    assert "里水镇党群服务中心" in items[0]
+    assert all("步行约" in t for t in items)
+    page.screenshot(path=str(artifacts / "resident-nearest-360x640.png"))
+    watched.check_clean()
+
+
+def test_embed_page_is_minimal(watched, live_server, artifacts):
+    watched.open(f"{live_server}/embed/resident?region={LONGTENG}")
+    page = watched.page
+    assert page.locator(".sm-title").count() == 0
+    assert page.locator("#sm-search").count() == 1
+    assert _rendered_count(page) == 33
+    page.screenshot(path=str(artifacts / "embed-360x640.png"))
+    watched.check_clean()
+
+
+def test_planner_map(watched, live_server, samples_engine, artifacts):
+    page = watched.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    watched.open(f"{live_server}/maps/planner?region={LONGTENG}")
+    with samples_engine.connect() as c:
+        villages = c.execute(text("SELECT count(*) FROM regions WHERE level = 'village' "
+                                  "AND starts_with(code, :r)"), {"r": LONGTENG}).scalar_one()
+    assert page.locator("path.sm-area-village").count() == villages == 5
+    assert page.locator("path.sm-point").count() == 33
+    legend = page.locator("#sm-plegend").inner_text()
+    assert "小区党支部覆盖 32 / 36（88.89%" in legend
+    assert page.locator(".leaflet-control-layers").count() == 1
+    # the circles come as raster tiles from the app
+    page.wait_for_selector(".sm-circles-tiles img", state="attached")
+    page.screenshot(path=str(artifacts / "planner-1280x800.png"))
+    page.set_viewport_size({"width": 360, "height": 640})
+    page.screenshot(path=str(artifacts / "planner-360x640.png"))
+    watched.check_clean()
