@@ -1,0 +1,87 @@
+"""``POST /api/v1/imports``: a planner uploads a file; the answer is the import report.
+
+Multipart form fields: ``file`` (the upload: CSV, XLSX, GeoJSON, GeoPackage,
+zipped Shapefile, KML), ``kind`` (``points``, ``regions``, ``grids``,
+``compounds``, ``buildings``, ``branches``), and optionally ``crs``, ``sheet``,
+``dry_run``, ``skip_invalid``, ``fix_swapped``, ``make_valid`` and a
+``mapping`` file.  Needs a ``planner`` token; every row must lie in the
+token's regions.  The same rules as ``servicemap import`` apply (see
+:mod:`geo.io.importer`): one transaction, nothing written when a row is
+invalid unless ``skip_invalid``.
+
+Answers: 200 with the report (``rejects_content_base64`` holds the rejected
+rows as a file when ``skip_invalid`` dropped some); 422 ``problem+json`` with
+``errors`` (every problem: file, sheet, row, column, value, expected, kind)
+and the ``report`` when nothing was written.
+"""
+
+# no ``from __future__ import annotations``: FastAPI reads the annotations as objects.
+
+import re
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Connection
+
+from api.deps import get_conn, require_planner
+from api.problems import HTTP_TITLES, problem
+from geo.io.importer import ENTITY_NAMES, ImportOptions, ImportRejected, import_file
+from geo.tokens import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["imports"])
+
+ImportKind = StrEnum("ImportKind", {name: name for name in ENTITY_NAMES})
+
+
+def _safe_name(name: str | None, default: str) -> str:
+    """The upload's base name, without directories or control characters."""
+    base = Path((name or "").replace("\\", "/")).name
+    base = re.sub(r"[\x00-\x1f/]", "", base).strip() or default
+    return base[:200]
+
+
+@router.post(
+    "/imports", operation_id="import_file",
+    summary="Import a planner's file (validated, one transaction); answers the import report",
+    responses={422: {"description": "Nothing written: every problem with its row and column",
+                     "content": {"application/problem+json": {}}}})
+def create_import(
+    principal: Annotated[Principal, Depends(require_planner)],
+    conn: Annotated[Connection, Depends(get_conn)],
+    file: Annotated[UploadFile, File(description="CSV, XLSX, GeoJSON, GeoPackage, zipped "
+                                                 "Shapefile (.zip) or KML")],
+    kind: Annotated[ImportKind, Form(description="what the file holds")],
+    crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09 or cgcs2000 "
+                                                "(default: from the file, else wgs84)")] = None,
+    sheet: Annotated[str | None, Form(description="XLSX sheet or GeoPackage layer")] = None,
+    dry_run: Annotated[bool, Form(description="validate and count, write nothing")] = False,
+    skip_invalid: Annotated[bool, Form(description="write valid rows, return the rejected "
+                                                   "ones as a file")] = False,
+    fix_swapped: Annotated[bool, Form(description="swap obviously swapped lng/lat")] = False,
+    make_valid: Annotated[bool, Form(description="repair invalid polygons")] = False,
+    mapping: Annotated[UploadFile | None, File(description="mapping file (TOML/JSON)")] = None,
+) -> JSONResponse:
+    with tempfile.TemporaryDirectory(prefix="servicemap-import-") as tmp:
+        name = _safe_name(file.filename, "upload")
+        path = Path(tmp) / name
+        path.write_bytes(file.file.read())
+        mapping_path = None
+        if mapping is not None and mapping.filename:
+            mapping_path = Path(tmp) / ("mapping-" + _safe_name(mapping.filename, "mapping.toml"))
+            mapping_path.write_bytes(mapping.file.read())
+        opts = ImportOptions(crs=crs or None, sheet=sheet or None, mapping=mapping_path,
+                             dry_run=dry_run, skip_invalid=skip_invalid, fix_swapped=fix_swapped,
+                             make_valid=make_valid, actor=principal.actor,
+                             scope=tuple(principal.regions))
+        try:
+            report = import_file(conn, kind.value, path, name=name, options=opts)
+        except ImportRejected as exc:
+            body = exc.report.as_dict()
+            return problem(422, exc.code, HTTP_TITLES[422], exc.message,
+                           errors=body["errors"], report=body)
+    return JSONResponse(report.as_dict(include_rejects=True),
+                        headers={"Cache-Control": "no-store"})

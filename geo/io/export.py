@@ -1,0 +1,379 @@
+"""Exporting tables back to planners' formats: CSV, XLSX, GeoJSON, GeoPackage.
+
+:func:`export_layer` writes one layer of the database to a file, in the
+coordinate system the planner asks for.  Headers are the Chinese column names
+the importer recognises (``编码``, ``名称``, ``类型``, ``经度``, ``纬度`` ...), and
+kinds and services are written as their Chinese labels, so an exported file
+can be edited in Excel and imported again: re-importing an unedited export
+reports every row unchanged (see :mod:`geo.io.importer`).
+
+Layers
+------
+``points``, ``regions``, ``grids``, ``compounds``, ``buildings``, ``branches``
+    The tables of the same name (soft-deleted rows left out).  Personal data
+    (``private`` columns) is never exported.
+``coverage``
+    One row per residential compound: households, population, whether a party
+    branch covers it (``branch_compounds``) and which, and - when service
+    circles are stored - whether its representative point (``ST_PointOnSurface``)
+    lies in a stored service circle of at most ``minutes`` minutes.
+``coverage-summary``
+    One row per region (town and village) with compounds, compounds covered
+    by a branch and the coverage ratio.  The ratio is given exactly
+    (``覆盖率``, a fraction) and as a percentage rounded half-up to two
+    decimals (``覆盖率%``, :func:`geo.coverage.percent`): 32 of 36 compounds is
+    0.8889 and ``88.89``, where the published Longteng figure (88.88 %) truncates.
+
+Coordinates
+-----------
+Stored geometries are WGS-84.  ``crs`` selects the output: ``wgs84``,
+``cgcs2000`` (identical coordinates, labelled EPSG:4490 in GIS files),
+``gcj02`` or ``bd09`` (converted with :mod:`geo.crs`; GIS files label them
+EPSG:4326 because these systems have no EPSG code - say so to the recipient).
+Points get ``经度``/``纬度`` columns in CSV/XLSX; polygons get a ``几何(WKT)``
+column (empty in XLSX where the text exceeds Excel's 32,767-character cell
+limit).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo import crs as crsmod
+from geo.domain import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
+from geo.errors import InvalidInput, Problem
+
+__all__ = ["EXPORT_FORMATS", "EXPORT_LAYERS", "ExportResult", "export_layer", "read_layer"]
+
+#: Layers :func:`export_layer` can write.
+EXPORT_LAYERS: tuple[str, ...] = ("points", "regions", "grids", "compounds", "buildings",
+                                  "branches", "coverage", "coverage-summary")
+#: Output formats, by canonical name.
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "geojson", "gpkg")
+_EXT = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson",
+        ".gpkg": "gpkg"}
+_XLSX_CELL_MAX = 32767
+_LEVEL_ZH = {"county": "县（区）", "town": "镇（街道）", "village": "村（社区）"}
+_GRID_KIND_ZH = {"governance": "治理网格", "party": "党建网格"}
+WKT_HEADER = "几何(WKT)"
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_layer` wrote.
+
+    Attributes
+    ----------
+    path : str
+        File written.
+    layer, format, crs : str
+        Layer, output format and output coordinate system.
+    rows : int
+        Rows (features) written.
+    columns : list of str
+        Column headers written.
+    notes : list of str
+        Remarks for the user (Chinese).
+    """
+
+    path: str
+    layer: str
+    format: str
+    crs: str
+    rows: int
+    columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return dict(self.__dict__)
+
+
+def _invalid(message: str, value: Any, expected: str) -> InvalidInput:
+    return InvalidInput(message, [Problem(message=message, value=value, expected=expected)])
+
+
+def _region_filter(alias: str) -> str:
+    return f"(CAST(:region AS text) IS NULL OR {alias}.region_code LIKE :region || '%')"
+
+
+def _frame(conn: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    rows = conn.execute(text(sql), params).mappings().all()
+    df = pd.DataFrame([dict(r) for r in rows])
+    if df.empty:
+        cols = list(conn.execute(text(sql), params).keys())
+        df = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    geoms = [None if g is None else shapely.from_wkb(bytes(g)) for g in df.pop("g")] \
+        if "g" in df.columns else None
+    return gpd.GeoDataFrame(df, geometry=geoms if geoms is not None else [None] * len(df),
+                            crs=4326)
+
+
+def _zh_kind(v: str | None) -> str | None:
+    if v is None:
+        return None
+    try:
+        return POINT_KIND_ZH[PointKind(v)]
+    except ValueError:
+        return v
+
+
+def _zh_services(v: list[str] | None) -> str:
+    out = []
+    for s in v or []:
+        try:
+            out.append(SERVICE_ZH[Service(s)])
+        except ValueError:
+            out.append(s)
+    return "、".join(out)
+
+
+def _pct(num: int, den: int) -> str | None:
+    """Percentage rounded half-up to two decimals, with :func:`geo.coverage.percent`."""
+    from geo.coverage import percent
+
+    p = percent(num, den, rounding="half_up", decimals=2)
+    return None if p is None else str(p)
+
+
+def read_layer(conn: Connection, layer: str, *, region: str | None = None,
+               minutes: float = 10.0) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """One layer as a GeoDataFrame with the importer's Chinese headers (WGS-84).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.engine.Connection
+        Database connection.
+    layer : str
+        One of :data:`EXPORT_LAYERS`.
+    region : str, optional
+        Division-code prefix: ``440605126`` keeps Lishui and its villages.
+    minutes : float, optional
+        Service-circle budget for ``coverage`` (circles of at most this many
+        minutes count), minutes.
+
+    Returns
+    -------
+    frame : geopandas.GeoDataFrame
+        EPSG:4326; ``geometry`` all ``None`` for layers without geometry.
+    notes : list of str
+        Remarks (Chinese).
+
+    Raises
+    ------
+    geo.errors.InvalidInput
+        For an unknown layer.
+    """
+    if layer not in EXPORT_LAYERS:
+        raise _invalid(f"不能导出“{layer}”", layer, "、".join(EXPORT_LAYERS))
+    p = {"region": region}
+    notes: list[str] = []
+    if layer == "points":
+        df = _frame(conn, f"""
+            SELECT p.code, p.name, p.kind, p.region_code, r.name AS region_name, p.address,
+                   p.hours_text, p.hours, p.services, p.phone, p.rooms, p.floor_area_m2,
+                   p.stars, ST_AsBinary(p.geom) AS g
+            FROM service_points p LEFT JOIN regions r ON r.code = p.region_code
+            WHERE p.deleted_at IS NULL AND {_region_filter('p')} ORDER BY p.code""", p)
+        hours = [t if t is not None else (h or {}).get("text")
+                 for t, h in zip(df["hours_text"], df["hours"], strict=True)]
+        out = pd.DataFrame({
+            "编码": df["code"], "名称": df["name"], "类型": [_zh_kind(k) for k in df["kind"]],
+            "所属村居": df["region_code"], "所属村居名称": df["region_name"],
+            "地址": df["address"], "开放时间": hours,
+            "服务内容": [_zh_services(s) for s in df["services"]], "联系电话": df["phone"],
+            "功能室数量": df["rooms"], "面积": df["floor_area_m2"], "星级": df["stars"]})
+    elif layer == "regions":
+        df = _frame(conn, """
+            SELECT code, name, level, parent_code, ST_AsBinary(geom) AS g FROM regions
+            WHERE (CAST(:region AS text) IS NULL OR code LIKE :region || '%') ORDER BY code""", p)
+        out = pd.DataFrame({"区划代码": df["code"], "名称": df["name"],
+                            "级别": [_LEVEL_ZH.get(v, v) for v in df["level"]],
+                            "上级代码": df["parent_code"]})
+    elif layer == "grids":
+        df = _frame(conn, f"""
+            SELECT code, name, region_code, kind, workers, has_branch, ST_AsBinary(geom) AS g
+            FROM grid_cells g WHERE deleted_at IS NULL AND {_region_filter('g')}
+            ORDER BY code""", p)
+        out = pd.DataFrame({"网格编码": df["code"], "网格名称": df["name"],
+                            "所属村居": df["region_code"],
+                            "网格类型": [_GRID_KIND_ZH.get(v, v) for v in df["kind"]],
+                            "网格员人数": df["workers"],
+                            "是否有党支部": ["是" if v else "否" for v in df["has_branch"]]})
+    elif layer == "compounds":
+        df = _frame(conn, f"""
+            SELECT code, name, region_code, households, population, ST_AsBinary(geom) AS g
+            FROM compounds c WHERE deleted_at IS NULL AND {_region_filter('c')}
+            ORDER BY code""", p)
+        out = pd.DataFrame({"小区编码": df["code"], "小区名称": df["name"],
+                            "所属村居": df["region_code"], "户数": df["households"],
+                            "人口": df["population"]})
+    elif layer == "buildings":
+        df = _frame(conn, """
+            SELECT b.code, b.compound_code, b.households, b.population, ST_AsBinary(b.geom) AS g
+            FROM buildings b LEFT JOIN compounds c ON c.code = b.compound_code
+            WHERE b.deleted_at IS NULL AND (CAST(:region AS text) IS NULL
+                  OR c.region_code LIKE :region || '%') ORDER BY b.code""", p)
+        out = pd.DataFrame({"楼栋编码": df["code"], "所属小区": df["compound_code"],
+                            "户数": df["households"], "人口": df["population"]})
+    elif layer == "branches":
+        df = _frame(conn, f"""
+            SELECT b.code, b.name, b.region_code, b.seat_compound_code,
+                   coalesce(array_agg(bc.compound_code ORDER BY bc.compound_code)
+                            FILTER (WHERE bc.compound_code IS NOT NULL), '{{}}') AS compounds
+            FROM party_branches b LEFT JOIN branch_compounds bc ON bc.branch_code = b.code
+            WHERE b.deleted_at IS NULL AND {_region_filter('b')}
+            GROUP BY b.code, b.name, b.region_code, b.seat_compound_code ORDER BY b.code""", p)
+        out = pd.DataFrame({"支部编码": df["code"], "支部名称": df["name"],
+                            "所属村居": df["region_code"], "驻地小区": df["seat_compound_code"],
+                            "覆盖小区": ["、".join(v or []) for v in df["compounds"]]})
+    elif layer == "coverage":
+        has_circles = conn.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM service_circles WHERE minutes <= :m)"),
+            {"m": minutes}).scalar_one()
+        df = _frame(conn, f"""
+            SELECT c.code, c.name, c.region_code, c.households, c.population,
+                   coalesce(array_agg(DISTINCT bc.branch_code)
+                            FILTER (WHERE bc.branch_code IS NOT NULL), '{{}}') AS branches,
+                   EXISTS (SELECT 1 FROM service_circles s WHERE s.minutes <= :m
+                           AND ST_Covers(s.geom, ST_PointOnSurface(c.geom))) AS in_circle,
+                   ST_AsBinary(c.geom) AS g
+            FROM compounds c
+            LEFT JOIN branch_compounds bc ON bc.compound_code = c.code
+            LEFT JOIN party_branches pb ON pb.code = bc.branch_code AND pb.deleted_at IS NULL
+            WHERE c.deleted_at IS NULL AND {_region_filter('c')}
+            GROUP BY c.code, c.name, c.region_code, c.households, c.population, c.geom
+            ORDER BY c.code""", {**p, "m": minutes})
+        out = pd.DataFrame({"小区编码": df["code"], "小区名称": df["name"],
+                            "所属村居": df["region_code"], "户数": df["households"],
+                            "人口": df["population"],
+                            "有党支部覆盖": ["是" if b else "否" for b in df["branches"]],
+                            "覆盖支部": ["、".join(b or []) for b in df["branches"]]})
+        if has_circles:
+            out[f"在{minutes:g}分钟服务圈内"] = ["是" if v else "否" for v in df["in_circle"]]
+        else:
+            notes.append("数据库中还没有服务圈，未输出服务圈覆盖列")
+    else:  # coverage-summary
+        rows = conn.execute(text("""
+            WITH cov AS (
+                SELECT c.code, c.region_code,
+                       EXISTS (SELECT 1 FROM branch_compounds bc JOIN party_branches pb
+                               ON pb.code = bc.branch_code AND pb.deleted_at IS NULL
+                               WHERE bc.compound_code = c.code) AS covered
+                FROM compounds c WHERE c.deleted_at IS NULL AND c.region_code IS NOT NULL)
+            SELECT r.code, r.name, r.level, count(cov.code) AS total,
+                   count(cov.code) FILTER (WHERE cov.covered) AS covered
+            FROM regions r JOIN cov ON cov.region_code LIKE r.code || '%'
+            WHERE (CAST(:region AS text) IS NULL OR r.code LIKE :region || '%')
+            GROUP BY r.code, r.name, r.level ORDER BY r.code"""), p).all()
+        out = pd.DataFrame({
+            "区划代码": [r.code for r in rows], "名称": [r.name for r in rows],
+            "级别": [_LEVEL_ZH.get(r.level, r.level) for r in rows],
+            "小区数": [r.total for r in rows], "党支部覆盖小区数": [r.covered for r in rows],
+            "覆盖率": [r.covered / r.total if r.total else None for r in rows],
+            "覆盖率%": [_pct(r.covered, r.total) for r in rows]})
+        return gpd.GeoDataFrame(out, geometry=[None] * len(out), crs=4326), notes
+    return gpd.GeoDataFrame(out, geometry=df.geometry.to_numpy(), crs=4326), notes
+
+
+def export_layer(conn: Connection, layer: str, path: str | Path, *, fmt: str | None = None,
+                 crs: str = "wgs84", region: str | None = None, encoding: str = "utf-8-sig",
+                 minutes: float = 10.0) -> ExportResult:
+    """Write a layer to CSV, XLSX, GeoJSON or GeoPackage.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.engine.Connection
+        Database connection (read only).
+    layer : str
+        One of :data:`EXPORT_LAYERS`.
+    path : str or pathlib.Path
+        Output file; its extension gives the format unless ``fmt`` is given.
+    fmt : str, optional
+        ``csv``, ``xlsx``, ``geojson`` or ``gpkg``.
+    crs : str, optional
+        Output coordinate system: ``wgs84`` (default), ``cgcs2000``, ``gcj02`` or
+        ``bd09``; coordinates are longitude/latitude in degrees.
+    region : str, optional
+        Division-code prefix (``440605126``: Lishui and its villages).
+    encoding : str, optional
+        CSV text encoding: ``utf-8-sig`` (default, opens in Excel) or ``gbk``.
+    minutes : float, optional
+        Service-circle budget of the ``coverage`` layer, minutes.
+
+    Returns
+    -------
+    ExportResult
+        Path, format, rows and notes.
+
+    Raises
+    ------
+    geo.errors.InvalidInput
+        Unknown layer, format or CRS; a layer without geometry to a GIS format.
+    """
+    path = Path(path)
+    fmt = (fmt or _EXT.get(path.suffix.lower()) or "").lower()
+    if fmt not in EXPORT_FORMATS:
+        raise _invalid(f"不支持的导出格式“{fmt or path.suffix}”", fmt or path.suffix,
+                       "、".join(EXPORT_FORMATS))
+    try:
+        out_crs = crsmod.normalize_crs_name(crs)
+    except ValueError:
+        raise _invalid(f"不认识的坐标系“{crs}”", crs, "wgs84、gcj02、bd09 或 cgcs2000") from None
+    gdf, notes = read_layer(conn, layer, region=region, minutes=minutes)
+    has_geom = bool(len(gdf)) and bool(gdf.geometry.notna().any())
+    no_geom_layer = layer in ("branches", "coverage-summary")
+    if fmt in ("geojson", "gpkg") and no_geom_layer:
+        raise _invalid(f"“{layer}”没有几何图形，只能导出为 CSV 或 XLSX", fmt, "csv 或 xlsx")
+    geoms = gdf.geometry.to_numpy()
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if has_geom and out_crs in ("gcj02", "bd09") and present.any():
+        geoms = geoms.copy()
+        geoms[present] = crsmod.transform_geometry(geoms[present], "wgs84", out_crs)
+        if fmt in ("geojson", "gpkg"):
+            notes.append(f"{out_crs.upper()} 没有 EPSG 代码，文件中标注为 EPSG:4326；"
+                         "使用时请按该坐标系处理")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt in ("geojson", "gpkg"):
+        label = 4490 if out_crs == "cgcs2000" else 4326
+        out = gpd.GeoDataFrame(pd.DataFrame(gdf.drop(columns="geometry")), geometry=list(geoms),
+                               crs=label)
+        if path.exists():
+            path.unlink()
+        driver = "GeoJSON" if fmt == "geojson" else "GPKG"
+        kwargs: dict[str, Any] = {"layer": layer.replace("-", "_")} if fmt == "gpkg" else {}
+        out.to_file(path, driver=driver, engine="pyogrio", **kwargs)
+        columns = list(out.columns.drop("geometry"))
+        return ExportResult(str(path), layer, fmt, out_crs, len(out), columns, notes)
+    table = pd.DataFrame(gdf.drop(columns="geometry"))
+    if not no_geom_layer:
+        if layer == "points":
+            x = np.array([g.x if g is not None else math.nan for g in geoms])
+            y = np.array([g.y if g is not None else math.nan for g in geoms])
+            pos = table.columns.get_loc("地址") + 1
+            table.insert(pos, "经度", x)
+            table.insert(pos + 1, "纬度", y)
+        else:
+            wkt = [None if g is None else shapely.to_wkt(g, rounding_precision=-1) for g in geoms]
+            if fmt == "xlsx":
+                too_long = sum(1 for w in wkt if w is not None and len(w) > _XLSX_CELL_MAX)
+                if too_long:
+                    notes.append(f"{too_long} 个几何图形超出 Excel 单元格长度，WKT 留空；"
+                                 "请改用 GeoPackage 或 GeoJSON")
+                wkt = [w if w is None or len(w) <= _XLSX_CELL_MAX else None for w in wkt]
+            table[WKT_HEADER] = wkt
+    if fmt == "csv":
+        table.to_csv(path, index=False, encoding=encoding)
+    else:
+        table.to_excel(path, index=False, engine="openpyxl", sheet_name=layer[:31])
+    return ExportResult(str(path), layer, fmt, out_crs, len(table), list(table.columns), notes)
