@@ -30,7 +30,8 @@ def register(sub) -> None:
     imp = sub.add_parser(
         "import", help="import a planner's file (CSV, XLSX, GeoJSON, GeoPackage, zipped "
                        "Shapefile, KML): validated, in one transaction, with a report")
-    imp.add_argument("entity", choices=ENTITY_NAMES, help="what the file holds")
+    imp.add_argument("entity", choices=[*ENTITY_NAMES, "osm"],
+                     help="what the file holds (osm: a walking network from an .osm.pbf)")
     imp.add_argument("file", help="the file (.csv .xlsx .geojson .gpkg .zip/.shp .kml)")
     imp.add_argument("--crs", help="coordinate system of the file: wgs84, gcj02 (Amap/Tencent), "
                                    "bd09 (Baidu), cgcs2000 (default: from the file, else wgs84)")
@@ -48,6 +49,8 @@ def register(sub) -> None:
                      help="repair invalid polygons instead of rejecting them")
     imp.add_argument("--actor", help="who imports, for the audit log (default: OS user)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
+    imp.add_argument("--bbox", help="osm only: W,S,E,N in WGS-84 degrees")
+    imp.add_argument("--dataset", help="osm only: network dataset name (default: file stem)")
     imp.set_defaults(func=cmd_import)
 
     exp = sub.add_parser("export", help="export a layer to CSV, XLSX, GeoJSON or GeoPackage")
@@ -95,6 +98,10 @@ def _save_rejects(report: ImportReport, source: Path) -> None:
 
 def cmd_import(args, settings: Settings) -> int:
     """Run ``servicemap import``; 0 when imported (or validated), 1 when refused."""
+    if args.entity == "osm":
+        from api.cli_network import cmd_import_osm
+
+        return cmd_import_osm(args, settings)
     from geo.db.migrate import upgrade
 
     engine = open_engine(settings, start=True)

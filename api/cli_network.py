@@ -5,6 +5,7 @@ from __future__ import annotations
 from api.cli import open_engine, say
 from geo.circles import CircleParams, compute_circles
 from geo.config import Settings
+from geo.errors import InvalidInput, Problem
 
 
 def register(sub) -> None:
@@ -31,4 +32,39 @@ def cmd_isochrones(args, settings: Settings) -> int:
     engine = open_engine(settings, start=True)
     run_circles(engine, settings, minutes=args.minutes, profile=args.profile, speed=args.speed,
                 only_stale=not args.all)
+    return 0
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """``W,S,E,N`` in WGS-84 degrees, validated."""
+    if text is None:
+        return None
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        w = s = e = n = float("nan")
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise InvalidInput("invalid --bbox", [Problem(
+            "the bounding box must be four numbers W,S,E,N with W < E and S < N",
+            column="--bbox", value=text, expected="W,S,E,N in WGS-84 degrees")])
+    return (w, s, e, n)
+
+
+def cmd_import_osm(args, settings: Settings) -> int:
+    """``servicemap import osm FILE [--bbox W,S,E,N] [--dataset NAME]``: load the
+    walkable network, then recompute the circles it affects."""
+    from geo.db.network import import_osm
+
+    bbox = parse_bbox(args.bbox)
+    engine = open_engine(settings, start=True)
+    from geo.db.migrate import upgrade
+
+    upgrade(engine.url.render_as_string(hide_password=False))
+    from geo.io.osm import NetworkImportError
+
+    try:
+        import_osm(engine, args.file, bbox=bbox, dataset=args.dataset, log=say)
+    except NetworkImportError as exc:
+        raise InvalidInput(str(exc)) from None
+    run_circles(engine, settings)
     return 0
