@@ -192,7 +192,7 @@ Subtitle = Annotated[str | None, Query(max_length=60, description="subtitle (Chi
 
 @router.get("/maps/static.png", operation_id="static_map_png", response_class=Response,
             summary="Static map image for a WeChat article (PNG, under 1 MB)",
-            responses={200: {"content": {"image/png": {}}}})
+            responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
 def static_png(request: Request, conn: Annotated[Connection, Depends(get_conn)],
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
                width: Width = 1080, title: Title = None, subtitle: Subtitle = None,
