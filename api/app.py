@@ -2,14 +2,194 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import Engine
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
+from api.deps import (
+    PublicCache,
+    etag_matches,
+    etag_of,
+    public_response,
+    reject_unknown_query,
+)
 from api.routes import all_routers
 from geo.config import Settings
 from geo.db.engine import make_engine, resolve_url
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+DESCRIPTION = """\
+Service points (党群服务阵地), regions, service circles and coverage.
+
+* **Public** routes need no token and never return personal data. Coordinates
+  are WGS-84 unless `crs=gcj02|bd09` asks for a Chinese web-map system (Amap,
+  Tencent, WeChat: `gcj02`; Baidu: `bd09`). Answers carry `ETag` and
+  `Cache-Control`; send `If-None-Match` for a `304`.
+* **Planner** routes need `Authorization: Bearer <token>` (`servicemap token create`).
+  Roles: `viewer` < `planner` < `admin`; each token is scoped to division codes
+  and everything below them.
+* **Errors** are `application/problem+json` with a stable `type`, a Chinese
+  `title` and, for validation, the fields in `errors`. Unknown query
+  parameters are refused (422).
+"""
+
+
+class RequestHygiene:
+    """Pure ASGI middleware: request body size limit (413), ``nosniff``,
+    clearing the public response cache after every successful write, answers
+    from that cache, and ETag/Cache-Control/304 for public JSON GETs that do
+    not set them."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int,
+                 cache: PublicCache, max_age: int = 60, front: bool = True) -> None:
+        self.app = app
+        self.front = front
+        self.max_age = max_age
+        self.max_body = max_body
+        self.max_upload = max_upload
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method not in WRITE_METHODS:
+            if method == "GET" and self._public(scope) and self.front:
+                # a fresh cached body for exactly this path and query string was
+                # built (and its parameters validated) by a public route: answer
+                # it here, as a caching proxy in front of the router would
+                entry = self.cache.fresh(scope["path"], scope.get("query_string", b""))
+                if entry is not None:
+                    response = public_response(Headers(scope=scope), entry, self.max_age)
+                    await response(scope, receive, self._nosniff(send))
+                    return
+            if method == "GET" and self._public(scope):
+                send = self._conditional(scope, send)
+            await self.app(scope, receive, self._nosniff(send))
+            return
+        headers = Headers(scope=scope)
+        multipart = headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self.max_upload if multipart else self.max_body
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                await self._reject(scope, receive, send, 400, "Content-Length 无效")
+                return
+            if int(length) > limit:
+                await self._reject(scope, receive, send, 413,
+                                   f"请求体超过上限 {limit} 字节")
+                return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise StarletteHTTPException(413, f"请求体超过上限 {limit} 字节")
+            return message
+
+        cache = self.cache
+        inner_send = self._nosniff(send)
+
+        async def send_and_invalidate(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                cache.clear()
+            await inner_send(message)
+
+        await self.app(scope, limited_receive, send_and_invalidate)
+
+    def _public(self, scope: Scope) -> bool:
+        path = scope["path"]
+        if not path.startswith("/api/") or path.startswith("/api/v1/planner"):
+            return False
+        return not any(k == b"authorization" for k, _ in scope["headers"])
+
+    def _conditional(self, scope: Scope, send: Send) -> Send:
+        """ETag, Cache-Control and 304 for public JSON GETs of routes that do not
+        set them themselves (the cached routes do)."""
+        inm = Headers(scope=scope).get("if-none-match")
+        max_age = self.max_age
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def wrapped(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = Headers(raw=message.get("headers", []))
+                ctype = headers.get("content-type", "")
+                if (message["status"] != 200 or "etag" in headers or "cache-control" in headers
+                        or "json" not in ctype):
+                    await send(message)
+                    return
+                start = message
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            etag = etag_of(body)
+            extra = [(b"etag", etag.encode()),
+                     (b"cache-control", f"public, max-age={max_age}".encode())]
+            if inm is not None and etag_matches(inm, etag):
+                keep = [(k, v) for k, v in start.get("headers", [])
+                        if k.lower() not in (b"content-length", b"content-type")]
+                await send({"type": "http.response.start", "status": 304,
+                            "headers": keep + extra})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            headers = [(k, v) for k, v in start.get("headers", [])
+                       if k.lower() != b"content-length"]
+            headers += [(b"content-length", str(len(body)).encode())] + extra
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        return wrapped
+
+    @staticmethod
+    def _nosniff(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [
+                    (b"x-content-type-options", b"nosniff")]
+            await send(message)
+        return wrapped
+
+    @staticmethod
+    async def _reject(scope: Scope, receive: Receive, send: Send, status: int,
+                      detail: str) -> None:
+        response = problems.problem(status, problems.HTTP_TYPES[status],
+                                    problems.HTTP_TITLES[status], detail,
+                                    headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """CORS with an allowlist; a refused preflight is problem+json too."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = bytes(response.body).decode("utf-8", "replace")
+        return problems.problem(response.status_code, "cors-refused", "跨域请求被拒绝",
+                                f"{refused}（允许的来源见 SERVICEMAP_CORS_ORIGINS）")
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -17,13 +197,84 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     if engine is None:
         engine = make_engine(resolve_url(settings), pool_size=10, max_overflow=20)
     app = FastAPI(title="ServiceMap 党群服务地图 API", version="0.1.0",
-                  description="Service points, service circles and coverage of grassroots "
-                              "party-mass service positions. Coordinates are WGS-84 unless "
-                              "a `crs` parameter says otherwise.")
+                  description=DESCRIPTION,
+                  dependencies=[Depends(reject_unknown_query)],
+                  openapi_tags=[
+                      {"name": "points", "description": "服务阵地（公开）"},
+                      {"name": "regions", "description": "行政区划（公开）"},
+                      {"name": "planner", "description": "规划编辑：需要令牌"},
+                      {"name": "health", "description": "存活与就绪检查"},
+                  ])
     app.state.settings = settings
     app.state.engine = engine
+    app.state.public_cache = cache = PublicCache(settings.cache_ttl_s, settings.cache_entries)
+    app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
+                       max_upload=settings.max_upload_bytes, cache=cache,
+                       max_age=settings.cache_max_age_s, front=settings.cache_front)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            ProblemCORSMiddleware, allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
+            expose_headers=["ETag", "Location"], max_age=600)
     problems.install(app)
     for router in all_routers():
         app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+# --------------------------------------------------------------------------
+# OpenAPI: problem+json for every error, 304 for public GETs
+# --------------------------------------------------------------------------
+_ERROR_TEXT = {
+    400: "请求有误", 401: "缺少或无效的令牌", 403: "令牌缺少所需角色或区划", 404: "未找到",
+    409: "与现有数据冲突（编码重复、未删除）", 413: "请求体过大", 422: "请求参数不正确",
+    500: "服务器内部错误", 503: "数据库暂时不可用",
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    from api.schemas import Problem
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes, tags=app.openapi_tags)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in problem_schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components["Problem"] = problem_schema
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = op.setdefault("responses", {})
+            codes = {400, 404, 422, 500, 503}
+            if op.get("security"):
+                codes |= {401, 403}
+            if method != "get":
+                codes |= {409, 413}
+            for code in codes:
+                responses.setdefault(str(code), {"description": _ERROR_TEXT[code]})
+            for code, resp in responses.items():
+                if code[0] in "45":
+                    resp["content"] = {problems.MEDIA_TYPE: {"schema": ref}}
+                    resp.setdefault("description", _ERROR_TEXT.get(int(code), "错误"))
+            if method == "get" and not op.get("security") and path.startswith("/api/"):
+                responses.setdefault("304", {"description": "未修改（If-None-Match 命中）"})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if not _referenced(schema, name):
+            components.pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def _referenced(schema: dict[str, Any], name: str) -> bool:
+    import json
+
+    return f'"#/components/schemas/{name}"' in json.dumps(
+        {k: v for k, v in schema.items() if k != "components"})

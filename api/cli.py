@@ -153,7 +153,7 @@ def _command_modules() -> list:
     ``func(args, settings) -> int`` on its parsers."""
     import importlib
 
-    names = ["api.cli_io", "api.cli_network", "api.cli_tokens"]
+    names = ["api.cli_io", "api.cli_network", "api.cli_tokens", "api.cli_maps", "api.cli_coverage"]
     out = []
     for name in names:
         try:

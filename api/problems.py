@@ -1,18 +1,24 @@
 """``application/problem+json`` answers (RFC 9457) for every 4xx/5xx.
 
 Domain errors are mapped to HTTP statuses in one table; clients never see a
-stack trace.
+stack trace. ``type`` is a stable URI per kind of problem, ``title`` is
+Chinese, and validation problems list every field in ``errors``
+(``field``, ``message``, ``value``, ``expected``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo.editing import Conflict, Forbidden
 from geo.errors import (
     ConfigurationError,
     DatabaseUnavailable,
@@ -23,27 +29,61 @@ from geo.errors import (
 
 log = logging.getLogger("servicemap.api")
 TYPE_BASE = "https://servicemap.example/problems/"
+MEDIA_TYPE = "application/problem+json"
 
 #: domain error → (HTTP status, Chinese title)
 STATUS: list[tuple[type[Exception], int, str]] = [
     (InvalidInput, 422, "请求参数不正确"),
     (NotFound, 404, "未找到"),
+    (Forbidden, 403, "无权访问"),
+    (Conflict, 409, "与现有数据冲突"),
     (DatabaseUnavailable, 503, "数据库暂时不可用"),
     (ConfigurationError, 500, "服务器配置错误"),
 ]
 
 HTTP_TITLES = {400: "请求有误", 401: "未认证", 403: "无权访问", 404: "未找到",
-               405: "不支持的请求方法", 413: "请求体过大", 422: "请求参数不正确",
-               429: "请求过于频繁", 500: "服务器内部错误", 503: "服务暂时不可用"}
+               405: "不支持的请求方法", 406: "无法提供所需格式", 409: "与现有数据冲突",
+               411: "缺少请求体长度", 412: "前提条件不满足", 413: "请求体过大",
+               415: "不支持的请求体格式", 422: "请求参数不正确", 429: "请求过于频繁",
+               500: "服务器内部错误", 503: "服务暂时不可用"}
+
+#: HTTP status → stable problem type (suffix of :data:`TYPE_BASE`)
+HTTP_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+              405: "method-not-allowed", 406: "not-acceptable", 409: "conflict",
+              411: "length-required", 412: "precondition-failed", 413: "payload-too-large",
+              415: "unsupported-media-type", 422: "validation", 429: "too-many-requests",
+              500: "internal", 503: "unavailable"}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, default=str,
+                          separators=(",", ":")).encode("utf-8", errors="replace")
 
 
 def problem(status: int, type_: str, title: str, detail: str | None = None,
-            **extra) -> JSONResponse:
-    body = {"type": TYPE_BASE + type_, "title": title, "status": status}
+            headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    out_headers = {"Cache-Control": "no-store"}
+    out_headers.update(headers or {})
+    return ProblemResponse(body, status_code=status, headers=out_headers)
+
+
+def problem_errors(problems) -> list[dict[str, Any]]:
+    """``errors`` entries of domain problems: each names its ``field``."""
+    out = []
+    for p in problems:
+        d = {k: _safe(v) for k, v in p.as_dict().items()}
+        if p.column is not None:
+            scoped = p.column.startswith(("body.", "query.", "path.", "header."))
+            d["field"] = p.column if scoped or p.file else f"body.{p.column}"
+        out.append(d)
+    return out
 
 
 def install(app: FastAPI) -> None:
@@ -53,22 +93,42 @@ def install(app: FastAPI) -> None:
             if isinstance(exc, cls):
                 extra = {}
                 if isinstance(exc, InvalidInput) and exc.problems:
-                    extra["errors"] = [p.as_dict() for p in exc.problems]
+                    extra["errors"] = problem_errors(exc.problems)
+                if status >= 500:  # details (hosts, URLs) are for the log only
+                    log.error("%s on %s %s: %s", type(exc).__name__, request.method,
+                              request.url.path, exc)
+                    return problem(status, exc.code, title)
                 detail = exc.message if isinstance(exc, InvalidInput) else str(exc)
                 return problem(status, exc.code, title, detail, **extra)
+        log.error("unmapped domain error on %s %s: %s", request.method, request.url.path, exc)
         return problem(500, "internal", HTTP_TITLES[500])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         title = HTTP_TITLES.get(exc.status_code, "请求有误")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, f"http-{exc.status_code}", title, detail)
+        type_ = HTTP_TYPES.get(exc.status_code, f"http-{exc.status_code}")
+        return problem(exc.status_code, type_, title, detail, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [{"field": ".".join(str(x) for x in e.get("loc", ())), "message": e.get("msg"),
-                   "value": _safe(e.get("input"))} for e in exc.errors()]
+        errors = [{"field": ".".join(str(x) for x in e.get("loc", ())),
+                   "message": e.get("msg"), "value": _safe(e.get("input"))}
+                  for e in exc.errors()]
         return problem(422, "validation", HTTP_TITLES[422], "参数校验失败", errors=errors)
+
+    @app.exception_handler(ResponseValidationError)
+    async def _bad_response(request: Request, exc: ResponseValidationError):
+        log.error("response of %s %s does not match its model: %s", request.method,
+                  request.url.path, exc.errors()[:3])
+        return problem(500, "internal", HTTP_TITLES[500])
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError):
+        log.error("database error on %s %s: %s", request.method, request.url.path,
+                  str(exc.orig or exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return problem(503, DatabaseUnavailable.code, "数据库暂时不可用",
+                       headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
@@ -77,6 +137,13 @@ def install(app: FastAPI) -> None:
 
 
 def _safe(value):
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value if not isinstance(value, str) else value[:200]
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, str):
+        return value[:200].encode("utf-8", errors="replace").decode("utf-8")
+    if isinstance(value, (list, tuple)) and len(value) <= 4 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return [_safe(v) for v in value]
     return str(value)[:200]

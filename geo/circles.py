@@ -143,23 +143,35 @@ class Networks:
     def for_location(self, lng: float, lat: float, max_snap_m: float) -> Network | None:
         """The network covering a WGS-84 location (within ``max_snap_m`` of its
         extent), or None."""
-        name = self.dataset_for(lng, lat, max_snap_m)
+        name = self.datasets_for([lng], [lat], max_snap_m)[0]
         return None if name is None else self.by_dataset[name]
 
-    def dataset_for(self, lng: float, lat: float, max_snap_m: float) -> str | None:
-        """Name of the network dataset covering a WGS-84 location, or None."""
-        best, best_d = None, np.inf
-        for name, (w, s, e, n) in self._bounds.items():
-            network = self.by_dataset[name]
-            if not (w - 0.05 <= lng <= e + 0.05 and s - 0.05 <= lat <= n + 0.05):
+    def datasets_for(self, lng: Sequence[float], lat: Sequence[float],
+                     max_snap_m: float) -> list[str | None]:
+        """Name of the network dataset covering each WGS-84 location (the nearest
+        extent within ``max_snap_m`` metres), or None."""
+        lng = np.atleast_1d(np.asarray(lng, dtype=np.float64))
+        lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+        best = np.full(len(lng), -1)
+        best_d = np.full(len(lng), np.inf)
+        names = list(self._bounds)
+        for k, name in enumerate(names):
+            w, s, e, n = self._bounds[name]
+            near = (lng >= w - 0.05) & (lng <= e + 0.05) & (lat >= s - 0.05) & (lat <= n + 0.05)
+            if not near.any():
                 continue
-            x, y = network.project(lng, lat)
-            dx = max(float(network.x.min()) - x, 0.0, x - float(network.x.max()))
-            dy = max(float(network.y.min()) - y, 0.0, y - float(network.y.max()))
-            d = (dx * dx + dy * dy) ** 0.5
-            if d <= max_snap_m and d < best_d:
-                best, best_d = name, d
-        return best
+            network = self.by_dataset[name]
+            x, y = network.project(lng[near], lat[near])
+            dx = np.maximum.reduce([network.x.min() - np.asarray(x), np.zeros_like(x),
+                                    np.asarray(x) - network.x.max()])
+            dy = np.maximum.reduce([network.y.min() - np.asarray(y), np.zeros_like(y),
+                                    np.asarray(y) - network.y.max()])
+            d = np.full(len(lng), np.inf)
+            d[near] = np.hypot(dx, dy)
+            better = (d <= max_snap_m) & (d < best_d)
+            best[better] = k
+            best_d[better] = d[better]
+        return [names[b] if b >= 0 else None for b in best]
 
     def input_tag(self, dataset: str | None) -> str:
         """The network part of a circle's ``input_version``."""
@@ -198,11 +210,15 @@ class CircleRun:
     codes: list[str] = field(default_factory=list)
 
 
-def _input_version(networks: Networks, row, params: CircleParams) -> str:
-    """What a circle depends on: the point's version, the version of the
+def _input_versions(networks: Networks, rows: Sequence, params: CircleParams) -> list[str]:
+    """What each circle depends on: the point's version, the version of the
     network it walks on (or none: straight line) and the parameters."""
-    dataset = networks.dataset_for(row.lng, row.lat, params.max_snap_m)
-    return f"p{row.version}:{networks.input_tag(dataset)}:{params.tag()}"
+    if not rows:
+        return []
+    datasets = networks.datasets_for([r.lng for r in rows], [r.lat for r in rows],
+                                     params.max_snap_m)
+    return [f"p{r.version}:{networks.input_tag(d)}:{params.tag()}"
+            for r, d in zip(rows, datasets, strict=True)]
 
 
 def _points_with_state(conn: Connection, minutes: float, profile: str,
@@ -266,7 +282,8 @@ def compute_circles(
         networks = Networks.load(conn)
     for budget in budgets:
         rows = _points_with_state(conn, budget.minutes, key, codes)
-        versions = {r.code: _input_version(networks, r, params) for r in rows}
+        versions = dict(zip([r.code for r in rows], _input_versions(networks, rows, params),
+                            strict=True))
         todo = [r for r in rows if not only_stale or r.stored != versions[r.code]]
         run.fresh += len(rows) - len(todo)
         if not todo:
@@ -309,14 +326,11 @@ def circles_at(networks: Networks, lng: Sequence[float], lat: Sequence[float],
     lng = np.atleast_1d(np.asarray(lng, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
     out: list[Circle | None] = [None] * len(lng)
-    groups: dict[int, list[int]] = {}
-    chosen: dict[int, Network | None] = {}
-    for i in range(len(lng)):
-        n = networks.for_location(float(lng[i]), float(lat[i]), params.max_snap_m)
-        groups.setdefault(id(n), []).append(i)
-        chosen[id(n)] = n
-    for key, idx in groups.items():
-        network = chosen[key]
+    groups: dict[str | None, list[int]] = {}
+    for i, name in enumerate(networks.datasets_for(lng, lat, params.max_snap_m)):
+        groups.setdefault(name, []).append(i)
+    for name, idx in groups.items():
+        network = networks.by_dataset[name] if name is not None else None
         if network is None:
             for i in idx:
                 out[i] = _straight_line_wgs84(float(lng[i]), float(lat[i]), budget)
@@ -327,8 +341,11 @@ def circles_at(networks: Networks, lng: Sequence[float], lat: Sequence[float],
         circles = circles_for_sources(network, snaps, budget, walk_off_m=params.walk_off_m,
                                       grid_m=params.grid_m,
                                       fallback_xy=np.column_stack([x, y]))
-        for i, c in zip(idx, circles, strict=True):
-            out[i] = _with_polygon(c, network.to_wgs84(c.polygon))
+        # one coordinate transformation for the whole group (pyproj per call is costly)
+        wgs = shapely.transform(np.array([c.polygon for c in circles], dtype=object),
+                                lambda xy, n=network: np.column_stack(n.unproject(*xy.T)))
+        for i, c, poly in zip(idx, circles, wgs, strict=True):
+            out[i] = _with_polygon(c, poly)
     return out  # type: ignore[return-value]
 
 
@@ -365,7 +382,7 @@ def stored_circle(conn: Connection, point_code: str, minutes: float, profile: st
         {"code": point_code, "m": minutes, "pr": profile}).first()
     if row is None:
         return None
-    current = _input_version(networks, row, params)
+    current = _input_versions(networks, [row], params)[0]
     return {
         "type": "Feature",
         "geometry": json.loads(row.gj),

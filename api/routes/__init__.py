@@ -7,6 +7,10 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from api.routes import health, isochrones, points
+    from api.routes import coverage, health, isochrones, maps, planner, points, regions, tiles
 
-    return [health.router, points.router, isochrones.router]
+    return [health.router, points.router, isochrones.router,
+            regions.router,
+            planner.router,
+            __import__("api.routes.imports", fromlist=["router"]).router,
+            tiles.router, maps.router, coverage.router]

@@ -1,39 +1,138 @@
+"""Public service points (no token): GeoJSON in the caller's coordinate system."""
+
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.engine import Connection
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from api.deps import get_conn, get_settings
-from geo.config import Settings
-from geo.domain import PointKind
-from geo.errors import NotFound
-from geo.points import list_points
+from api.deps import cached_public
+from api.schemas import CODE_PATTERN, REGION_PATTERN, OutputCrs, PointCollection, PointFeature
+from geo.domain import PointKind, Service
+from geo.editing import check_text
+from geo.errors import InvalidInput, NotFound, Problem
+from geo.hours import CHINA_TZ
+from geo.points import query_points
 
 router = APIRouter(prefix="/api/v1", tags=["points"])
 
-
-@router.get("/points", operation_id="list_points",
-            summary="Service points as a GeoJSON FeatureCollection (WGS-84)")
-def points(
-    conn: Annotated[Connection, Depends(get_conn)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    kind: PointKind | None = None,
-    region: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
-    limit: Annotated[int, Query(ge=1)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
-    limit = min(limit, settings.page_max)
-    features = list_points(conn, region=region, kind=kind.value if kind else None,
-                           limit=limit, offset=offset)
-    return {"type": "FeatureCollection", "features": features,
-            "numberReturned": len(features), "limit": limit, "offset": offset}
+GEOJSON = "application/geo+json"
 
 
-@router.get("/points/{code}", operation_id="get_point", summary="One service point")
-def point(code: str, conn: Annotated[Connection, Depends(get_conn)]) -> dict:
-    found = list_points(conn, code=code, limit=1)
-    if not found:
-        raise NotFound(f"no service point with code {code!r}")
-    return found[0]
+class GeoJSONResponse(JSONResponse):
+    """Documents ``application/geo+json`` bodies (routes return prepared bytes)."""
+
+    media_type = GEOJSON
+
+
+def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    if bbox is None:
+        return None
+    problems: list[Problem] = []
+    try:
+        parts = [float(x) for x in bbox.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
+        problems.append(Problem("bbox 应为 4 个数字：最小经度,最小纬度,最大经度,最大纬度",
+                                column="query.bbox", value=bbox[:100],
+                                expected="min_lng,min_lat,max_lng,max_lat"))
+    else:
+        x0, y0, x1, y1 = parts
+        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+            problems.append(Problem("bbox 范围无效（最小值须小于最大值，且在经纬度范围内）",
+                                    column="query.bbox", value=bbox[:100],
+                                    expected="-180 <= min_lng < max_lng <= 180, "
+                                             "-90 <= min_lat < max_lat <= 90"))
+    if problems:
+        raise InvalidInput("查询参数不正确", problems)
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _at(at: datetime | None) -> datetime:
+    """The instant in China time (naive: already China time)."""
+    if at is None:
+        return datetime.now(CHINA_TZ)
+    try:
+        return at.replace(tzinfo=CHINA_TZ) if at.tzinfo is None else at.astimezone(CHINA_TZ)
+    except (OverflowError, ValueError):
+        raise InvalidInput("查询参数不正确", [Problem(
+            "时间超出可表示的范围", column="query.at", value=str(at),
+            expected="an ISO 8601 instant between years 1 and 9999")]) from None
+
+
+@router.get(
+    "/points", operation_id="list_points", response_model=PointCollection,
+    response_class=GeoJSONResponse,
+    summary="Service points as a GeoJSON FeatureCollection",
+    description="Filters combine with AND. `region` includes everything below it (a town "
+                "code gives all its villages' points). `open_now` is evaluated in China time "
+                "(Asia/Shanghai) at the request time or at `at`. Paging: `limit` is capped at "
+                "the server's maximum (see `limit` in the answer).")
+async def list_points(
+    request: Request,
+    kind: Annotated[PointKind | None, Query(description="kind of position")] = None,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN,
+                                        description="division code (and below)",
+                                        openapi_examples={"lishui": {"value": "440605126"}})
+                      ] = None,
+    service: Annotated[list[Service] | None, Query(
+        description="services the point must all offer (repeat the parameter)")] = None,
+    open_now: Annotated[bool | None, Query(description="only points open (true) or closed "
+                                                       "(false) now")] = None,
+    at: Annotated[datetime | None, Query(description="instant for `open_now` (ISO 8601; "
+                                                     "without offset: China time)")] = None,
+    bbox: Annotated[str | None, Query(
+        max_length=200, description="min_lng,min_lat,max_lng,max_lat in `crs`",
+        openapi_examples={"lishui": {"value": "113.0,23.1,113.3,23.3"}})] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100,
+                                   description="part of the name or address")] = None,
+    crs: Annotated[OutputCrs, Query(description="coordinate system of the answer and `bbox`")
+                   ] = "wgs84",
+    limit: Annotated[int, Query(ge=1, description="page size (capped at the maximum)")] = 1000,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    box = _parse_bbox(bbox)
+    if q is not None:
+        problems: list[Problem] = []
+        q = check_text(q, field_name="query.q", max_len=100, problems=problems)
+        if problems:
+            raise InvalidInput("查询参数不正确", problems)
+    limit = min(limit, request.app.state.settings.page_max)
+    when = _at(at)
+    services = [s.value for s in service] if service else None
+
+    def build(conn):
+        page = query_points(conn, region=region, kind=kind.value if kind else None,
+                            services=services, bbox=box, q=q, open_now=open_now, at=when,
+                            crs=crs, limit=limit, offset=offset)
+        return {"type": "FeatureCollection", "crs": crs, "at": when.isoformat(),
+                "features": page.features, "numberMatched": page.number_matched,
+                "numberReturned": len(page.features), "limit": limit, "offset": offset}
+
+    return await cached_public(request, build, media_type=GEOJSON, per_minute=at is None)
+
+
+@router.get(
+    "/points/{code}", operation_id="get_point", response_model=PointFeature,
+    response_class=GeoJSONResponse,
+    summary="One service point (GeoJSON Feature)")
+async def get_point(
+    request: Request,
+    code: Annotated[str, Path(pattern=CODE_PATTERN, description="the point's code",
+                              openapi_examples={"center": {"value": "LS-P-0001"}})],
+    crs: Annotated[OutputCrs, Query()] = "wgs84",
+    at: Annotated[datetime | None, Query(description="instant for `open_now`")] = None,
+) -> Response:
+    when = _at(at)
+
+    def build(conn):
+        found = query_points(conn, code=code, crs=crs, at=when, limit=1).features
+        if not found:
+            raise NotFound(f"no service point with code {code!r}")
+        return found[0]
+
+    return await cached_public(request, build, media_type=GEOJSON, per_minute=at is None)

@@ -303,3 +303,79 @@ class AuditEntry(Base):
     entity_code: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class ApiToken(Base):
+    """An API token (``servicemap token create``): only a SHA-256 hash of the secret
+    and a short prefix (for listing) are stored; the secret is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("role", ("viewer", "planner", "admin")), name="api_tokens_role"),
+        CheckConstraint("cardinality(regions) >= 1", name="api_tokens_regions"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    #: "viewer" < "planner" < "admin"
+    role: Mapped[str] = mapped_column(String(16))
+    #: division codes the token may act on (each with everything below it)
+    regions: Mapped[list[str]] = mapped_column(ARRAY(String(12)))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CoverageSnapshot(Base):
+    """A stored coverage run (``servicemap coverage --save``): parameters, time and
+    the full result. History: never invalidated when points or circles change."""
+
+    __tablename__ = "coverage_snapshots"
+    __table_args__ = (
+        CheckConstraint("minutes > 0 AND minutes <= 60", name="coverage_snapshots_minutes"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    #: not a foreign key: a snapshot outlives changes to the division table
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    region_name: Mapped[str] = mapped_column(Text)
+    minutes: Mapped[float] = mapped_column(Float)
+    profile: Mapped[str] = mapped_column(String(32))
+    kinds: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    parameters: Mapped[dict] = mapped_column(JSONB)
+    totals: Mapped[dict] = mapped_column(JSONB)
+    result: Mapped[dict] = mapped_column(JSONB)
+    circles: Mapped[int] = mapped_column(Integer)
+    #: fingerprint of the circles used (point codes and their input versions)
+    circles_version: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now(), index=True)
+
+
+class CoverageSnapshotArea(Base):
+    """One area row (town, village, grid cell) of a coverage snapshot."""
+
+    __tablename__ = "coverage_snapshot_areas"
+    __table_args__ = (
+        CheckConstraint("buildings_covered <= buildings AND population_covered <= population "
+                        "AND households_covered <= households AND compounds_covered <= compounds",
+                        name="coverage_snapshot_areas_counts"),
+    )
+    snapshot_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("coverage_snapshots.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    buildings: Mapped[int] = mapped_column(Integer)
+    buildings_covered: Mapped[int] = mapped_column(Integer)
+    households: Mapped[int] = mapped_column(Integer)
+    households_covered: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
+    population_covered: Mapped[int] = mapped_column(Integer)
+    compounds: Mapped[int] = mapped_column(Integer)
+    compounds_covered: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,108 @@
+"""``servicemap token create|list|revoke``: API tokens for planners and viewers.
+
+    servicemap token create --role planner --region 440507013 --name "龙腾街道规划"
+    servicemap token list [--all]
+    servicemap token revoke <id or prefix>
+
+The secret is printed once by ``create`` and never stored (only its SHA-256
+hash and a short prefix are).
+"""
+
+from __future__ import annotations
+
+import json
+
+from api.cli import open_engine, say
+from geo.config import Settings
+from geo.tokens import ROLES, create_token, list_tokens, revoke_token
+
+
+def register(sub) -> None:
+    p = sub.add_parser("token", help="API tokens (roles viewer < planner < admin, "
+                                     "scoped to regions)")
+    actions = p.add_subparsers(dest="action", required=True)
+    c = actions.add_parser("create", help="create a token and print its secret once")
+    c.add_argument("--role", required=True, choices=ROLES)
+    c.add_argument("--region", action="append", required=True, metavar="CODE",
+                   help="division code the token may act on (and everything below it); "
+                        "repeat for several")
+    c.add_argument("--name", help="who or what holds it (default: role and regions)")
+    c.add_argument("--note")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.set_defaults(func=cmd_token_create)
+    ls = actions.add_parser("list", help="list tokens (never their secrets)")
+    ls.add_argument("--all", action="store_true", help="include revoked tokens")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=cmd_token_list)
+    r = actions.add_parser("revoke", help="revoke a token by id or prefix")
+    r.add_argument("token", help="the id or the prefix shown by `token list`")
+    r.set_defaults(func=cmd_token_revoke)
+
+
+def _engine(settings: Settings):
+    from geo.db.migrate import upgrade
+
+    engine = open_engine(settings, start=True)
+    upgrade(engine.url.render_as_string(hide_password=False))
+    return engine
+
+
+def cmd_token_create(args, settings: Settings) -> int:
+    from sqlalchemy import text
+
+    engine = _engine(settings)
+    regions = [r.strip() for arg in args.region for r in arg.split(",") if r.strip()]
+    name = args.name or f"{args.role}@{','.join(regions)}"
+    with engine.begin() as conn:
+        secret, info = create_token(conn, name=name, role=args.role, regions=regions,
+                                    note=args.note)
+        known = set(conn.execute(text("SELECT code FROM regions WHERE code = ANY(:c)"),
+                                 {"c": info.regions}).scalars())
+    if args.json:
+        say(json.dumps({"id": info.id, "token": secret, "prefix": info.prefix,
+                        "name": info.name, "role": info.role, "regions": info.regions},
+                       ensure_ascii=False))
+    else:
+        say(f"token {info.id} created: {info.name} ({info.role}; regions "
+            f"{', '.join(info.regions)})")
+        say("")
+        say(f"    {secret}")
+        say("")
+        say("Copy it now: it is shown only once (send it as `Authorization: Bearer <token>`).")
+    for code in info.regions:
+        if code not in known:
+            say(f"warning: region {code} is not in the database (yet)")
+    return 0
+
+
+def cmd_token_list(args, settings: Settings) -> int:
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        tokens = list_tokens(conn, include_revoked=args.all)
+    if args.json:
+        say(json.dumps([{
+            "id": t.id, "prefix": t.prefix, "name": t.name, "role": t.role,
+            "regions": t.regions, "note": t.note,
+            "created_at": t.created_at.isoformat() if t.created_at else None,
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+        } for t in tokens], ensure_ascii=False))
+        return 0
+    if not tokens:
+        say("no tokens")
+        return 0
+    say(f"{'id':>4}  {'prefix':<13} {'role':<8} {'regions':<24} {'last used':<17} name")
+    for t in tokens:
+        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
+        state = "  [revoked]" if t.revoked_at else ""
+        say(f"{t.id:>4}  {t.prefix:<13} {t.role:<8} {','.join(t.regions):<24} {used:<17} "
+            f"{t.name}{state}")
+    return 0
+
+
+def cmd_token_revoke(args, settings: Settings) -> int:
+    engine = _engine(settings)
+    with engine.begin() as conn:
+        info = revoke_token(conn, args.token)
+    say(f"token {info.id} ({info.prefix}, {info.name}) revoked")
+    return 0

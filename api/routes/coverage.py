@@ -1,0 +1,390 @@
+"""Coverage analytics: reach of the service circles, branch coverage, the
+dual-grid view, gaps, snapshots (public aggregates) and siting (planners).
+
+Public routes return aggregates only (counts, population sums, shares, H3
+cells with at least three buildings, gap areas). Lists of individual
+compounds and buildings (``detail=true``), siting, what-if and saving
+snapshots need a ``planner`` token whose regions hold the requested region.
+
+``format=csv`` and ``format=xlsx`` give the tables with Chinese column headers
+for Excel.
+"""
+
+# no ``from __future__ import annotations``: FastAPI reads the annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection, Engine
+
+from api.auth import forbidden, unauthorized
+from api.deps import (
+    cached_public,
+    current_token,
+    encode_json,
+    get_engine,
+    get_settings,
+    require_planner,
+)
+from geo import coverage as cov
+from geo import siting
+from geo.circles import CircleParams, NetworkCache
+from geo.config import Settings
+from geo.domain import PointKind
+from geo.errors import InvalidInput, Problem
+from geo.tokens import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["coverage"])
+
+REGION = r"^\d{6,12}$"
+PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Authorization"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+#: the 200 answer of the routes with ``format``: JSON, or a file for Excel
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "description": "JSON (default), or with `format=csv|xlsx` a file with Chinese column "
+                   "headers",
+    "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+
+Profile = Literal["standard", "adult", "elderly"]
+Rule = Literal["centroid", "intersects", "within"]
+CompoundRule = Literal["population_share", "any", "majority", "all"]
+Rounding = Literal["half_up", "truncate", "half_even"]
+Format = Literal["json", "csv", "xlsx"]
+Planner = Annotated[Principal, Depends(require_planner)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+RegionQ = Annotated[str | None, Query(
+    pattern=REGION, description="division code (town or village; default: the only town)",
+    openapi_examples={"lishui": {"value": "440605126"}, "longteng": {"value": "440507013"}})]
+MinutesQ = Annotated[float | None, Query(gt=0, le=60, description="walking minutes of the "
+                                                                   "circles (default 10)")]
+ProfileQ = Annotated[Profile | None, Query(description="walking profile (default elderly)")]
+SpeedQ = Annotated[float | None, Query(gt=0, le=20, description="explicit speed, km/h")]
+KindsQ = Annotated[list[PointKind] | None, Query(
+    description="point kinds whose circles count (repeat; default all)")]
+RuleQ = Annotated[Rule, Query(description="when a building counts as covered")]
+CompoundRuleQ = Annotated[CompoundRule, Query(description="how a compound counts")]
+RoundingQ = Annotated[Rounding, Query(description="percentage rounding: half_up (88.89%) or "
+                                                  "truncate (88.88%)")]
+DecimalsQ = Annotated[int, Query(ge=0, le=6)]
+FormatQ = Annotated[Format, Query(description="json, or csv/xlsx with Chinese headers")]
+DetailQ = Annotated[bool, Query(description="list individual compounds/buildings "
+                                            "(planner token)")]
+
+
+def _params(settings: Settings, minutes: float | None, profile: str | None,
+            speed_kmh: float | None, kinds: list[PointKind] | None, rule: str = "centroid",
+            compound_rule: str = "population_share", rounding: str = "half_up",
+            decimals: int = 2) -> cov.CoverageParams:
+    return cov.CoverageParams(
+        minutes=minutes if minutes is not None else settings.default_minutes,
+        profile=profile or settings.default_profile, speed_kmh=speed_kmh,
+        kinds=tuple(k.value for k in kinds or ()),
+        rule=cov.CoverageRule(rule, compound_rule), rounding=rounding,
+        decimals=decimals).validated()
+
+
+def _circle_params(settings: Settings) -> CircleParams:
+    return CircleParams(walk_off_m=settings.walk_off_m, max_snap_m=settings.max_snap_m)
+
+
+def _networks(request: Request, conn: Connection):
+    cache = getattr(request.app.state, "network_cache", None)
+    if cache is None:
+        cache = request.app.state.network_cache = NetworkCache()
+    return cache.get(conn)
+
+
+def _check_scope(principal: Principal, conn: Connection, region: str | None) -> str:
+    """The resolved region code, when the token may act on it (else 403)."""
+    code = cov.resolve_region(conn, region).region.code
+    if not principal.can_read(code):
+        raise forbidden(f"令牌的区域范围（{', '.join(principal.regions)}）不包含 {code}")
+    return code
+
+
+def _file(result: dict[str, Any], view: str, fmt: str, name: str,
+          headers: dict[str, str] | None = None) -> Response:
+    code = result.get("region", {}).get("code", "all")
+    filename = f"{name}_{code}.{fmt}"
+    extra = {"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})}
+    if fmt == "csv":
+        return Response(cov.export_csv(result, view), media_type="text/csv; charset=utf-8",
+                        headers=extra)
+    return Response(cov.export_xlsx(result, view), media_type=XLSX, headers=extra)
+
+
+async def _answer(request: Request, build, *, view: str, fmt: str, name: str,
+                  detail: bool, principal: Principal | None, region: str | None) -> Response:
+    """Public answers go through the shared cache; detail answers need a
+    planner token for the region and are never cached publicly."""
+    engine: Engine = request.app.state.engine
+    if detail:
+        if principal is None or not principal.has_role("planner"):
+            if principal is None:
+                raise unauthorized("detail=true 需要规划编辑（planner）令牌")
+            raise forbidden("detail=true 需要规划编辑（planner）及以上角色")
+
+        def run() -> dict[str, Any]:
+            with engine.connect() as conn:
+                _check_scope(principal, conn, region)
+                return build(conn)
+
+        result = await run_in_threadpool(run)
+        if fmt != "json":
+            return _file(result, view, fmt, name, PRIVATE)
+        return Response(encode_json(result), media_type="application/json", headers=PRIVATE)
+    if fmt != "json":
+        def run_file() -> dict[str, Any]:
+            with engine.connect() as conn:
+                return build(conn)
+
+        return _file(await run_in_threadpool(run_file), view, fmt, name)
+    return await cached_public(request, build)
+
+
+# ====================================================================== public
+@router.get("/coverage", operation_id="get_coverage", responses=FILE_RESPONSES,
+            summary="Who the service circles reach: buildings, compounds, people — for the "
+                    "town, per village/community and per grid cell")
+async def get_coverage(
+    request: Request,
+    settings: SettingsDep,
+    region: RegionQ = None,
+    minutes: MinutesQ = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    rule: RuleQ = "centroid",
+    compound_rule: CompoundRuleQ = "population_share",
+    rounding: RoundingQ = "half_up",
+    decimals: DecimalsQ = 2,
+    format: FormatQ = "json",
+) -> Response:
+    params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
+                     rounding, decimals)
+
+    def build(conn: Connection) -> dict[str, Any]:
+        return cov.reach_coverage(cov.analyse(conn, region, params))
+
+    return await _answer(request, build, view="reach", fmt=format, name="coverage",
+                         detail=False, principal=None, region=region)
+
+
+@router.get("/coverage/branches", operation_id="get_branch_coverage", responses=FILE_RESPONSES,
+            summary="Compounds with a party branch / all compounds (e.g. 32/36 = 88.89%, "
+                    "or 88.88% truncated)")
+async def get_branch_coverage(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    region: RegionQ = None,
+    rounding: RoundingQ = "half_up",
+    decimals: DecimalsQ = 2,
+    detail: DetailQ = False,
+    format: FormatQ = "json",
+) -> Response:
+    def build(conn: Connection) -> dict[str, Any]:
+        return cov.branch_coverage(conn, region, rounding=rounding, decimals=decimals,
+                                   detail=detail)
+
+    return await _answer(request, build, view="branches", fmt=format, name="branches",
+                         detail=detail, principal=principal, region=region)
+
+
+@router.get("/coverage/grids", operation_id="get_grid_view", responses=FILE_RESPONSES,
+            summary="Dual-grid view (双网融合): governance vs party-building grid cells, which "
+                    "hold a branch")
+async def get_grid_view(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    region: RegionQ = None,
+    rounding: RoundingQ = "half_up",
+    decimals: DecimalsQ = 2,
+    detail: DetailQ = False,
+    format: FormatQ = "json",
+) -> Response:
+    def build(conn: Connection) -> dict[str, Any]:
+        return cov.grid_view(conn, region, rounding=rounding, decimals=decimals, detail=detail)
+
+    return await _answer(request, build, view="grids", fmt=format, name="grids",
+                         detail=detail, principal=principal, region=region)
+
+
+@router.get("/gaps", operation_id="get_gaps", responses=FILE_RESPONSES,
+            summary="Who is left out: uncovered people by village and grid, H3 hexagons, "
+                    "gap areas; compounds and buildings ranked (detail, planner)")
+async def get_gaps(
+    request: Request,
+    settings: SettingsDep,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    region: RegionQ = None,
+    minutes: MinutesQ = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    rule: RuleQ = "centroid",
+    compound_rule: CompoundRuleQ = "population_share",
+    rounding: RoundingQ = "half_up",
+    decimals: DecimalsQ = 2,
+    limit: Annotated[int, Query(ge=1, le=500, description="most compounds, buildings and "
+                                                          "gap areas listed")] = 20,
+    hex_resolution: Annotated[int | None, Query(ge=5, le=11, description="H3 resolution "
+                                                "(default: ~500 m cells, resolution 8)")
+                              ] = None,
+    areas: Annotated[bool, Query(description="compute gap areas")] = True,
+    detail: DetailQ = False,
+    format: FormatQ = "json",
+) -> Response:
+    params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
+                     rounding, decimals)
+
+    def build(conn: Connection) -> dict[str, Any]:
+        an = cov.analyse(conn, region, params)
+        return cov.gap_report(an, limit=limit, detail=detail, hex_resolution=hex_resolution,
+                              areas=areas, conn=conn)
+
+    return await _answer(request, build, view="gaps", fmt=format, name="gaps",
+                         detail=detail, principal=principal, region=region)
+
+
+@router.get("/coverage/snapshots", operation_id="list_coverage_snapshots",
+            summary="Stored coverage runs, newest first")
+async def list_snapshots(
+    request: Request,
+    region: Annotated[str | None, Query(pattern=REGION)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Response:
+    def build(conn: Connection) -> dict[str, Any]:
+        return {"snapshots": cov.list_snapshots(conn, region, limit=limit)}
+
+    return await cached_public(request, build)
+
+
+@router.get("/coverage/snapshots/{snapshot_id}", operation_id="get_coverage_snapshot",
+            summary="One stored coverage run with its parameters and figures")
+async def get_snapshot(
+    request: Request,
+    snapshot_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+) -> Response:
+    return await cached_public(request, lambda conn: cov.get_snapshot(conn, snapshot_id))
+
+
+@router.get("/coverage/compare", operation_id="compare_coverage_snapshots",
+            summary="Compare two stored coverage runs (e.g. before/after a new station)")
+async def compare(
+    request: Request,
+    before: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    after: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    rounding: RoundingQ = "half_up",
+    decimals: DecimalsQ = 2,
+) -> Response:
+    return await cached_public(request, lambda conn: cov.compare_snapshots(
+        conn, before, after, rounding=rounding, decimals=decimals))
+
+
+# ====================================================================== planners
+class CoverageBody(BaseModel):
+    region: str | None = Field(default=None, pattern=REGION, examples=["440605126"])
+    minutes: float | None = Field(default=None, gt=0, le=60)
+    profile: Profile | None = None
+    speed_kmh: float | None = Field(default=None, gt=0, le=20)
+    kinds: list[PointKind] | None = None
+    rule: Rule = "centroid"
+    compound_rule: CompoundRule = "population_share"
+    rounding: Rounding = "half_up"
+    decimals: int = Field(default=2, ge=0, le=6)
+
+    model_config = {"extra": "forbid"}
+
+    def params(self, settings: Settings) -> cov.CoverageParams:
+        return _params(settings, self.minutes, self.profile, self.speed_kmh, self.kinds,
+                       self.rule, self.compound_rule, self.rounding, self.decimals)
+
+
+class SnapshotBody(CoverageBody):
+    label: str | None = Field(default=None, max_length=200)
+
+
+class SiteIn(BaseModel):
+    lng: float = Field(examples=[113.16])
+    lat: float = Field(examples=[23.2])
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    name: str | None = Field(default=None, max_length=100)
+
+    model_config = {"extra": "forbid"}
+
+
+class SitingBody(CoverageBody):
+    k: int = Field(default=5, ge=1, le=siting.MAX_K)
+    candidates: Literal["compounds", "nodes", "all"] = "all"
+    sites: list[SiteIn] | None = Field(default=None, max_length=siting.MAX_USER_SITES,
+                                       description="candidate sites (instead of generated "
+                                                   "ones)")
+    method: Literal["exact", "greedy", "both"] = "both"
+    max_candidates: int = Field(default=2500, ge=1, le=10_000)
+    time_limit_s: float = Field(default=60.0, gt=0, le=300)
+    geometry: bool = Field(default=True, description="include each site's circle")
+
+
+class WhatIfBody(CoverageBody):
+    lng: float = Field(examples=[113.16])
+    lat: float = Field(examples=[23.2])
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    name: str = Field(default="拟建站点", max_length=100)
+
+
+@router.post("/siting", operation_id="site_new_stations",
+             summary="Choose k new station sites that newly cover the most people "
+                     "(exact HiGHS and greedy; planner token)")
+def post_siting(body: SitingBody, request: Request, principal: Planner, engine: EngineDep,
+                settings: SettingsDep) -> Response:
+    params = body.params(settings)
+    with engine.connect() as conn:
+        _check_scope(principal, conn, body.region)
+        sites = [s.model_dump() for s in body.sites] if body.sites is not None else None
+        result = siting.site(conn, body.region, body.k, params,
+                             networks=_networks(request, conn), source=body.candidates,
+                             sites=sites, method=body.method,
+                             circle_params=_circle_params(settings),
+                             max_candidates=body.max_candidates,
+                             time_limit_s=body.time_limit_s, geometry=body.geometry)
+    return Response(encode_json(result), media_type="application/json", headers=PRIVATE)
+
+
+@router.post("/siting/what-if", operation_id="what_if_station",
+             summary="Coverage with one proposed station added (nothing is saved; planner "
+                     "token)")
+def post_what_if(body: WhatIfBody, request: Request, principal: Planner, engine: EngineDep,
+                 settings: SettingsDep) -> Response:
+    params = body.params(settings)
+    with engine.connect() as conn:
+        _check_scope(principal, conn, body.region)
+        result = siting.what_if(conn, body.region, body.lng, body.lat, params,
+                                networks=_networks(request, conn), crs=body.crs,
+                                name=body.name, circle_params=_circle_params(settings))
+    return Response(encode_json(result), media_type="application/json", headers=PRIVATE)
+
+
+@router.post("/coverage/snapshots", operation_id="save_coverage_snapshot", status_code=201,
+             summary="Compute coverage now and store it as a snapshot (planner token)")
+def post_snapshot(body: SnapshotBody, principal: Planner, engine: EngineDep,
+                  settings: SettingsDep) -> Response:
+    params = body.params(settings)
+    with engine.begin() as conn:
+        _check_scope(principal, conn, body.region)
+        result = cov.reach_coverage(cov.analyse(conn, body.region, params))
+        if result["circles"]["count"] == 0:
+            raise InvalidInput("nothing to save", [Problem(
+                "no service point with a circle reaches this region", column="region",
+                value=result["region"]["code"])])
+        sid = cov.save_snapshot(conn, result, label=body.label, actor=principal.actor)
+    out = {"id": sid, "label": body.label, "region": result["region"],
+           "parameters": result["parameters"], "totals": result["totals"],
+           "circles": result["circles"]}
+    return Response(encode_json(out), status_code=201, media_type="application/json",
+                    headers={**PRIVATE, "Location": f"/api/v1/coverage/snapshots/{sid}"})

@@ -1,0 +1,503 @@
+"""Pydantic models of the API's requests and responses.
+
+Response models document the bodies (OpenAPI) and let tests validate them;
+the hot public routes serialise plain dictionaries built by :mod:`geo` and
+do not re-validate at run time. Request models check the shape of a body
+(types, enums, unknown fields); :mod:`geo.editing` then checks the meaning
+(region scope, location in the town, self-intersections, SQL-looking text)
+the way the importers do.
+"""
+
+import copy
+from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from geo.domain import GridKind, PointKind, Service
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+REGION_PATTERN = r"^\d{6,12}$"
+HHMM_PATTERN = r"^([01]\d|2[0-4]):[0-5]\d$"
+
+OutputCrs = Literal["wgs84", "gcj02", "bd09"]
+InputCrs = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
+DayKey = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
+
+_LISHUI_CENTER = [113.1792, 23.1985]
+
+
+# --------------------------------------------------------------------------
+# problems
+# --------------------------------------------------------------------------
+class ProblemField(BaseModel):
+    """One problem of a request: which field, what is wrong, what was expected."""
+
+    model_config = ConfigDict(extra="allow")
+    field: str | None = Field(None, description="where: `query.kind`, `body.geometry` ...")
+    message: str = Field(description="what is wrong (Chinese)")
+    value: Any = Field(None, description="the offending value (shortened)")
+    expected: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; every 4xx/5xx answer has this body and the media
+    type `application/problem+json`. `type` is stable; `title` is Chinese."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "type": "https://servicemap.example/problems/validation",
+        "title": "请求参数不正确", "status": 422, "detail": "参数校验失败",
+        "errors": [{"field": "query.kind", "message": "Input should be 'town_center', ...",
+                    "value": "castle"}]}]})
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+# --------------------------------------------------------------------------
+# GeoJSON geometries
+# --------------------------------------------------------------------------
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float] = Field(min_length=2, max_length=3)
+
+
+class PolygonGeometry(BaseModel):
+    type: Literal["Polygon"]
+    coordinates: list[list[list[float]]]
+
+
+class MultiPolygonGeometry(BaseModel):
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[list[list[float]]]]
+
+
+AreaGeometry = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator="type")]
+AnyGeometry = Annotated[PointGeometry | PolygonGeometry | MultiPolygonGeometry,
+                        Field(discriminator="type")]
+
+
+class PointGeometryIn(BaseModel):
+    """A GeoJSON Point: `[longitude, latitude]` in the body's `crs`."""
+
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"type": "Point",
+                                                               "coordinates": _LISHUI_CENTER}]})
+    type: Literal["Point"]
+    coordinates: Position
+    bbox: list[Coordinate] | None = None
+
+
+class PolygonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Polygon"]
+    coordinates: Annotated[list[Annotated[list[Position], Field(min_length=4)]],
+                           Field(min_length=1)]
+    bbox: list[Coordinate] | None = None
+
+
+class MultiPolygonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["MultiPolygon"]
+    coordinates: Annotated[list[Annotated[list[Annotated[list[Position], Field(min_length=4)]],
+                                          Field(min_length=1)]], Field(min_length=1)]
+    bbox: list[Coordinate] | None = None
+
+
+AreaGeometryIn = Annotated[PolygonIn | MultiPolygonIn, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------
+# opening hours
+# --------------------------------------------------------------------------
+class Hours(BaseModel):
+    """Structured opening hours (China time). A closed day is absent from `weekly`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "always_open": False, "closed_on_holidays": True,
+        "weekly": {"mon": [["08:30", "12:00"], ["14:30", "17:30"]]},
+        "text": "周一至周五 8:30-12:00 14:30-17:30，节假日休息", "parsed": True}]})
+    always_open: bool
+    closed_on_holidays: bool
+    weekly: dict[str, list[list[str]]]
+    text: str
+    parsed: bool
+
+
+class HoursIn(BaseModel):
+    """Opening hours to store: intervals `[open, close)` as `HH:MM`, China time."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "weekly": {"mon": [["09:00", "21:00"]], "sat": [["09:00", "12:00"]]},
+        "closed_on_holidays": True}]})
+    always_open: bool = False
+    closed_on_holidays: bool = False
+    weekly: dict[DayKey, list[tuple[Annotated[str, Field(pattern=HHMM_PATTERN)],
+                                    Annotated[str, Field(pattern=HHMM_PATTERN)]]]] = {}
+    text: str | None = Field(None, max_length=500)
+    parsed: bool | None = Field(None, description="ignored (accepted for round trips)")
+
+
+# --------------------------------------------------------------------------
+# public: points
+# --------------------------------------------------------------------------
+class PointProperties(BaseModel):
+    code: str
+    name: str
+    kind: PointKind
+    kind_label: str = Field(description="Chinese label of the kind")
+    region_code: str | None
+    region_name: str | None
+    address: str | None
+    hours: Hours | None
+    hours_text: str | None
+    hours_label: str = Field(description="opening hours rendered in Chinese")
+    open_now: bool | None = Field(description="open at the request time (or `at`), China "
+                                              "time; null when the hours are unknown")
+    services: list[str]
+    service_labels: list[str]
+    rooms: int | None
+    floor_area_m2: float | None
+    stars: int | None
+    phone: str | None = Field(description="the position's public office phone")
+    synthetic: bool
+
+
+class PointFeature(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "Feature", "id": "LS-P-0001",
+        "geometry": {"type": "Point", "coordinates": _LISHUI_CENTER},
+        "properties": {"code": "LS-P-0001", "name": "里水镇党群服务中心",
+                       "kind": "town_center", "kind_label": "镇街党群服务中心",
+                       "region_code": "440605126050", "region_name": "金峰洲社区",
+                       "address": "里水镇金峰洲", "hours": None, "hours_text": "每天 9:00-21:00",
+                       "hours_label": "每天 09:00-21:00", "open_now": True,
+                       "services": ["party", "government"], "service_labels": ["党务", "政务"],
+                       "rooms": 15, "floor_area_m2": 2000.0, "stars": 5,
+                       "phone": "0757-85600000", "synthetic": True}}]})
+    type: Literal["Feature"]
+    id: str
+    geometry: PointGeometry
+    properties: PointProperties
+
+
+class PointCollection(BaseModel):
+    """A page of service points. `numberMatched` counts all points matching the
+    filters; coordinates are in `crs`."""
+
+    type: Literal["FeatureCollection"]
+    crs: OutputCrs
+    at: str = Field(description="instant (China time, ISO 8601) of `open_now`")
+    features: list[PointFeature]
+    numberMatched: int
+    numberReturned: int
+    limit: int
+    offset: int
+
+
+# --------------------------------------------------------------------------
+# public: regions
+# --------------------------------------------------------------------------
+class RegionRef(BaseModel):
+    code: str
+    name: str
+    level: str
+
+
+class RegionNode(BaseModel):
+    code: str
+    name: str
+    level: str
+    level_label: str
+    parent_code: str | None
+    synthetic: bool
+    points: int = Field(description="service points in the region and below")
+    children: list["RegionNode"]
+
+
+class RegionTree(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"regions": [{
+        "code": "440605", "name": "南海区", "level": "county", "level_label": "区县",
+        "parent_code": None, "synthetic": False, "points": 170, "children": []}]}]})
+    regions: list[RegionNode]
+
+
+class RegionProperties(BaseModel):
+    code: str
+    name: str
+    level: str
+    level_label: str
+    parent_code: str | None
+    synthetic: bool
+    area_km2: float | None
+    points: int
+    ancestors: list[RegionRef]
+    children: list[RegionRef]
+
+
+class RegionFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str
+    bbox: list[float] | None
+    geometry: AreaGeometry | None
+    properties: RegionProperties
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str | None = None
+
+
+# --------------------------------------------------------------------------
+# planner: stored records
+# --------------------------------------------------------------------------
+class PersonContact(BaseModel):
+    """A person (personal data: shown to planners of the region only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(None, max_length=32)
+    address: str | None = Field(None, max_length=200)
+    note: str | None = Field(None, max_length=200)
+
+
+class GridCellPrivate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "workers": [{"name": "陈某某", "phone": "138-0000-0000"}]}]})
+    workers: list[PersonContact] = Field(default_factory=list, max_length=200)
+    note: str | None = Field(None, max_length=500)
+
+
+class BranchPrivate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secretary: PersonContact | None = None
+    members: int | None = Field(None, ge=0, le=100_000)
+    member_households: list[PersonContact] = Field(
+        default_factory=list, max_length=1000, description="党员中心户 (party-member households)")
+    note: str | None = Field(None, max_length=500)
+
+
+class _Record(BaseModel):
+    entity: str
+    code: str
+    synthetic: bool | None = None
+    deleted_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class PointRecord(_Record):
+    name: str
+    kind: str
+    region_code: str | None
+    address: str | None = None
+    hours: dict[str, Any] | None = None
+    hours_text: str | None = None
+    services: list[str] = []
+    rooms: int | None = None
+    floor_area_m2: float | None = None
+    stars: int | None = None
+    phone: str | None = None
+    source_crs: str | None = None
+    version: int | None = Field(None, description="bumped on every move")
+    properties: dict[str, Any] | None = None
+
+
+class CompoundRecord(_Record):
+    name: str
+    region_code: str | None
+    households: int
+    population: int
+
+
+class BuildingRecord(_Record):
+    compound_code: str | None = None
+    region_code: str | None = Field(None, description="the compound's region, else the "
+                                                      "village containing the footprint")
+    households: int
+    population: int
+
+
+class GridCellRecord(_Record):
+    name: str
+    region_code: str | None
+    kind: str
+    workers: int
+    has_branch: bool
+    private: dict[str, Any] | None = Field(
+        None, description="personal data; only for planners of the region")
+
+
+class BranchRecord(_Record):
+    name: str
+    region_code: str | None
+    seat_compound_code: str | None = None
+    compound_codes: list[str] = []
+    private: dict[str, Any] | None = Field(
+        None, description="personal data; only for planners of the region")
+
+
+P = TypeVar("P", bound=_Record)
+
+
+class RecordFeature(BaseModel, Generic[P]):
+    type: Literal["Feature"]
+    id: str
+    geometry: AnyGeometry | None
+    properties: P
+
+
+class RecordCollection(BaseModel, Generic[P]):
+    type: Literal["FeatureCollection"]
+    features: list[RecordFeature[P]]
+    numberMatched: int
+    numberReturned: int
+    limit: int
+    offset: int
+
+
+class EditResponse(BaseModel, Generic[P]):
+    """The row after the edit, and what the edit did."""
+
+    action: Literal["create", "update", "move", "delete", "restore", "none"]
+    audit_id: int | None = Field(description="id of the audit-log entry (null: nothing changed)")
+    feature: RecordFeature[P]
+    changed: list[str]
+    warnings: list[str]
+    invalidated: dict[str, int] = Field(
+        description="derived results dropped, e.g. `circles_deleted`, `point_version`")
+
+
+class WhoAmI(BaseModel):
+    name: str
+    role: Literal["viewer", "planner", "admin"]
+    regions: list[str]
+    prefix: str | None
+
+
+# --------------------------------------------------------------------------
+# planner: request bodies
+# --------------------------------------------------------------------------
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[str, Field(pattern=CODE_PATTERN)]
+RegionCode = Annotated[str, Field(pattern=REGION_PATTERN)]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Located(_Body):
+    crs: InputCrs = Field("wgs84", description="coordinate system of `geometry`")
+
+
+class PointFields(_Located):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "code": "LS-NEW-001", "name": "鹤峰社区党群服务站", "kind": "station",
+        "region_code": "440605126001", "crs": "gcj02",
+        "geometry": {"type": "Point", "coordinates": [113.185, 23.196]},
+        "hours_text": "周一至周五 9:00-17:30", "services": ["party", "elderly_care"],
+        "phone": "0757-85600001"}]})
+    name: Name
+    kind: PointKind
+    region_code: RegionCode
+    geometry: PointGeometryIn
+    address: str | None = Field(None, max_length=500)
+    hours: HoursIn | None = None
+    hours_text: str | None = Field(None, max_length=500,
+                                   description="parsed into `hours` when `hours` is absent")
+    services: list[Service] = Field(default_factory=list, max_length=len(Service))
+    rooms: int | None = Field(None, ge=0, le=10_000)
+    floor_area_m2: float | None = Field(None, ge=0, le=1_000_000, allow_inf_nan=False)
+    stars: int | None = Field(None, ge=1, le=5)
+    phone: str | None = Field(None, max_length=32)
+
+
+class CompoundFields(_Located):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "code": "LT-C-NEW", "name": "龙腾新苑", "region_code": "440507013001",
+        "households": 320, "population": 900,
+        "geometry": {"type": "Polygon", "coordinates": [[[116.7, 23.37], [116.701, 23.37],
+                                                         [116.701, 23.371], [116.7, 23.37]]]}}]})
+    name: Name
+    region_code: RegionCode
+    geometry: AreaGeometryIn
+    households: Count = 0
+    population: Count = 0
+
+
+class BuildingFields(_Located):
+    compound_code: Code | None = None
+    geometry: AreaGeometryIn
+    households: Count = 0
+    population: Count = 0
+
+
+class GridCellFields(_Located):
+    name: Name
+    region_code: RegionCode
+    geometry: AreaGeometryIn
+    kind: GridKind = GridKind.GOVERNANCE
+    workers: int = Field(0, ge=0, le=10_000)
+    has_branch: bool = False
+    private: GridCellPrivate | None = None
+
+
+class BranchFields(_Body):
+    name: Name
+    region_code: RegionCode
+    seat_compound_code: Code | None = None
+    compound_codes: list[Code] = Field(default_factory=list, max_length=1000)
+    private: BranchPrivate | None = None
+
+
+def _with_code(base: type[BaseModel], name: str, *, required: bool) -> type[BaseModel]:
+    code: Any = (Code, ...) if required else (Code | None, None)
+    return create_model(name, __base__=base, code=code)
+
+
+def _partial(base: type[BaseModel], name: str) -> type[BaseModel]:
+    """The model with every field optional (default None), constraints kept; a
+    ``code`` may be given but must be the row's."""
+    fields: dict[str, Any] = {"code": (Code | None, Field(None, description="cannot change"))}
+    for fname, info in base.model_fields.items():
+        f = copy.copy(info)
+        f.default, f.default_factory = None, None
+        f.annotation = Optional[info.annotation]  # noqa: UP045 - runtime construction
+        fields[fname] = (f.annotation, f)
+    return create_model(name, __base__=_Body, **fields)
+
+
+class _GeometryMoveBase(_Body):
+    crs: InputCrs = Field("wgs84", description="coordinate system of `geometry`")
+
+
+class PointMove(_GeometryMoveBase):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "geometry": {"type": "Point", "coordinates": [113.18, 23.2]}, "crs": "wgs84"}]})
+    geometry: PointGeometryIn
+
+
+class AreaMove(_GeometryMoveBase):
+    geometry: AreaGeometryIn
+
+
+PointCreate = _with_code(PointFields, "PointCreate", required=True)
+PointReplace = _with_code(PointFields, "PointReplace", required=False)
+PointPatch = _partial(PointFields, "PointPatch")
+CompoundCreate = _with_code(CompoundFields, "CompoundCreate", required=True)
+CompoundReplace = _with_code(CompoundFields, "CompoundReplace", required=False)
+CompoundPatch = _partial(CompoundFields, "CompoundPatch")
+BuildingCreate = _with_code(BuildingFields, "BuildingCreate", required=True)
+BuildingReplace = _with_code(BuildingFields, "BuildingReplace", required=False)
+BuildingPatch = _partial(BuildingFields, "BuildingPatch")
+GridCellCreate = _with_code(GridCellFields, "GridCellCreate", required=True)
+GridCellReplace = _with_code(GridCellFields, "GridCellReplace", required=False)
+GridCellPatch = _partial(GridCellFields, "GridCellPatch")
+BranchCreate = _with_code(BranchFields, "BranchCreate", required=True)
+BranchReplace = _with_code(BranchFields, "BranchReplace", required=False)
+BranchPatch = _partial(BranchFields, "BranchPatch")

@@ -1,0 +1,1294 @@
+"""Validated edits of the store of record, with audit and invalidation.
+
+Planners create, update, move, (soft-)delete and restore service points,
+compounds, buildings, grid cells and party branches.  Every function here:
+
+1. checks that the acting :class:`geo.tokens.Principal` may edit the row's
+   region, before the edit (the stored row) and after it (the new values);
+2. validates the input the way the importers do — every problem of one
+   request is collected into one :class:`geo.errors.InvalidInput` (field,
+   value, expected) before anything is written;
+3. writes, records who/when/before/after in ``audit_log``, and calls
+   :func:`invalidate_for_change`, which drops exactly the derived results the
+   change makes stale.
+
+Deleting is soft (``deleted_at``); :func:`restore` undoes it.  Geometries arrive
+as GeoJSON in a declared coordinate system (``wgs84``, ``gcj02``, ``bd09``,
+``cgcs2000``) and are stored in WGS-84.  A self-intersecting polygon is
+refused with the location of the problem, or repaired with PostGIS
+``ST_MakeValid`` when the caller asks (``repair=True``).
+
+The caller owns the transaction: on any error nothing has been written that
+the caller's rollback does not undo.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.errors import GEOSException
+from shapely.geometry import shape as shapely_shape
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from geo.crs import CHINA_BBOX, looks_swapped, normalize_crs_name, transform_geometry
+from geo.domain import INPUT_CRS, GridKind, PointKind, Service
+from geo.errors import InvalidInput, NotFound, Problem, ServiceMapError
+from geo.hours import DAY_KEYS, format_hours_zh, parse_hours
+from geo.points import convert_geojson
+from geo.regions import town_geometry_of
+from geo.tokens import Principal
+
+__all__ = [
+    "ENTITIES",
+    "Conflict",
+    "EditResult",
+    "Forbidden",
+    "check_text",
+    "create",
+    "delete",
+    "get_entity",
+    "invalidate_for_change",
+    "list_entities",
+    "move",
+    "parse_geometry",
+    "register_invalidator",
+    "restore",
+    "update",
+]
+
+
+class Forbidden(ServiceMapError, PermissionError):
+    """The principal lacks the role or the region for this action."""
+
+    code = "forbidden"
+
+
+class Conflict(ServiceMapError):
+    """The request conflicts with the stored state (duplicate code, not deleted)."""
+
+    code = "conflict"
+
+
+#: A new or moved geometry may lie at most this far outside its town (metres).
+TOWN_TOLERANCE_M = 100.0
+#: Largest number of vertices accepted in one geometry.
+MAX_VERTICES = 20_000
+
+
+# --------------------------------------------------------------------------
+# entity registry
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldSpec:
+    """One editable field. ``kind`` selects the validator."""
+
+    name: str
+    kind: str
+    required: bool = False
+    default: Any = None
+    lo: float | None = None
+    hi: float | None = None
+    max_len: int = 200
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """An editable table."""
+
+    name: str
+    table: str
+    label: str
+    geometry: str | None  # "Point", "MultiPolygon" or None
+    fields: tuple[FieldSpec, ...]
+    region_column: bool = True
+    timestamps: bool = True
+    private: bool = False
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def spec(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+_COUNT_HI = 10_000_000
+
+ENTITIES: dict[str, EntitySpec] = {
+    "point": EntitySpec(
+        name="point", table="service_points", label="服务阵地", geometry="Point",
+        fields=(
+            FieldSpec("name", "text", required=True, label="名称"),
+            FieldSpec("kind", "point_kind", required=True, label="类型"),
+            FieldSpec("region_code", "region", required=True, label="所属区划"),
+            FieldSpec("address", "text", max_len=500, label="地址"),
+            FieldSpec("hours", "hours", label="开放时间"),
+            FieldSpec("hours_text", "hours_text", max_len=500, label="开放时间原文"),
+            FieldSpec("services", "services", default=[], label="服务项目"),
+            FieldSpec("rooms", "int", lo=0, hi=10_000, label="功能室数量"),
+            FieldSpec("floor_area_m2", "float", lo=0, hi=1_000_000, label="面积（平方米）"),
+            FieldSpec("stars", "int", lo=1, hi=5, label="星级"),
+            FieldSpec("phone", "phone", label="联系电话"),
+        ),
+        extra_columns=("source_crs", "version", "synthetic"),
+    ),
+    "compound": EntitySpec(
+        name="compound", table="compounds", label="住宅小区", geometry="MultiPolygon",
+        fields=(
+            FieldSpec("name", "text", required=True, label="名称"),
+            FieldSpec("region_code", "region", required=True, label="所属区划"),
+            FieldSpec("households", "int", default=0, lo=0, hi=_COUNT_HI, label="户数"),
+            FieldSpec("population", "int", default=0, lo=0, hi=_COUNT_HI, label="人口"),
+        ),
+        extra_columns=("synthetic",),
+    ),
+    "building": EntitySpec(
+        name="building", table="buildings", label="楼栋", geometry="MultiPolygon",
+        fields=(
+            FieldSpec("compound_code", "compound", label="所属小区"),
+            FieldSpec("households", "int", default=0, lo=0, hi=_COUNT_HI, label="户数"),
+            FieldSpec("population", "int", default=0, lo=0, hi=_COUNT_HI, label="人口"),
+        ),
+        region_column=False, timestamps=False, extra_columns=("synthetic",),
+    ),
+    "grid_cell": EntitySpec(
+        name="grid_cell", table="grid_cells", label="网格", geometry="MultiPolygon",
+        fields=(
+            FieldSpec("name", "text", required=True, label="名称"),
+            FieldSpec("region_code", "region", required=True, label="所属区划"),
+            FieldSpec("kind", "grid_kind", default=GridKind.GOVERNANCE.value, label="网格类型"),
+            FieldSpec("workers", "int", default=0, lo=0, hi=10_000, label="网格员人数"),
+            FieldSpec("has_branch", "bool", default=False, label="是否建有党支部"),
+            FieldSpec("private", "private", default={}, label="个人信息"),
+        ),
+        private=True, extra_columns=("synthetic",),
+    ),
+    "branch": EntitySpec(
+        name="branch", table="party_branches", label="党支部", geometry=None,
+        fields=(
+            FieldSpec("name", "text", required=True, label="名称"),
+            FieldSpec("region_code", "region", required=True, label="所属区划"),
+            FieldSpec("seat_compound_code", "compound", label="驻地小区"),
+            FieldSpec("compound_codes", "compounds", default=[], label="覆盖小区"),
+            FieldSpec("private", "private", default={}, label="个人信息"),
+        ),
+        private=True, extra_columns=("synthetic",),
+    ),
+}
+
+#: fields that are not columns of their table
+_VIRTUAL = {"compound_codes"}
+
+
+def _entity(name: str) -> EntitySpec:
+    try:
+        return ENTITIES[name]
+    except KeyError:
+        raise NotFound(f"unknown entity {name!r}") from None
+
+
+# --------------------------------------------------------------------------
+# text and value validation
+# --------------------------------------------------------------------------
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_REGION_RE = re.compile(r"^\d{6,12}$")
+_PHONE_RE = re.compile(r"^[0-9+\-() ]{3,32}$")
+_HHMM_RE = re.compile(r"^(\d{2}):(\d{2})$")
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SUSPICIOUS = re.compile(
+    r"""
+      --\s*$                                        # trailing SQL comment
+    | /\*|\*/                                       # block comment
+    | ;\s*(select|insert|update|delete|drop|alter|create|truncate|grant|revoke|copy|exec)\b
+    | \bunion\b\s+(all\s+)?select\b
+    | \b(drop|truncate|alter)\s+(table|database|schema|index|view)\b
+    | \bdelete\s+from\b | \binsert\s+into\b | \bupdate\s+\S+\s+set\b
+    | \bselect\b.+\bfrom\b
+    | ['"`]\s*(or|and)\b
+    | \b(or|and)\s+['"]?\w+['"]?\s*(=|<|>|like\b)
+    | \b(pg_sleep|sleep|benchmark|waitfor|dbms_\w+)\s*\(
+    | ['"`]\s*\)\s*[;#]
+    | <\s*/?\s*[a-z!]
+    | javascript\s*:
+    """,
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+
+
+def check_text(value: Any, *, field_name: str, max_len: int = 200, required: bool = False,
+               problems: list[Problem]) -> str | None:
+    """Validate a free-text value; appends to ``problems`` and returns the
+    stripped text (None when empty and allowed).
+
+    Refused: non-strings, control characters and lone surrogates, text longer
+    than ``max_len``, and text that looks like SQL or markup (``'; DROP TABLE``,
+    ``' OR '1'='1``, ``UNION SELECT``, ``<script>``): such a value is never
+    a name or an address, and storing it would only pass the attack on to
+    whatever reads the data next.
+    """
+    if value is None:
+        if required:
+            problems.append(Problem("不能为空", column=field_name, expected="text"))
+        return None
+    if not isinstance(value, str):
+        problems.append(Problem("应为文本", column=field_name, value=_short(value),
+                                expected="text"))
+        return None
+    if _BAD_CHARS.search(value):
+        problems.append(Problem("包含控制字符或无效字符", column=field_name,
+                                value=_short(value), expected="printable text"))
+        return None
+    s = value.strip()
+    if not s:
+        if required:
+            problems.append(Problem("不能为空", column=field_name, expected="text"))
+        return None
+    if len(s) > max_len:
+        problems.append(Problem(f"过长（最多 {max_len} 个字符）", column=field_name,
+                                value=_short(s), expected=f"at most {max_len} characters"))
+        return None
+    if _SUSPICIOUS.search(s):
+        problems.append(Problem("包含疑似 SQL 注入或网页脚本的内容", column=field_name,
+                                value=_short(s), expected="plain text without SQL or markup"))
+        return None
+    return s
+
+
+def _short(v: Any) -> Any:
+    if isinstance(v, str):
+        return _BAD_CHARS.sub("\ufffd", v[:120])
+    if isinstance(v, (int, float, bool)) or v is None:
+        return v
+    return _BAD_CHARS.sub("\ufffd", str(v)[:120])
+
+
+def _number(v: Any, f: FieldSpec, problems: list[Problem], *, integer: bool) -> Any:
+    if v is None:
+        if f.required:
+            problems.append(Problem("不能为空", column=f.name, expected="number"))
+        return None
+    ok = isinstance(v, int) and not isinstance(v, bool)
+    if not integer:
+        ok = ok or (isinstance(v, float) and math.isfinite(v))
+    elif isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        v, ok = int(v), True
+    if not ok:
+        problems.append(Problem("应为整数" if integer else "应为数字", column=f.name,
+                                value=_short(v), expected="integer" if integer else "number"))
+        return None
+    if (f.lo is not None and v < f.lo) or (f.hi is not None and v > f.hi):
+        problems.append(Problem(f"超出范围 {f.lo:g}–{f.hi:g}", column=f.name, value=v,
+                                expected=f"{f.lo:g} to {f.hi:g}"))
+        return None
+    return int(v) if integer else float(v)
+
+
+def _hours(v: Any, f: FieldSpec, problems: list[Problem]) -> dict | None:
+    """Validate structured opening hours (the form of :mod:`geo.hours`)."""
+    if v is None:
+        return None
+    if not isinstance(v, Mapping):
+        problems.append(Problem("开放时间应为结构化对象", column=f.name, value=_short(v),
+                                expected='{"weekly": {"mon": [["09:00", "17:00"]]}, ...}'))
+        return None
+    allowed = {"always_open", "closed_on_holidays", "weekly", "text", "parsed"}
+    unknown = set(v) - allowed
+    if unknown:
+        problems.append(Problem("开放时间含未知字段", column=f.name,
+                                value=", ".join(sorted(map(str, unknown))),
+                                expected=", ".join(sorted(allowed))))
+        return None
+    weekly = v.get("weekly") or {}
+    bad = len(problems)
+    if not isinstance(weekly, Mapping):
+        problems.append(Problem("weekly 应为对象", column=f"{f.name}.weekly",
+                                value=_short(weekly), expected="day key -> [[open, close]]"))
+        return None
+    clean_weekly: dict[str, list[list[str]]] = {}
+    for day, ivs in weekly.items():
+        where = f"{f.name}.weekly.{day}"
+        if day not in DAY_KEYS:
+            problems.append(Problem("未知的星期", column=where, value=_short(day),
+                                    expected=" ".join(DAY_KEYS)))
+            continue
+        if not isinstance(ivs, list):
+            problems.append(Problem("应为时段列表", column=where, value=_short(ivs),
+                                    expected='[["09:00", "17:00"]]'))
+            continue
+        spans: list[tuple[int, int]] = []
+        for iv in ivs:
+            mins = _interval(iv)
+            if mins is None:
+                problems.append(Problem("时段无效", column=where, value=_short(iv),
+                                        expected='["HH:MM", "HH:MM"], open before close'))
+                continue
+            spans.append(mins)
+        spans.sort()
+        for a, b in zip(spans, spans[1:], strict=False):
+            if b[0] < a[1]:
+                problems.append(Problem("时段重叠", column=where, value=_short(ivs),
+                                        expected="disjoint intervals"))
+                break
+        if spans:
+            clean_weekly[day] = [[_fmt(a), _fmt(b)] for a, b in spans]
+    for flag in ("always_open", "closed_on_holidays"):
+        if flag in v and not isinstance(v[flag], bool):
+            problems.append(Problem("应为 true/false", column=f"{f.name}.{flag}",
+                                    value=_short(v[flag]), expected="boolean"))
+    hours_text = v.get("text")
+    if hours_text is not None:
+        hours_text = check_text(hours_text, field_name=f"{f.name}.text", max_len=500,
+                                problems=problems)
+    if len(problems) > bad:
+        return None
+    always = bool(v.get("always_open"))
+    if always:
+        clean_weekly = {d: [["00:00", "24:00"]] for d in DAY_KEYS}
+    always = all(clean_weekly.get(d) == [["00:00", "24:00"]] for d in DAY_KEYS)
+    hours = {"always_open": always, "closed_on_holidays": bool(v.get("closed_on_holidays")),
+             "weekly": clean_weekly, "text": hours_text or "", "parsed": True}
+    if not hours["text"]:
+        hours["text"] = format_hours_zh(hours)
+    return hours
+
+
+def _interval(iv: Any) -> tuple[int, int] | None:
+    if not isinstance(iv, (list, tuple)) or len(iv) != 2:
+        return None
+    out = []
+    for i, t in enumerate(iv):
+        m = _HHMM_RE.match(t) if isinstance(t, str) else None
+        if not m:
+            return None
+        h, mi = int(m.group(1)), int(m.group(2))
+        if mi > 59 or h > 24 or (h == 24 and (mi != 0 or i == 0)):
+            return None
+        out.append(h * 60 + mi)
+    return (out[0], out[1]) if out[0] < out[1] else None
+
+
+def _fmt(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _private(v: Any, f: FieldSpec, problems: list[Problem]) -> dict | None:
+    """Personal data: a JSON object whose strings pass :func:`check_text`."""
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        problems.append(Problem("应为对象", column=f.name, value=_short(v), expected="object"))
+        return None
+    before = len(problems)
+
+    def walk(x: Any, where: str, depth: int) -> Any:
+        if depth > 6:
+            problems.append(Problem("嵌套过深", column=where, expected="at most 6 levels"))
+            return None
+        if isinstance(x, Mapping):
+            out = {}
+            for k, val in x.items():
+                key = check_text(k, field_name=f"{where}.<key>", max_len=64, required=True,
+                                 problems=problems)
+                if key is not None:
+                    out[key] = walk(val, f"{where}.{key}", depth + 1)
+            return out
+        if isinstance(x, list):
+            if len(x) > 1000:
+                problems.append(Problem("列表过长", column=where, expected="at most 1000 items"))
+                return None
+            return [walk(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(x)]
+        if isinstance(x, str):
+            return check_text(x, field_name=where, max_len=500, problems=problems)
+        if isinstance(x, float) and not math.isfinite(x):
+            problems.append(Problem("应为有限数字", column=where, expected="finite number"))
+            return None
+        return x
+
+    out = walk(v, f.name, 0)
+    return out if len(problems) == before else None
+
+
+def _codes_exist(conn: Connection, table: str, codes: list[str]) -> dict[str, Any]:
+    rows = conn.execute(text(
+        f'SELECT code, region_code, deleted_at FROM "{table}" WHERE code = ANY(:c)'),
+        {"c": codes}).all()
+    return {r.code: r for r in rows}
+
+
+@dataclass
+class _Checked:
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any], *,
+                     partial: bool, actor: Principal, checked: _Checked) -> None:
+    """Validate ``data`` (only its keys when ``partial``) into ``checked.values``."""
+    problems = checked.problems
+    names = spec.field_names if not partial else tuple(k for k in spec.field_names if k in data)
+    for name in names:
+        f = spec.spec(name)
+        v = data.get(name, f.default)
+        if f.kind == "text":
+            out = check_text(v, field_name=name, max_len=f.max_len, required=f.required,
+                             problems=problems)
+        elif f.kind == "hours_text":
+            out = check_text(v, field_name=name, max_len=f.max_len, problems=problems)
+        elif f.kind == "region":
+            out = _region_value(conn, v, f, actor, problems)
+        elif f.kind == "point_kind":
+            out = _enum(v, f, PointKind, problems)
+        elif f.kind == "grid_kind":
+            out = _enum(v, f, GridKind, problems)
+        elif f.kind == "services":
+            out = _services(v, f, problems)
+        elif f.kind == "int":
+            out = _number(v, f, problems, integer=True)
+        elif f.kind == "float":
+            out = _number(v, f, problems, integer=False)
+        elif f.kind == "bool":
+            out = v if isinstance(v, bool) else None
+            if out is None and v is not None:
+                problems.append(Problem("应为 true/false", column=name, value=_short(v),
+                                        expected="boolean"))
+            if out is None:
+                out = f.default
+        elif f.kind == "phone":
+            out = None
+            if v is not None:
+                if isinstance(v, str) and _PHONE_RE.match(v.strip()):
+                    out = v.strip()
+                else:
+                    problems.append(Problem("电话号码格式不正确", column=name, value=_short(v),
+                                            expected="digits, spaces, + - ( ), 3-32 characters"))
+        elif f.kind == "hours":
+            out = _hours(v, f, problems)
+        elif f.kind == "compound":
+            out = _compound_refs(conn, [v] if v is not None else [], f, actor, problems)
+            out = out[0] if out else None
+        elif f.kind == "compounds":
+            if v is None:
+                v = []
+            if not isinstance(v, list):
+                problems.append(Problem("应为小区编码列表", column=name, value=_short(v),
+                                        expected="list of compound codes"))
+                out = None
+            else:
+                out = _compound_refs(conn, v, f, actor, problems)
+        elif f.kind == "private":
+            out = _private(v, f, problems)
+        else:  # pragma: no cover - registry error
+            raise AssertionError(f.kind)
+        if out is None and f.required and not any(p.column == name for p in problems):
+            problems.append(Problem("不能为空", column=name, expected=f.label or name))
+        checked.values[name] = out
+    # opening hours: structured hours win; text alone is parsed
+    if spec.name == "point" and ("hours" in names or "hours_text" in names):
+        hours, hours_text = checked.values.get("hours"), checked.values.get("hours_text")
+        if hours is None and hours_text:
+            parsed, warnings = parse_hours(hours_text)
+            checked.values["hours"] = parsed
+            checked.warnings.extend(warnings)
+        elif hours is not None and not hours_text:
+            checked.values["hours_text"] = hours["text"]
+
+
+def _enum(v: Any, f: FieldSpec, enum: type, problems: list[Problem]) -> str | None:
+    if v is None:
+        return f.default
+    try:
+        return enum(v).value
+    except (ValueError, TypeError):
+        problems.append(Problem("未知的取值", column=f.name, value=_short(v),
+                                expected=" | ".join(e.value for e in enum)))
+        return None
+
+
+def _services(v: Any, f: FieldSpec, problems: list[Problem]) -> list[str] | None:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        problems.append(Problem("应为服务项目列表", column=f.name, value=_short(v),
+                                expected="list of service tags"))
+        return None
+    out: list[str] = []
+    for i, s in enumerate(v):
+        try:
+            tag = Service(s).value
+        except (ValueError, TypeError):
+            problems.append(Problem("未知的服务项目", column=f"{f.name}[{i}]", value=_short(s),
+                                    expected=" | ".join(e.value for e in Service)))
+            continue
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def _region_value(conn: Connection, v: Any, f: FieldSpec, actor: Principal,
+                  problems: list[Problem]) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str) or not _REGION_RE.match(v):
+        problems.append(Problem("区划代码应为 6-12 位数字", column=f.name, value=_short(v),
+                                expected="division code such as 440605126001"))
+        return None
+    exists = conn.execute(text("SELECT level FROM regions WHERE code = :c"),
+                          {"c": v}).scalar_one_or_none()
+    if exists is None:
+        problems.append(Problem("区划代码不存在", column=f.name, value=v,
+                                expected="a known division code"))
+        return None
+    return v
+
+
+def _compound_refs(conn: Connection, codes: list[Any], f: FieldSpec, actor: Principal,
+                   problems: list[Problem]) -> list[str] | None:
+    """Codes of existing, live compounds in the actor's regions (duplicates dropped)."""
+    before = len(problems)
+    clean: list[str] = []
+    for c in codes:
+        if not isinstance(c, str) or not _CODE_RE.match(c):
+            problems.append(Problem("小区编码格式不正确", column=f.name, value=_short(c),
+                                    expected="letters, digits, - _ . (at most 64)"))
+        elif c not in clean:
+            clean.append(c)
+    if len(problems) > before:
+        return None
+    if not clean:
+        return clean
+    found = _codes_exist(conn, "compounds", clean)
+    for c in clean:
+        row = found.get(c)
+        if row is None or row.deleted_at is not None:
+            problems.append(Problem("小区不存在", column=f.name, value=c,
+                                    expected="code of an existing compound"))
+        elif not actor.can_edit(row.region_code):
+            problems.append(Problem("小区不在令牌的区划范围内", column=f.name, value=c,
+                                    expected="a compound of your regions"))
+    return clean if len(problems) == before else None
+
+
+# --------------------------------------------------------------------------
+# geometry
+# --------------------------------------------------------------------------
+_POLY_TYPES = ("Polygon", "MultiPolygon")
+_LOCATION_RE = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\]")
+
+
+def _positions(coords: Any, depth: int, where: str, problems: list[Problem],
+               out: list[tuple[float, float]]) -> bool:
+    """Check a nested coordinate array of ``depth`` levels above the positions."""
+    if depth == 0:
+        if (not isinstance(coords, list) or len(coords) not in (2, 3)
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                           for c in coords)):
+            problems.append(Problem("坐标应为 [经度, 纬度] 数字对", column=where,
+                                    value=_short(coords), expected="[lng, lat]"))
+            return False
+        if not all(math.isfinite(c) for c in coords):
+            problems.append(Problem("坐标不是有限数字", column=where, value=_short(coords),
+                                    expected="finite numbers"))
+            return False
+        out.append((float(coords[0]), float(coords[1])))
+        return True
+    if not isinstance(coords, list) or not coords:
+        problems.append(Problem("坐标数组为空或格式错误", column=where, value=_short(coords),
+                                expected="GeoJSON coordinates"))
+        return False
+    return all(_positions(c, depth - 1, f"{where}[{i}]", problems, out)
+               for i, c in enumerate(coords))
+
+
+def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name: str = "geometry",
+                   repair: bool = False) -> tuple[Any, list[Problem]]:
+    """Validate a GeoJSON geometry and convert it to a WGS-84 shapely geometry.
+
+    Parameters
+    ----------
+    value
+        A GeoJSON geometry object (a Feature's geometry is taken too).
+    expected : {"Point", "MultiPolygon"}
+        What the table stores (a Polygon is accepted for MultiPolygon).
+    crs : str
+        System of the coordinates (``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000``).
+    repair : bool
+        Accept an invalid polygon (the caller repairs it with ``ST_MakeValid``).
+
+    Returns
+    -------
+    geometry, problems
+        The geometry (None when there are problems) and the problems found;
+        a self-intersection is reported with its location in ``crs``.
+    """
+    problems: list[Problem] = []
+    if isinstance(value, Mapping) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
+        problems.append(Problem("应为 GeoJSON 几何对象", column=field_name, value=_short(value),
+                                expected='{"type": "Point", "coordinates": [lng, lat]}'))
+        return None, problems
+    gtype = value["type"]
+    allowed = ("Point",) if expected == "Point" else _POLY_TYPES
+    if gtype not in allowed:
+        problems.append(Problem("几何类型不符", column=f"{field_name}.type", value=_short(gtype),
+                                expected=" | ".join(allowed)))
+        return None, problems
+    depth = {"Point": 0, "Polygon": 2, "MultiPolygon": 3}[gtype]
+    coords = value.get("coordinates")
+    where = f"{field_name}.coordinates"
+    flat: list[tuple[float, float]] = []
+    if not _positions(coords, depth, where, problems, flat):
+        return None, problems
+    if len(flat) > MAX_VERTICES:
+        problems.append(Problem("顶点过多", column=where, value=len(flat),
+                                expected=f"at most {MAX_VERTICES} vertices"))
+        return None, problems
+    arr = np.asarray(flat)
+    lng, lat = arr[:, 0], arr[:, 1]
+    swapped = np.asarray(looks_swapped(lng, lat), dtype=bool)
+    if swapped.any():
+        i = int(np.flatnonzero(swapped)[0])
+        problems.append(Problem("经度和纬度可能写反了", column=where, value=list(flat[i]),
+                                expected=f"[lng, lat], e.g. [{flat[i][1]}, {flat[i][0]}]"))
+        return None, problems
+    out_of_range = (np.abs(lng) > 180) | (np.abs(lat) > 90)
+    if out_of_range.any():
+        i = int(np.flatnonzero(out_of_range)[0])
+        problems.append(Problem("坐标超出范围", column=where, value=list(flat[i]),
+                                expected="longitude -180..180, latitude -90..90"))
+        return None, problems
+    outside = ~np.asarray(_in_bbox(lng, lat), dtype=bool)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        problems.append(Problem("坐标不在中国境内", column=where, value=list(flat[i]),
+                                expected="a point in China"))
+        return None, problems
+    if gtype != "Point":
+        rings = coords if gtype == "Polygon" else [r for poly in coords for r in poly]
+        for ring in rings:
+            if len(ring) < 4 or ring[0][:2] != ring[-1][:2]:
+                problems.append(Problem("多边形的环须闭合且至少 4 个顶点", column=where,
+                                        value=_short(ring[:3]),
+                                        expected="closed ring: first position == last"))
+                return None, problems
+    try:
+        geom = shapely_shape({"type": gtype, "coordinates": coords})
+        geom = shapely.force_2d(geom)
+    except (ValueError, TypeError, GEOSException) as exc:
+        problems.append(Problem("无法解析几何", column=field_name, value=str(exc)[:120],
+                                expected="GeoJSON geometry"))
+        return None, problems
+    if gtype != "Point":
+        if not geom.is_valid and not repair:
+            reason = shapely.is_valid_reason(geom)
+            m = _LOCATION_RE.search(reason)
+            location = [float(m.group(1)), float(m.group(2))] if m else None
+            kind = reason.split("[")[0].strip()
+            msg = "多边形自相交" if "Self-intersection" in kind else f"多边形无效：{kind}"
+            problems.append(Problem(msg, column=where, value=location,
+                                    expected="a valid polygon, or repair=true to fix it "
+                                             "with ST_MakeValid"))
+            return None, problems
+        if geom.is_valid and geom.area <= 0:
+            problems.append(Problem("多边形面积为零", column=where,
+                                    expected="a polygon with area"))
+            return None, problems
+    name = normalize_crs_name(crs)
+    if name != "wgs84":
+        geom = transform_geometry(geom, name, "wgs84")
+    if expected == "MultiPolygon" and geom.geom_type == "Polygon":
+        geom = shapely.MultiPolygon([geom])
+    return geom, problems
+
+
+def _in_bbox(lng: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = CHINA_BBOX
+    return (lng >= x0) & (lng <= x1) & (lat >= y0) & (lat <= y1)
+
+
+def _ewkb(geom: Any) -> str:
+    return shapely.to_wkb(shapely.set_srid(geom, 4326), hex=True, include_srid=True)
+
+
+def _repair(conn: Connection, ewkb: str, expected: str) -> str | None:
+    """``ST_MakeValid`` keeping the polygonal part; None when nothing is left."""
+    row = conn.execute(text(
+        "SELECT ST_AsEWKB(g) AS g, ST_IsEmpty(g) AS empty FROM (SELECT ST_Multi("
+        "ST_CollectionExtract(ST_MakeValid(ST_GeomFromEWKB(decode(:g, 'hex'))), 3)) AS g) s"),
+        {"g": ewkb}).one()
+    if row.empty or expected != "MultiPolygon":
+        return None
+    return bytes(row.g).hex()
+
+
+def _check_location(conn: Connection, ewkb: str, region_code: str, problems: list[Problem],
+                    field_name: str = "geometry") -> None:
+    """The geometry must lie in (or within :data:`TOWN_TOLERANCE_M` of) the town
+    of ``region_code``."""
+    town = town_geometry_of(conn, region_code)
+    if town is None:
+        return
+    inside = conn.execute(text(
+        "SELECT ST_DWithin(r.geom::geography, "
+        "ST_PointOnSurface(ST_GeomFromEWKB(decode(:g, 'hex')))::geography, :tol) "
+        "FROM regions r WHERE r.code = :c"),
+        {"g": ewkb, "c": town[0], "tol": TOWN_TOLERANCE_M}).scalar_one()
+    if not inside:
+        where = conn.execute(text(
+            "SELECT ARRAY[ST_X(p), ST_Y(p)] FROM (SELECT ST_PointOnSurface("
+            "ST_GeomFromEWKB(decode(:g, 'hex'))) AS p) s"), {"g": ewkb}).scalar_one()
+        problems.append(Problem(f"位置不在{town[1]}范围内", column=field_name,
+                                value=[round(float(x), 7) for x in where],
+                                expected=f"a location in {town[1]} ({town[0]}), WGS-84"))
+
+
+# --------------------------------------------------------------------------
+# reading rows
+# --------------------------------------------------------------------------
+def _snapshots(conn: Connection, spec: EntitySpec, codes: list[str], *,
+               lock: bool = False) -> dict[str, dict[str, Any]]:
+    """Everything stored about rows (private data included), JSON-ready: the
+    geometry as WGS-84 GeoJSON; branches get their compound codes, buildings
+    their derived region."""
+    if not codes:
+        return {}
+    geom = ", ST_AsGeoJSON(t.geom, 9)::jsonb AS geometry" if spec.geometry else ""
+    derived, join = "", ""
+    if not spec.region_column:
+        derived = ", c.region_code AS derived_region"
+        join = " LEFT JOIN compounds c ON c.code = t.compound_code"
+    rows = conn.execute(text(
+        f'SELECT t.code, to_jsonb(t) - \'geom\' - \'id\' AS data{geom}{derived} '
+        f'FROM "{spec.table}" t{join} '
+        f"WHERE t.code = ANY(:c){' FOR UPDATE OF t' if lock else ''}"), {"c": codes}).all()
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        data = dict(row.data)
+        if spec.geometry:
+            data["geometry"] = row.geometry
+        if not spec.region_column:
+            data["region_code"] = row.derived_region or _building_region(conn, None,
+                                                                         code=row.code)
+        out[row.code] = data
+    if spec.name == "branch":
+        for data in out.values():
+            data["compound_codes"] = []
+        for b, c in conn.execute(text(
+                "SELECT branch_code, compound_code FROM branch_compounds "
+                "WHERE branch_code = ANY(:c) ORDER BY branch_code, compound_code"),
+                {"c": list(out)}):
+            out[b]["compound_codes"].append(c)
+    return out
+
+
+def _snapshot(conn: Connection, spec: EntitySpec, code: str, *,
+              lock: bool = False) -> dict[str, Any] | None:
+    return _snapshots(conn, spec, [code], lock=lock).get(code)
+
+
+def _building_region(conn: Connection, compound_code: str | None, *, code: str | None = None,
+                     ewkb: str | None = None) -> str | None:
+    """A building's region: its compound's, else the village its footprint lies in."""
+    if compound_code:
+        region = conn.execute(text("SELECT region_code FROM compounds WHERE code = :c"),
+                              {"c": compound_code}).scalar_one_or_none()
+        if region:
+            return region
+    if ewkb is not None:
+        geom_sql, params = "ST_GeomFromEWKB(decode(:g, 'hex'))", {"g": ewkb}
+    elif code is not None:
+        geom_sql, params = "(SELECT geom FROM buildings WHERE code = :b)", {"b": code}
+    else:
+        return None
+    return conn.execute(text(
+        f"SELECT r.code FROM regions r WHERE r.geom IS NOT NULL "
+        f"AND ST_Contains(r.geom, ST_PointOnSurface({geom_sql})) "
+        f"ORDER BY length(r.code) DESC LIMIT 1"), params).scalar_one_or_none()
+
+
+def _view(spec: EntitySpec, snap: dict[str, Any], *, viewer: Principal | None,
+          crs: str = "wgs84") -> dict[str, Any]:
+    """A snapshot as the GeoJSON Feature a principal may see (personal data only
+    for planners of the row's region)."""
+    props = {k: v for k, v in snap.items() if k != "geometry"}
+    props["entity"] = spec.name
+    if spec.private:
+        if viewer is None or not viewer.can_see_private(snap.get("region_code")):
+            props.pop("private", None)
+        else:
+            props["private"] = props.get("private") or {}
+    geometry = snap.get("geometry")
+    return {"type": "Feature", "id": snap["code"],
+            "geometry": convert_geojson(geometry, "wgs84", crs) if geometry else None,
+            "properties": props}
+
+
+# --------------------------------------------------------------------------
+# invalidation
+# --------------------------------------------------------------------------
+#: hooks called by :func:`invalidate_for_change` after the built-in rules
+_INVALIDATORS: list[Callable[[Connection, str, str, dict | None, dict | None], dict]] = []
+
+
+def register_invalidator(
+        fn: Callable[[Connection, str, str, dict | None, dict | None], dict]) -> None:
+    """Add a rule to :func:`invalidate_for_change` (e.g. the coverage module's:
+    drop the coverage results of the regions a changed compound or point
+    touches). ``fn(conn, entity, code, before, after)`` returns a summary dict
+    merged into the result."""
+    if fn not in _INVALIDATORS:
+        _INVALIDATORS.append(fn)
+
+
+def _moved(before: dict | None, after: dict | None) -> bool:
+    return (before or {}).get("geometry") != (after or {}).get("geometry")
+
+
+def _live(snap: dict | None) -> bool:
+    return snap is not None and snap.get("deleted_at") is None
+
+
+def invalidate_for_change(conn: Connection, entity: str, code: str, before: dict | None,
+                          after: dict | None) -> dict[str, Any]:
+    """Drop exactly the derived results that a change of one row makes stale.
+
+    Parameters
+    ----------
+    entity : str
+        Key of :data:`ENTITIES` (``"point"``, ``"compound"`` ...).
+    code : str
+        The row's code.
+    before, after : dict or None
+        Snapshots of the row before and after the change (None: did not exist).
+
+    Rules
+    -----
+    * A service point that moved: ``service_points.version`` is bumped
+      (circles record the version they were built from) and its stored
+      service circles are deleted — that point's only.
+    * A service point deleted (soft): its circles are deleted. Other changes
+      of a point (name, hours, services) leave its circles alone.
+    * Coverage results (not stored yet): rules registered with
+      :func:`register_invalidator` run after these.
+
+    Returns
+    -------
+    dict
+        What was invalidated, e.g. ``{"circles_deleted": 2, "point_version": 3}``.
+    """
+    out: dict[str, Any] = {}
+    if entity == "point":
+        moved = _live(before) and _live(after) and _moved(before, after)
+        removed = _live(before) and not _live(after)
+        if moved:
+            out["point_version"] = conn.execute(text(
+                "UPDATE service_points SET version = version + 1 WHERE code = :c "
+                "RETURNING version"), {"c": code}).scalar_one()
+        if moved or removed:
+            out["circles_deleted"] = conn.execute(text(
+                "DELETE FROM service_circles WHERE point_code = :c"), {"c": code}).rowcount
+    for fn in _INVALIDATORS:
+        out.update(fn(conn, entity, code, before, after) or {})
+    return out
+
+
+# --------------------------------------------------------------------------
+# writes
+# --------------------------------------------------------------------------
+@dataclass
+class EditResult:
+    """Outcome of one edit: the row as the actor sees it, and bookkeeping."""
+
+    feature: dict[str, Any]
+    action: str
+    audit_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    invalidated: dict[str, Any] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
+
+
+def _audit(conn: Connection, actor: Principal, action: str, spec: EntitySpec, code: str,
+           before: dict | None, after: dict | None) -> int:
+    return conn.execute(text(
+        "INSERT INTO audit_log (actor, action, entity, entity_code, before, after) "
+        "VALUES (:actor, :action, :entity, :code, CAST(:before AS jsonb), "
+        "CAST(:after AS jsonb)) RETURNING id"),
+        {"actor": actor.actor, "action": action, "entity": spec.name, "code": code,
+         "before": json.dumps(before, ensure_ascii=False, default=_json_default)
+         if before is not None else None,
+         "after": json.dumps(after, ensure_ascii=False, default=_json_default)
+         if after is not None else None}).scalar_one()
+
+
+def _require(actor: Principal, region_code: str | None, spec: EntitySpec, code: str,
+             when: str) -> None:
+    if not actor.has_role("planner"):
+        raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
+    if not actor.can_edit(region_code):
+        where = region_code or "（无区划）"
+        raise Forbidden(f"令牌无权编辑区划 {where} 的{spec.label} {code}（{when}）")
+
+
+def _check_code(code: Any, problems: list[Problem]) -> str | None:
+    if not isinstance(code, str) or not _CODE_RE.match(code):
+        problems.append(Problem("编码格式不正确", column="code", value=_short(code),
+                                expected="letters, digits, - _ . (1-64, starting with a "
+                                         "letter or digit)"))
+        return None
+    return code
+
+
+def _bind(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in values.items():
+        if k in _VIRTUAL:
+            continue
+        f = spec.spec(k)
+        out[k] = json.dumps(v, ensure_ascii=False) if f.kind in ("hours", "private") \
+            and v is not None else v
+    return out
+
+
+def _placeholder(spec: EntitySpec, name: str) -> str:
+    f = spec.spec(name)
+    return f"CAST(:{name} AS jsonb)" if f.kind in ("hours", "private") else f":{name}"
+
+
+def _geometry_input(conn: Connection, spec: EntitySpec, value: Any, crs: str, repair: bool,
+                    checked: _Checked) -> str | None:
+    geom, problems = parse_geometry(value, expected=spec.geometry or "Point", crs=crs,
+                                    repair=repair)
+    checked.problems.extend(problems)
+    if geom is None:
+        return None
+    ewkb = _ewkb(geom)
+    if spec.geometry != "Point" and not geom.is_valid:
+        ewkb = _repair(conn, ewkb, spec.geometry or "")
+        if ewkb is None:
+            checked.problems.append(Problem("修复后几何为空", column="geometry",
+                                            expected="a polygon with area"))
+            return None
+        checked.warnings.append("几何无效，已用 ST_MakeValid 修复")
+    return ewkb
+
+
+def _crs(crs: Any, problems: list[Problem]) -> str:
+    if crs is None:
+        return "wgs84"
+    if not isinstance(crs, str):
+        problems.append(Problem("未知坐标系", column="crs", value=_short(crs),
+                                expected=" | ".join(INPUT_CRS)))
+        return "wgs84"
+    try:
+        name = normalize_crs_name(crs)
+    except ValueError:
+        name = ""
+    if name not in INPUT_CRS:
+        problems.append(Problem("未知坐标系", column="crs", value=_short(crs),
+                                expected=" | ".join(INPUT_CRS)))
+        return "wgs84"
+    return name
+
+
+def _unknown_keys(spec: EntitySpec, data: Mapping[str, Any], problems: list[Problem],
+                  allowed_extra: Iterable[str]) -> None:
+    allowed = set(spec.field_names) | set(allowed_extra)
+    for k in data:
+        if k not in allowed:
+            problems.append(Problem("未知字段", column=str(k)[:64],
+                                    expected=", ".join(sorted(allowed))))
+
+
+_EXTRA_KEYS = {True: ("code", "geometry", "crs"), False: ("code",)}
+
+
+def _raise(problems: list[Problem], spec: EntitySpec, what: str) -> None:
+    if problems:
+        raise InvalidInput(f"{spec.label}{what}未通过校验", problems)
+
+
+def _write_children(conn: Connection, spec: EntitySpec, code: str,
+                    values: Mapping[str, Any]) -> None:
+    if spec.name == "branch" and "compound_codes" in values and \
+            values["compound_codes"] is not None:
+        conn.execute(text("DELETE FROM branch_compounds WHERE branch_code = :c"), {"c": code})
+        for cc in values["compound_codes"]:
+            conn.execute(text(
+                "INSERT INTO branch_compounds (branch_code, compound_code) VALUES (:b, :c)"),
+                {"b": code, "c": cc})
+
+
+def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Principal,
+           crs: str | None = None, repair: bool = False) -> EditResult:
+    """Create a row from ``data`` (``code``, the entity's fields, ``geometry``).
+
+    Raises :class:`Forbidden` (role or region), :class:`Conflict` (the code
+    exists, possibly deleted: restore it instead) and :class:`InvalidInput`
+    (every problem found).
+    """
+    spec = _entity(entity)
+    if not actor.has_role("planner"):
+        raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
+    checked = _Checked()
+    crs_name = _crs(crs if crs is not None else data.get("crs"), checked.problems)
+    _unknown_keys(spec, data, checked.problems, _EXTRA_KEYS[bool(spec.geometry)])
+    code = _check_code(data.get("code"), checked.problems)
+    _validate_fields(conn, spec, data, partial=False, actor=actor, checked=checked)
+    ewkb = None
+    if spec.geometry:
+        if data.get("geometry") is None:
+            checked.problems.append(Problem("缺少几何", column="geometry",
+                                            expected=f"GeoJSON {spec.geometry}"))
+        else:
+            ewkb = _geometry_input(conn, spec, data.get("geometry"), crs_name, repair, checked)
+    region = checked.values.get("region_code")
+    if not spec.region_column and ewkb is not None:
+        region = _building_region(conn, checked.values.get("compound_code"), ewkb=ewkb)
+        if region is None:
+            checked.problems.append(Problem("楼栋不在任何已知区划内", column="geometry",
+                                            expected="a footprint inside a known village"))
+    if region is not None and not actor.can_edit(region):
+        _require(actor, region, spec, code or "?", "新值")
+    if ewkb is not None and region is not None:
+        _check_location(conn, ewkb, region, checked.problems)
+    _raise(checked.problems, spec, "数据")
+    assert code is not None
+    existing = conn.execute(text(f'SELECT deleted_at FROM "{spec.table}" WHERE code = :c'),
+                            {"c": code}).one_or_none()
+    if existing is not None:
+        hint = "（已删除，可恢复）" if existing.deleted_at is not None else ""
+        raise Conflict(f"{spec.label}编码 {code} 已存在{hint}")
+    values = {k: v for k, v in checked.values.items()}
+    cols = [k for k in values if k not in _VIRTUAL]
+    names = ["code", *cols]
+    places = [":code", *(_placeholder(spec, k) for k in cols)]
+    params = {"code": code, **_bind(spec, values)}
+    if spec.geometry:
+        names.append("geom")
+        places.append("ST_GeomFromEWKB(decode(:geom, 'hex'))")
+        params["geom"] = ewkb
+    if spec.name == "point":
+        names.append("source_crs")
+        places.append(":source_crs")
+        params["source_crs"] = crs_name
+    try:
+        with conn.begin_nested():
+            conn.execute(text(
+                f'INSERT INTO "{spec.table}" ({", ".join(names)}) VALUES ({", ".join(places)})'),
+                params)
+    except IntegrityError as exc:
+        raise Conflict(f"{spec.label} {code} 无法写入：{_constraint(exc)}") from None
+    _write_children(conn, spec, code, values)
+    after = _snapshot(conn, spec, code)
+    assert after is not None
+    audit_id = _audit(conn, actor, "create", spec, code, None, after)
+    inval = invalidate_for_change(conn, spec.name, code, None, after)
+    return EditResult(feature=_view(spec, after, viewer=actor), action="create",
+                      audit_id=audit_id, warnings=checked.warnings, invalidated=inval,
+                      changed=sorted(after))
+
+
+def _constraint(exc: IntegrityError) -> str:
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name or "constraint violated"
+
+
+def _load_for_edit(conn: Connection, spec: EntitySpec, code: str, actor: Principal,
+                   *, deleted: bool = False) -> dict[str, Any]:
+    if not isinstance(code, str) or not _CODE_RE.match(code):
+        raise NotFound(f"no {spec.name} with code {code!r}")
+    before = _snapshot(conn, spec, code, lock=True)
+    if before is None:
+        raise NotFound(f"no {spec.name} with code {code!r}")
+    if not actor.has_role("planner"):
+        raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
+    _require(actor, before.get("region_code"), spec, code, "原值")
+    if deleted and before.get("deleted_at") is None:
+        raise Conflict(f"{spec.label} {code} 未被删除，无需恢复")
+    if not deleted and before.get("deleted_at") is not None:
+        raise NotFound(f"{spec.name} {code} is deleted (restore it first)")
+    return before
+
+
+def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
+           actor: Principal, partial: bool = True, crs: str | None = None,
+           repair: bool = False, action: str = "update") -> EditResult:
+    """Change a row: ``partial`` (PATCH) changes the given fields only; otherwise
+    (PUT) every field takes its given value or its default. A changed
+    ``geometry`` moves the row. The code cannot change."""
+    spec = _entity(entity)
+    before = _load_for_edit(conn, spec, code, actor)
+    checked = _Checked()
+    crs_name = _crs(crs if crs is not None else data.get("crs"), checked.problems)
+    _unknown_keys(spec, data, checked.problems, _EXTRA_KEYS[bool(spec.geometry)])
+    if "code" in data and data["code"] != code:
+        checked.problems.append(Problem("编码不能修改", column="code", value=_short(data["code"]),
+                                        expected=code))
+    if not partial and spec.geometry and data.get("geometry") is None:
+        checked.problems.append(Problem("缺少几何", column="geometry",
+                                        expected=f"GeoJSON {spec.geometry}"))
+    _validate_fields(conn, spec, data, partial=partial, actor=actor, checked=checked)
+    ewkb = None
+    if spec.geometry and data.get("geometry") is not None:
+        ewkb = _geometry_input(conn, spec, data["geometry"], crs_name, repair, checked)
+    region = checked.values.get("region_code", before.get("region_code"))
+    if not spec.region_column:
+        compound = checked.values.get("compound_code", before.get("compound_code"))
+        if ewkb is not None or "compound_code" in checked.values:
+            region = _building_region(conn, compound, ewkb=ewkb, code=code)
+    if region is not None and not actor.can_edit(region):
+        _require(actor, region, spec, code, "新值")
+    if spec.geometry and region is not None and (
+            ewkb is not None or region != before.get("region_code")):
+        geom = ewkb or conn.execute(text(
+            f'SELECT encode(ST_AsEWKB(geom), \'hex\') FROM "{spec.table}" WHERE code = :c'),
+            {"c": code}).scalar_one()
+        _check_location(conn, geom, region, checked.problems)
+    _raise(checked.problems, spec, "修改")
+    values = {k: v for k, v in checked.values.items()
+              if _differs(before.get(k), v)}
+    sets = [f"{k} = {_placeholder(spec, k)}" for k in values if k not in _VIRTUAL]
+    params: dict[str, Any] = {"code": code, **_bind(spec, values)}
+    if ewkb is not None:
+        sets.append("geom = ST_GeomFromEWKB(decode(:geom, 'hex'))")
+        params["geom"] = ewkb
+        if spec.name == "point":
+            sets.append("source_crs = :source_crs")
+            params["source_crs"] = crs_name
+    if spec.timestamps and (sets or "compound_codes" in values):
+        sets.append("updated_at = now()")
+    if sets:
+        try:
+            with conn.begin_nested():
+                conn.execute(text(
+                    f'UPDATE "{spec.table}" SET {", ".join(sets)} WHERE code = :code'), params)
+        except IntegrityError as exc:
+            raise Conflict(f"{spec.label} {code} 无法写入：{_constraint(exc)}") from None
+    _write_children(conn, spec, code, values)
+    after = _snapshot(conn, spec, code)
+    assert after is not None
+    changed = sorted(k for k in set(before) | set(after)
+                     if k not in ("updated_at", "version", "source_crs")
+                     and before.get(k) != after.get(k))
+    if not changed:
+        return EditResult(feature=_view(spec, after, viewer=actor), action="none",
+                          warnings=checked.warnings)
+    if changed == ["geometry"]:
+        action = "move"
+    inval = invalidate_for_change(conn, spec.name, code, before, after)
+    if inval.get("point_version") is not None:
+        after["version"] = inval["point_version"]
+    audit_id = _audit(conn, actor, action, spec, code, before, after)
+    return EditResult(feature=_view(spec, after, viewer=actor), action=action,
+                      audit_id=audit_id, warnings=checked.warnings, invalidated=inval,
+                      changed=changed)
+
+
+def _differs(old: Any, new: Any) -> bool:
+    return old != new
+
+
+def move(conn: Connection, entity: str, code: str, geometry: Any, *, actor: Principal,
+         crs: str | None = None, repair: bool = False) -> EditResult:
+    """Give a row a new geometry (a point a new location); invalidates what
+    depended on the old one (see :func:`invalidate_for_change`)."""
+    return update(conn, entity, code, {"geometry": geometry}, actor=actor, partial=True,
+                  crs=crs, repair=repair, action="move")
+
+
+def delete(conn: Connection, entity: str, code: str, *, actor: Principal) -> EditResult:
+    """Soft-delete a row (``deleted_at``); :func:`restore` brings it back."""
+    spec = _entity(entity)
+    before = _load_for_edit(conn, spec, code, actor)
+    sets = "deleted_at = now()" + (", updated_at = now()" if spec.timestamps else "")
+    conn.execute(text(f'UPDATE "{spec.table}" SET {sets} WHERE code = :c'), {"c": code})
+    after = _snapshot(conn, spec, code)
+    assert after is not None
+    audit_id = _audit(conn, actor, "delete", spec, code, before, after)
+    inval = invalidate_for_change(conn, spec.name, code, before, after)
+    return EditResult(feature=_view(spec, after, viewer=actor), action="delete",
+                      audit_id=audit_id, invalidated=inval, changed=["deleted_at"])
+
+
+def restore(conn: Connection, entity: str, code: str, *, actor: Principal) -> EditResult:
+    """Undo a soft delete."""
+    spec = _entity(entity)
+    before = _load_for_edit(conn, spec, code, actor, deleted=True)
+    sets = "deleted_at = NULL" + (", updated_at = now()" if spec.timestamps else "")
+    conn.execute(text(f'UPDATE "{spec.table}" SET {sets} WHERE code = :c'), {"c": code})
+    after = _snapshot(conn, spec, code)
+    assert after is not None
+    audit_id = _audit(conn, actor, "restore", spec, code, before, after)
+    inval = invalidate_for_change(conn, spec.name, code, before, after)
+    return EditResult(feature=_view(spec, after, viewer=actor), action="restore",
+                      audit_id=audit_id, invalidated=inval, changed=["deleted_at"])
+
+
+# --------------------------------------------------------------------------
+# planner reads
+# --------------------------------------------------------------------------
+def get_entity(conn: Connection, entity: str, code: str, *, viewer: Principal,
+               crs: str = "wgs84") -> dict[str, Any]:
+    """One row (deleted ones too) as ``viewer`` may see it.
+
+    Raises :class:`NotFound` and :class:`Forbidden` (a region outside the scope).
+    """
+    spec = _entity(entity)
+    snap = _snapshot(conn, spec, code) if _CODE_RE.match(code or "") else None
+    if snap is None:
+        raise NotFound(f"no {spec.name} with code {code!r}")
+    if not viewer.can_read(snap.get("region_code")):
+        raise Forbidden(f"令牌无权查看区划 {snap.get('region_code')} 的{spec.label} {code}")
+    return _view(spec, snap, viewer=viewer, crs=crs)
+
+
+def list_entities(conn: Connection, entity: str, *, viewer: Principal,
+                  region: str | None = None, include_deleted: bool = False,
+                  crs: str = "wgs84", limit: int = 100,
+                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Rows in ``viewer``'s regions (optionally below ``region``), by code;
+    returns ``(features, number matched)``."""
+    spec = _entity(entity)
+    scopes = list(viewer.regions)
+    if spec.region_column:
+        region_sql = "t.region_code"
+        join = ""
+    else:
+        region_sql = "c.region_code"
+        join = "LEFT JOIN compounds c ON c.code = t.compound_code"
+    rows = conn.execute(text(f"""
+        SELECT t.code, count(*) OVER () AS total FROM "{spec.table}" t {join}
+        WHERE EXISTS (SELECT 1 FROM unnest(CAST(:scopes AS text[])) s
+                      WHERE starts_with({region_sql}, s))
+          AND (CAST(:region AS text) IS NULL OR starts_with({region_sql}, :region))
+          AND (CAST(:deleted AS boolean) OR t.deleted_at IS NULL)
+        ORDER BY t.code LIMIT :limit OFFSET :offset"""),
+        {"scopes": scopes, "region": region, "deleted": include_deleted, "limit": limit,
+         "offset": offset}).all()
+    total = int(rows[0].total) if rows else 0
+    snaps = _snapshots(conn, spec, [r.code for r in rows])
+    features = [_view(spec, snaps[r.code], viewer=viewer, crs=crs)
+                for r in rows if r.code in snaps]
+    return features, total

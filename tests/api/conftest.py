@@ -1,0 +1,150 @@
+"""Fixtures of the API tests: a writable database with both sample towns,
+personal data seeded into the private columns, stored circles, and tokens.
+
+The session's ``samples`` database is shared read-only; write tests use
+``rw_*`` (a database of their own, changed for good by the tests: every test
+uses codes of its own) and the schemathesis run uses ``fuzz_*``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.app import create_app
+from geo.config import Settings
+from geo.db.migrate import upgrade
+from geo.tokens import create_token, revoke_token
+from tests.conftest import create_database
+
+LONGTENG = "440507013"
+LISHUI = "440605126"
+
+#: personal data seeded into grid_cells.private / party_branches.private; no
+#: public answer may ever contain any of these strings
+PRIVATE_MARKERS = {
+    "worker_name": "网格员陈秘甲",
+    "worker_phone": "13911110001",
+    "secretary_name": "书记林秘乙",
+    "secretary_phone": "13922220002",
+    "household_name": "党员户黄秘丙",
+    "household_address": "龙腾街道秘密路9号",
+    "household_phone": "13933330003",
+}
+
+
+def seed_private(conn) -> None:
+    m = PRIVATE_MARKERS
+    grid_private = {"workers": [{"name": m["worker_name"], "phone": m["worker_phone"]}]}
+    branch_private = {
+        "secretary": {"name": m["secretary_name"], "phone": m["secretary_phone"]},
+        "members": 23,
+        "member_households": [{"name": m["household_name"], "address": m["household_address"],
+                               "phone": m["household_phone"]}],
+    }
+    conn.execute(text("UPDATE grid_cells SET private = CAST(:p AS jsonb) "
+                      "WHERE region_code LIKE '440507013%'"),
+                 {"p": json.dumps(grid_private, ensure_ascii=False)})
+    conn.execute(text("UPDATE party_branches SET private = CAST(:p AS jsonb) "
+                      "WHERE region_code LIKE '440507013%'"),
+                 {"p": json.dumps(branch_private, ensure_ascii=False)})
+
+
+def seed_circles(conn, codes: list[str]) -> None:
+    """Stored service circles (plain buffers) for the given points."""
+    for code in codes:
+        for minutes in (5, 10):
+            conn.execute(text("""
+                INSERT INTO service_circles (point_code, minutes, profile, budget_m, method,
+                    walk_off_m, geom, input_version)
+                SELECT code, :m, 'elderly', :m * 60, 'straight_line', 25,
+                       ST_Multi(ST_Buffer(geom::geography, :m * 60)::geometry), 'v1:' || version
+                FROM service_points WHERE code = :c"""), {"c": code, "m": minutes})
+
+
+def _database(pg_cluster, samples, name: str, towns: tuple[str, ...]) -> str:
+    from geo.db.samples import load_sample
+
+    url = create_database(pg_cluster.url(), name)
+    upgrade(url)
+    eng = create_engine(url)
+    try:
+        for town in towns:
+            load_sample(eng, samples[town], log=lambda m: None)
+        with eng.begin() as c:
+            seed_private(c)
+    finally:
+        eng.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def rw_engine(pg_cluster, samples):
+    url = _database(pg_cluster, samples, "sm_api_rw", ("lishui", "longteng"))
+    eng = create_engine(url, pool_size=5, max_overflow=10)
+    with eng.begin() as c:
+        seed_circles(c, ["LT-0002", "LT-0003", "LS-0002"])
+    yield eng
+    eng.dispose()
+
+
+def _tokens(engine) -> dict[str, str]:
+    specs = {
+        "longteng_planner": ("planner", [LONGTENG]),
+        "lishui_planner": ("planner", [LISHUI]),
+        "longteng_viewer": ("viewer", [LONGTENG]),
+        "village_planner": ("planner", ["440507013001"]),
+        "admin": ("admin", ["44"]),
+        "revoked": ("admin", ["44"]),
+    }
+    out = {}
+    with engine.begin() as c:
+        for name, (role, regions) in specs.items():
+            secret, info = create_token(c, name=name, role=role, regions=regions)
+            out[name] = secret
+        revoke_token(c, info.prefix)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tokens(rw_engine) -> dict[str, str]:
+    return _tokens(rw_engine)
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture(scope="session")
+def rw_client(rw_engine):
+    app = create_app(Settings(cache_ttl_s=0), engine=rw_engine)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def rw_conn(rw_engine):
+    """A connection to the writable database inside a rolled-back transaction."""
+    with rw_engine.connect() as c:
+        trans = c.begin()
+        yield c
+        trans.rollback()
+
+
+@pytest.fixture(scope="session")
+def fuzz_engine(pg_cluster, samples):
+    url = _database(pg_cluster, samples, "sm_api_fuzz", ("longteng",))
+    eng = create_engine(url, pool_size=5, max_overflow=10)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def fuzz_client(fuzz_engine):
+    """A client of the Longteng-only database (personal data seeded as in ``rw``)."""
+    app = create_app(Settings(cache_ttl_s=0), engine=fuzz_engine)
+    with TestClient(app) as c:
+        yield c
