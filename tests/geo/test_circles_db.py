@@ -14,7 +14,6 @@ from shapely.geometry import LineString, Point
 from sqlalchemy import text
 
 from geo.circles import (
-    CircleParams,
     Networks,
     budget_for,
     circles_at,
