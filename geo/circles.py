@@ -469,19 +469,26 @@ def nearest_points(conn: Connection, network: Network | None, lng: float, lat: f
     if network is not None:
         sx, sy = network.project(lng, lat)
         start = network.snap(float(sx), float(sy), max_snap_m=params.max_snap_m)
+    from geo.crs import haversine_m
+
+    straight = haversine_m(lng, lat, plng, plat)
     if start is not None:
-        px, py = network.project(plng, plat)
-        targets = network.snap_many(np.atleast_1d(px), np.atleast_1d(py),
-                                    max_snap_m=params.max_snap_m)
-        on = [i for i, t in enumerate(targets) if t is not None]
-        found = nearest_by_walk(network, start, [targets[i] for i in on], k)
+        on, on_snaps = _target_snaps(network, pts, plng, plat, params.max_snap_m)
+        found: list[tuple[int, float]] = []
+        if on:
+            # Walking is never shorter than the straight line, so a search limited to
+            # L metres is exact whenever it finds k targets within L; start with three
+            # times the straight-line distance of the k-th nearest and widen if needed.
+            kth = np.sort(straight[on])[min(k, len(on)) - 1]
+            limit = 3.0 * float(kth) + 2.0 * params.max_snap_m
+            found = nearest_by_walk(network, start, on_snaps, k, max_m=limit)
+            if len(found) < min(k, len(on)):
+                found = nearest_by_walk(network, start, on_snaps, k)
         results = [(on[j], d, "network") for j, d in found]
     if len(results) < k:
         # straight-line distances for what the network cannot reach
-        from geo.crs import haversine_m
-
         taken = {i for i, _, _ in results}
-        d = haversine_m(lng, lat, plng, plat)
+        d = straight
         for i in np.argsort(d, kind="stable"):
             if len(results) >= k:
                 break
@@ -500,6 +507,21 @@ def nearest_points(conn: Connection, network: Network | None, lng: float, lat: f
                            "speed_kmh": speed, "method": method},
         })
     return out
+
+
+def _target_snaps(network: Network, pts: Sequence, plng: np.ndarray, plat: np.ndarray,
+                  max_snap_m: float) -> tuple[list[int], list]:
+    """Service points snapped to ``network`` (indices into ``pts`` and their snaps),
+    cached on the network object for the same set of point positions."""
+    key = (max_snap_m, hash(tuple(zip(plng.tolist(), plat.tolist(), strict=True))))
+    cache = network.__dict__.setdefault("_target_snap_cache", {})
+    if key not in cache:
+        px, py = network.project(plng, plat)
+        snaps = network.snap_many(np.atleast_1d(px), np.atleast_1d(py), max_snap_m=max_snap_m)
+        on = [i for i, t in enumerate(snaps) if t is not None]
+        cache.clear()
+        cache[key] = (on, [snaps[i] for i in on])
+    return cache[key]
 
 
 def require_point(conn: Connection, code: str):

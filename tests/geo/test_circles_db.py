@@ -185,3 +185,28 @@ def test_circles_at_uses_the_network_of_each_town(samples_conn):
         assert c.polygon.contains(Point(p.x, p.y)) or c.polygon.distance(Point(p.x, p.y)) < 1e-4
         assert c.reached_length_m > 1000
 
+
+
+def test_nearest_points_limited_search_equals_unlimited(samples_conn):
+    """The bounded search (3 × the k-th straight-line distance) returns what an
+    unbounded Dijkstra over the whole network returns."""
+    from geo.circles import _target_snaps, nearest_points
+    from geo.isochrones import nearest_by_walk
+
+    networks = Networks.load(samples_conn)
+    net = networks.by_dataset["lishui"]
+    pts = samples_conn.execute(text(
+        "SELECT code, ST_X(geom) AS lng, ST_Y(geom) AS lat FROM service_points "
+        "WHERE deleted_at IS NULL ORDER BY code")).all()
+    plng = np.array([p.lng for p in pts])
+    plat = np.array([p.lat for p in pts])
+    rng = np.random.default_rng(3)
+    for node in rng.choice(net.largest_component(), size=8, replace=False):
+        lng, lat = net.unproject(net.x[node], net.y[node])
+        got = nearest_points(samples_conn, net, float(lng), float(lat), k=6)
+        on, snaps = _target_snaps(net, pts, plng, plat, 300.0)
+        start = net.snap(float(net.x[node]), float(net.y[node]))
+        full = nearest_by_walk(net, start, snaps, 6)
+        assert [g["properties"]["code"] for g in got] == [pts[on[j]].code for j, _ in full]
+        assert [g["properties"]["walk_distance_m"] for g in got] == \
+            [round(d, 1) for _, d in full]
