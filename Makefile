@@ -15,8 +15,13 @@ run: setup
 test: setup-test
 	.venv/bin/python -m pytest
 
-bench: setup
+bench: setup-test
 	.venv/bin/python bench/isochrones.py
+	.venv/bin/python bench/isochrones_db.py
+	.venv/bin/python bench/coverage.py
+	.venv/bin/python bench/imports.py
+	.venv/bin/python bench/api.py
+	.venv/bin/python bench/maps.py
 
 lint: setup
 	.venv/bin/ruff check .

@@ -150,18 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list:
     """Modules adding sub-commands: each has ``register(subparsers)`` and sets
-    ``func(args, settings) -> int`` on its parsers."""
-    import importlib
+    ``func(args, settings) -> int`` on its parsers. Imported here (not at the top)
+    because they import this module's helpers."""
+    from api import cli_coverage, cli_io, cli_maps, cli_network, cli_tokens
 
-    names = ["api.cli_io", "api.cli_network", "api.cli_tokens", "api.cli_maps", "api.cli_coverage"]
-    out = []
-    for name in names:
-        try:
-            out.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return out
+    return [cli_io, cli_network, cli_tokens, cli_maps, cli_coverage]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,8 +84,17 @@ def run(url: str) -> None:
             r = compute_circles(conn, [10], profile="elderly", networks=networks)
             best = min(best, time.perf_counter() - t0)
     assert r.computed == 170
-    print(f"(a) product: 170 lishui circles computed and stored in {best * 1000:.0f} ms "
-          f"({170 / best:.0f} circles/s); loading the network from PostGIS {t_load * 1000:.0f} ms")
+    with engine.connect() as conn:
+        xy = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM service_points")).all()
+    compute = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        circles_at(networks, [p[0] for p in xy], [p[1] for p in xy], budget, params=params)
+        compute = min(compute, time.perf_counter() - t0)
+    print(f"(a) product: 170 lishui circles (polygons in WGS-84) computed in "
+          f"{compute * 1000:.0f} ms ({170 / compute:.0f} circles/s); computed and stored in "
+          f"PostGIS in {best * 1000:.0f} ms; loading the network from PostGIS "
+          f"{t_load * 1000:.0f} ms")
 
     with engine.connect() as conn:
         codes = conn.execute(text(
@@ -100,7 +109,8 @@ def run(url: str) -> None:
     peer_total = per * 170
     print(f"(b) pgr_drivingDistance + ST_Union(ST_Buffer) in PostGIS: {per * 1000:.0f} ms per "
           f"circle (20 timed) → {peer_total:.1f} s for 170; product is "
-          f"{peer_total / best:.0f}× faster")
+          f"{peer_total / compute:.0f}× faster computing, {peer_total / best:.0f}× including "
+          f"storage")
 
     # (c) one moved point: circle + its coverage, with town and networks in memory
     with engine.connect() as conn:
