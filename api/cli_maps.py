@@ -37,7 +37,7 @@ def cmd_render_static(args, settings: Settings) -> int:
         raise InvalidInput("unknown image type", [Problem(
             "the output file must end in .png or .jpg", column="--out", value=str(args.out),
             expected=".png, .jpg")])
-    base = args.url or getattr(settings, "public_url", None) \
+    base = args.url or settings.public_url \
         or f"http://{settings.host}:{settings.port}"
     url = None if args.no_qr else f"{base.rstrip('/')}/maps/resident" + (
         f"?region={args.region}" if args.region else "")

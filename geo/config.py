@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     cache_front
         Answer a fresh cached public GET before routing (in the app's
         middleware, like a caching proxy), skipping parameter parsing.
+    tianditu_key
+        Key of the Tianditu (天地图) basemap; without it the basemap is not offered.
+    public_url
+        The address residents reach the server at (QR codes and links in images);
+        default: the address of the request.
+    default_basemap
+        ``offline``, ``osm``, ``tianditu``, ``amap`` or ``tencent``; default: the
+        product's own offline basemap (always for synthetic samples).
     """
 
     model_config = SettingsConfigDict(env_prefix="SERVICEMAP_", extra="ignore")
@@ -69,3 +77,6 @@ class Settings(BaseSettings):
     cache_ttl_s: float = 5.0
     cache_entries: int = 256
     cache_front: bool = True
+    tianditu_key: str | None = None
+    public_url: str | None = None
+    default_basemap: str | None = None

@@ -21,7 +21,6 @@ synthetic geometry would show streets that do not match the sample's.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +54,8 @@ class Basemap:
 
 
 def tianditu_key(settings: Any) -> str | None:
-    """The Tianditu key: ``settings.tianditu_key`` or ``SERVICEMAP_TIANDITU_KEY``."""
-    return getattr(settings, "tianditu_key", None) or os.environ.get("SERVICEMAP_TIANDITU_KEY") \
-        or None
+    """The Tianditu key (``SERVICEMAP_TIANDITU_KEY``), None when unset or empty."""
+    return settings.tianditu_key or None
 
 
 def available_basemaps(settings: Any, *, prefix: str = "",
@@ -126,7 +124,7 @@ def choose_basemap(requested: str | None, *, synthetic: bool, settings: Any,
     """
     found = available_basemaps(settings, prefix=prefix, version=version)
     key = requested or ("offline" if synthetic
-                        else getattr(settings, "default_basemap", None) or "offline")
+                        else settings.default_basemap or "offline")
     if key not in found:
         expected = ", ".join(found)
         why = ("天地图 needs a key: set SERVICEMAP_TIANDITU_KEY" if key == "tianditu"

@@ -234,8 +234,8 @@ def planner_html(conn: Connection, settings: Any, *, region: str | None = None,
         raise InvalidInput("the planner map takes a WGS-84 basemap", [Problem(
             "GCJ-02 basemaps are offered on the resident map only", column="basemap",
             value=basemap, expected="offline, osm, tianditu")])
-    minutes = float(getattr(settings, "default_minutes", 10))
-    profile = getattr(settings, "default_profile", "elderly")
+    minutes = float(settings.default_minutes)
+    profile = settings.default_profile
     cfg = planner_config(conn, scope, minutes=minutes, profile=profile, prefix=prefix,
                          tile_version=tile_version, sites=sites)
     cfg["basemaps"] = [{"key": b.key, "title": b.title, "url": b.url,

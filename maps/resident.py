@@ -124,7 +124,7 @@ def resident_html(conn: Connection, settings: Any, *, region: str | None = None,
     chosen, others = choose_basemap(basemap, synthetic=scope.synthetic, settings=settings,
                                     prefix=prefix, version=basemap_version)
     cfg = resident_config(conn, scope, crs=chosen.crs,
-                          minutes=getattr(settings, "default_minutes", 10), prefix=prefix,
+                          minutes=settings.default_minutes, prefix=prefix,
                           point=point, service=service, embed=embed)
     if scope.bbox:
         w, s, e, n = scope.bbox

@@ -157,7 +157,7 @@ def planner_map(
 
 
 def _resident_url(request: Request, region: str | None, settings: Settings) -> str:
-    base = getattr(settings, "public_url", None) or str(request.base_url).rstrip("/")
+    base = settings.public_url or str(request.base_url).rstrip("/")
     return f"{base.rstrip('/')}/maps/resident" + (f"?region={region}" if region else "")
 
 
