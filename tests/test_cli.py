@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "api.cli"]
@@ -53,16 +54,10 @@ def test_db_lifecycle_commands(tmp_path):
         run("db", "stop")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_up_serves_points_from_an_external_database(samples_url, tmp_path):
     """``servicemap up`` against SERVICEMAP_DATABASE_URL: migrates, keeps the data
     it finds, runs the analysis and serves the API."""
-    port = _free_port()
+    port = free_port()
     env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=samples_url,
                SERVICEMAP_PORT=str(port), SERVICEMAP_STATE_DIR=str(tmp_path / "unused"))
     proc = subprocess.Popen(CLI + ["up"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,

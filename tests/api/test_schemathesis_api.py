@@ -9,13 +9,8 @@ other test.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -30,6 +25,7 @@ from api.app import create_app
 from geo.config import Settings
 from geo.tokens import create_token
 from tests.api.conftest import LONGTENG
+from tests.conftest import serve_in_thread
 
 #: examples per operation and generation mode (positive, negative)
 READ_EXAMPLES = 8
@@ -38,28 +34,10 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
           status_code_conformance]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_url(fuzz_engine):
-    app = create_app(Settings(cache_ttl_s=0), engine=fuzz_engine)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(Settings(cache_ttl_s=0), engine=fuzz_engine)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

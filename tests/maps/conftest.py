@@ -3,9 +3,6 @@ loopback port, and headless Chromium (Debian's, no download)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from sqlalchemy import text
 from api.app import create_app
 from geo.circles import compute_circles
 from geo.config import Settings
+from tests.conftest import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -41,32 +39,12 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="package")
 def live_server(samples_engine, map_circles):
     """The app served by uvicorn on 127.0.0.1 in a thread (data versions read
     on every request: cache_ttl_s=0)."""
-    import uvicorn
-
-    app = create_app(Settings(cache_ttl_s=0), engine=samples_engine)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(Settings(cache_ttl_s=0), engine=samples_engine)) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")
