@@ -49,6 +49,8 @@ def test_stop_start_keeps_data_and_moves_off_a_busy_port(tmp_path):
         assert cluster.stop() is False
         # something else takes the recorded port while the cluster is down
         blocker = socket.socket()
+        # the stopped server's connections may leave the port in TIME_WAIT
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(("127.0.0.1", state.port))
         blocker.listen()
         try:
