@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from geo.config import Settings
 from geo.errors import ServiceMapError
@@ -91,6 +92,8 @@ def cmd_up(args, settings: Settings) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
+    if not args.no_serve:
+        _check_listen(settings.host, settings.port)
     with step("starting the database" if not settings.database_url
               else "connecting to the database"):
         engine = open_engine(settings, start=True)
@@ -121,11 +124,31 @@ def cmd_up(args, settings: Settings) -> int:
     return 0
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Fail early, in one line, when the API address is taken."""
+    import socket
+
+    from geo.errors import ConfigurationError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise ConfigurationError(
+                f"cannot serve on {host}:{port}: the address is in use (is ServiceMap already "
+                f"running?); choose another with --port or SERVICEMAP_PORT") from None
+
+
 def analysis_steps():
     """The analysis steps the main job runs after loading data, in order."""
     from api.cli_network import run_circles
 
-    return [("computing the 10-minute service circles", run_circles)]
+    title = "computing the 10-minute service circles"
+    if not any((Path(__file__).resolve().parents[1] / "geo" / "__pycache__").glob(
+            "isochrones.*.nbi")):
+        title += " (first run: compiling the walking kernels, about a minute)"
+    return [(title, run_circles)]
 
 
 def build_parser() -> argparse.ArgumentParser:

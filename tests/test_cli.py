@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,3 +84,18 @@ def test_up_serves_points_from_an_external_database(samples_url, tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert "data present: sample not reloaded" in out
+
+
+def test_up_refuses_a_busy_api_port_in_one_line(samples_url, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=samples_url,
+                   SERVICEMAP_PORT=str(port))
+        r = subprocess.run(CLI + ["up"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"servicemap: error: cannot serve on 127.0.0.1:{port}: the address is in use (is "
+        "ServiceMap already running?); choose another with --port or SERVICEMAP_PORT")
