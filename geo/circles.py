@@ -110,7 +110,8 @@ def load_network(conn: Connection, dataset: str) -> Network | None:
          "target": [r.target for r in edges], "highway": [r.highway for r in edges]},
         geometry=shapely.from_wkb([bytes(r.wkb) for r in edges]), crs=4326)
     network = Network.from_frames(node_frame, edge_frame)
-    network.edge_ids = edge_frame["edge_id"].to_numpy()[network.edge_rows]
+    # database id of each kept edge (pgRouting's edge ids)
+    network.cache["edge_ids"] = edge_frame["edge_id"].to_numpy()[network.edge_rows]
     return network
 
 
@@ -514,7 +515,7 @@ def _target_snaps(network: Network, pts: Sequence, plng: np.ndarray, plat: np.nd
     """Service points snapped to ``network`` (indices into ``pts`` and their snaps),
     cached on the network object for the same set of point positions."""
     key = (max_snap_m, hash(tuple(zip(plng.tolist(), plat.tolist(), strict=True))))
-    cache = network.__dict__.setdefault("_target_snap_cache", {})
+    cache = network.cache.setdefault("target_snaps", {})
     if key not in cache:
         px, py = network.project(plng, plat)
         snaps = network.snap_many(np.atleast_1d(px), np.atleast_1d(py), max_snap_m=max_snap_m)

@@ -149,7 +149,8 @@ def _compare_with_pgrouting(conn, dataset, n_sources, budget_m, seed):
         r = reach(network, snap, budget_m)
         ours = set(network.node_ids[np.flatnonzero(r.node_dist <= budget_m)].tolist())
         near_edge = np.abs(r.node_dist - budget_m) < 1e-6
-        theirs = _pgr_reached(conn, dataset, int(network.edge_ids[snap.edge]), snap.fraction,
+        edge_id = int(network.cache["edge_ids"][snap.edge])
+        theirs = _pgr_reached(conn, dataset, edge_id, snap.fraction,
                               budget_m - snap.off_network_m)
         ambiguous = set(network.node_ids[near_edge].tolist())
         assert ours - ambiguous == theirs - ambiguous
