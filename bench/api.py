@@ -240,23 +240,10 @@ def measure(name: str, base: str, path: str, args) -> Result:
 def prepare_database(args) -> tuple[str, object | None]:
     if args.db_url:
         return args.db_url, None
-    import data
-    from geo.db.cluster import LocalCluster
-    from geo.db.engine import make_engine
-    from geo.db.migrate import upgrade
-    from geo.db.samples import load_sample
+    from geo.db.samples import scratch_sample_database
 
-    state = Path(tempfile.mkdtemp(prefix="servicemap-bench-"))
-    cluster = LocalCluster(state, db_name="servicemap_bench", log=lambda m: None)
-    print("==> starting a throw-away PostGIS cluster ...", flush=True)
-    cluster.start()
-    url = cluster.url()
-    upgrade(url)
-    print("==> generating and loading the Lishui sample ...", flush=True)
-    engine = make_engine(url)
-    load_sample(engine, data.generate("lishui"), log=lambda m: None)
-    engine.dispose()
-    return url, cluster
+    print("==> starting a throw-away PostGIS cluster with the Lishui sample ...", flush=True)
+    return scratch_sample_database(("lishui",))
 
 
 def main() -> int:

@@ -51,7 +51,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -75,23 +74,9 @@ def prepare_database() -> tuple[str, object | None]:
             compute_circles(c, [10], profile="elderly")
         eng.dispose()
         return url, None
-    import data
-    from geo.circles import compute_circles
-    from geo.db.cluster import LocalCluster
-    from geo.db.migrate import upgrade
-    from geo.db.samples import load_sample
+    from geo.db.samples import scratch_sample_database
 
-    state = Path(tempfile.mkdtemp(prefix="servicemap-bench-cov-"))
-    cluster = LocalCluster(state, db_name="servicemap_bench", log=lambda m: None)
-    cluster.start()
-    url = cluster.url()
-    upgrade(url)
-    eng = create_engine(url)
-    load_sample(eng, data.generate("lishui"), log=lambda m: None)
-    with eng.begin() as c:
-        compute_circles(c, [10], profile="elderly")
-    eng.dispose()
-    return url, cluster
+    return scratch_sample_database(("lishui",), circles_minutes=10)
 
 
 def product(town, circles, params):

@@ -1,7 +1,7 @@
 """Service circles against the database: the product vs pgRouting in one run.
 
-Starts a throwaway local PostGIS cluster (the code behind ``servicemap db
-start``), loads the lishui sample and measures, on the same edge table:
+Starts a throwaway local PostGIS cluster with the lishui sample
+(``geo.db.samples.scratch_sample_database``) and measures, on the same edge table:
 
 (a) the product: all 170 lishui 10-minute circles (elderly, 600 m) computed and
     stored by ``geo.circles.compute_circles`` — network loading shown apart;
@@ -18,7 +18,6 @@ Prints times and ratios. Run: ``.venv/bin/python bench/isochrones_db.py``.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,12 +29,9 @@ if sys.path[1:2] == [str(Path(__file__).resolve().parent)]:  # keep bench/ off t
 import numpy as np  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-import data  # noqa: E402
 from geo.circles import CircleParams, Networks, budget_for, circles_at, compute_circles  # noqa: E402
 from geo.coverage import CoverageRule, covered_mask, load_town  # noqa: E402
-from geo.db.cluster import LocalCluster  # noqa: E402
-from geo.db.migrate import upgrade  # noqa: E402
-from geo.db.samples import load_sample  # noqa: E402
+from geo.db.samples import scratch_sample_database  # noqa: E402
 
 PEER_SQL = """
 WITH start AS (
@@ -54,20 +50,15 @@ WHERE e.dataset = 'lishui'
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        cluster = LocalCluster(Path(tmp) / "state", db_name="bench", log=lambda m: None)
-        cluster.start()
-        try:
-            run(cluster.url())
-        finally:
-            cluster.destroy()
+    url, cluster = scratch_sample_database(("lishui",))
+    try:
+        run(url)
+    finally:
+        cluster.destroy()
 
 
 def run(url: str) -> None:
-    upgrade(url)
     engine = create_engine(url)
-    sample = data.generate("lishui")
-    load_sample(engine, sample, log=lambda m: None)
     budget = budget_for("elderly", 10)
     params = CircleParams()
     with engine.begin() as conn:

@@ -36,7 +36,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -64,23 +63,9 @@ def prepare_database() -> tuple[str, object | None]:
     url = os.environ.get("SERVICEMAP_DATABASE_URL")
     if url:
         return url, None
-    import data
-    from geo.circles import compute_circles
-    from geo.db.cluster import LocalCluster
-    from geo.db.migrate import upgrade
-    from geo.db.samples import load_sample
+    from geo.db.samples import scratch_sample_database
 
-    state = Path(tempfile.mkdtemp(prefix="servicemap-bench-"))
-    cluster = LocalCluster(state, db_name="servicemap_bench", log=lambda m: None)
-    cluster.start()
-    url = cluster.url()
-    upgrade(url)
-    eng = create_engine(url)
-    load_sample(eng, data.generate("lishui"), log=lambda m: None)
-    with eng.begin() as c:
-        compute_circles(c, [10], profile="elderly")
-    eng.dispose()
-    return url, cluster
+    return scratch_sample_database(("lishui",), circles_minutes=10)
 
 
 def start_server(url: str, port: int) -> subprocess.Popen:

@@ -132,3 +132,40 @@ def _parent(row) -> str | None:
     if p is None or (isinstance(p, float) and np.isnan(p)):
         return None
     return str(p)
+
+
+def scratch_sample_database(names: tuple[str, ...] = ("lishui",), *,
+                            circles_minutes: float | None = None,
+                            log: Callable[[str], None] = lambda m: None):
+    """A throwaway local cluster holding the named samples (benchmarks, demos).
+
+    Starts a :class:`geo.db.cluster.LocalCluster` in a new temporary directory,
+    migrates it, loads each sample and, with ``circles_minutes``, computes the
+    elderly-profile service circles. Returns ``(url, cluster)``; call
+    ``cluster.destroy()`` when done.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import data
+    from geo.db.cluster import LocalCluster
+    from geo.db.engine import make_engine
+    from geo.db.migrate import upgrade
+
+    state = Path(tempfile.mkdtemp(prefix="servicemap-scratch-"))
+    cluster = LocalCluster(state, db_name="servicemap_scratch", log=log)
+    cluster.start()
+    url = cluster.url()
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        for name in names:
+            load_sample(engine, data.generate(name), log=log)
+        if circles_minutes is not None:
+            from geo.circles import compute_circles
+
+            with engine.begin() as conn:
+                compute_circles(conn, [circles_minutes], profile="elderly", log=log)
+    finally:
+        engine.dispose()
+    return url, cluster
