@@ -5,9 +5,11 @@ compounds, buildings, grid cells and party branches.  Every function here:
 
 1. checks that the acting :class:`geo.tokens.Principal` may edit the row's
    region, before the edit (the stored row) and after it (the new values);
-2. validates the input the way the importers do — every problem of one
-   request is collected into one :class:`geo.errors.InvalidInput` (field,
-   value, expected) before anything is written;
+2. validates the input with the importers' rules (:mod:`geo.rules`: the same
+   limits, vocabularies with Chinese aliases, phone and code formats,
+   coordinate box) — every problem of one request is collected into one
+   :class:`geo.errors.InvalidInput` (field, value, expected) before anything
+   is written;
 3. writes, records who/when/before/after in ``audit_log``, and calls
    :func:`invalidate_for_change`, which drops exactly the derived results the
    change makes stale.
@@ -39,10 +41,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from geo.crs import CHINA_BBOX, looks_swapped, normalize_crs_name, transform_geometry
-from geo.domain import INPUT_CRS, GridKind, PointKind, Service
+from geo import rules
+from geo.crs import normalize_crs_name, transform_geometry
+from geo.domain import INPUT_CRS, GridKind
 from geo.errors import InvalidInput, NotFound, Problem, ServiceMapError
-from geo.hours import DAY_KEYS, format_hours_zh, parse_hours
 from geo.points import convert_geojson
 from geo.regions import town_geometry_of
 from geo.tokens import Principal
@@ -79,7 +81,7 @@ class Conflict(ServiceMapError):
 
 
 #: A new or moved geometry may lie at most this far outside its town (metres).
-TOWN_TOLERANCE_M = 100.0
+TOWN_TOLERANCE_M = rules.TOWN_TOLERANCE_M
 #: Largest number of vertices accepted in one geometry.
 MAX_VERTICES = 20_000
 
@@ -89,15 +91,14 @@ MAX_VERTICES = 20_000
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FieldSpec:
-    """One editable field. ``kind`` selects the validator."""
+    """One editable field. ``kind`` selects the rule of :mod:`geo.rules`; numeric
+    ranges come from :data:`geo.rules.RANGES`."""
 
     name: str
     kind: str
     required: bool = False
     default: Any = None
-    lo: float | None = None
-    hi: float | None = None
-    max_len: int = 200
+    max_len: int = rules.NAME_MAX_LEN
     label: str = ""
 
 
@@ -126,8 +127,6 @@ class EntitySpec:
         raise KeyError(name)
 
 
-_COUNT_HI = 10_000_000
-
 ENTITIES: dict[str, EntitySpec] = {
     "point": EntitySpec(
         name="point", table="service_points", label="服务阵地", geometry="Point",
@@ -135,13 +134,14 @@ ENTITIES: dict[str, EntitySpec] = {
             FieldSpec("name", "text", required=True, label="名称"),
             FieldSpec("kind", "point_kind", required=True, label="类型"),
             FieldSpec("region_code", "region", required=True, label="所属区划"),
-            FieldSpec("address", "text", max_len=500, label="地址"),
+            FieldSpec("address", "text", max_len=rules.ADDRESS_MAX_LEN, label="地址"),
             FieldSpec("hours", "hours", label="开放时间"),
-            FieldSpec("hours_text", "hours_text", max_len=500, label="开放时间原文"),
+            FieldSpec("hours_text", "hours_text", max_len=rules.HOURS_TEXT_MAX_LEN,
+                      label="开放时间原文"),
             FieldSpec("services", "services", default=[], label="服务项目"),
-            FieldSpec("rooms", "int", lo=0, hi=10_000, label="功能室数量"),
-            FieldSpec("floor_area_m2", "float", lo=0, hi=1_000_000, label="面积（平方米）"),
-            FieldSpec("stars", "int", lo=1, hi=5, label="星级"),
+            FieldSpec("rooms", "number", label="功能室数量"),
+            FieldSpec("floor_area_m2", "number", label="面积（平方米）"),
+            FieldSpec("stars", "number", label="星级"),
             FieldSpec("phone", "phone", label="联系电话"),
         ),
         extra_columns=("source_crs", "version", "synthetic"),
@@ -151,8 +151,8 @@ ENTITIES: dict[str, EntitySpec] = {
         fields=(
             FieldSpec("name", "text", required=True, label="名称"),
             FieldSpec("region_code", "region", required=True, label="所属区划"),
-            FieldSpec("households", "int", default=0, lo=0, hi=_COUNT_HI, label="户数"),
-            FieldSpec("population", "int", default=0, lo=0, hi=_COUNT_HI, label="人口"),
+            FieldSpec("households", "number", default=0, label="户数"),
+            FieldSpec("population", "number", default=0, label="人口"),
         ),
         extra_columns=("synthetic",),
     ),
@@ -160,8 +160,8 @@ ENTITIES: dict[str, EntitySpec] = {
         name="building", table="buildings", label="楼栋", geometry="MultiPolygon",
         fields=(
             FieldSpec("compound_code", "compound", label="所属小区"),
-            FieldSpec("households", "int", default=0, lo=0, hi=_COUNT_HI, label="户数"),
-            FieldSpec("population", "int", default=0, lo=0, hi=_COUNT_HI, label="人口"),
+            FieldSpec("households", "number", default=0, label="户数"),
+            FieldSpec("population", "number", default=0, label="人口"),
         ),
         region_column=False, timestamps=False, extra_columns=("synthetic",),
     ),
@@ -171,7 +171,7 @@ ENTITIES: dict[str, EntitySpec] = {
             FieldSpec("name", "text", required=True, label="名称"),
             FieldSpec("region_code", "region", required=True, label="所属区划"),
             FieldSpec("kind", "grid_kind", default=GridKind.GOVERNANCE.value, label="网格类型"),
-            FieldSpec("workers", "int", default=0, lo=0, hi=10_000, label="网格员人数"),
+            FieldSpec("workers", "number", default=0, label="网格员人数"),
             FieldSpec("has_branch", "bool", default=False, label="是否建有党支部"),
             FieldSpec("private", "private", default={}, label="个人信息"),
         ),
@@ -204,185 +204,33 @@ def _entity(name: str) -> EntitySpec:
 # --------------------------------------------------------------------------
 # text and value validation
 # --------------------------------------------------------------------------
-_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_CODE_RE = rules.CODE_RE
 _REGION_RE = re.compile(r"^\d{6,12}$")
-_PHONE_RE = re.compile(r"^[0-9+\-() ]{3,32}$")
-_HHMM_RE = re.compile(r"^(\d{2}):(\d{2})$")
-_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_SUSPICIOUS = re.compile(
-    r"""
-      --\s*$                                        # trailing SQL comment
-    | /\*|\*/                                       # block comment
-    | ;\s*(select|insert|update|delete|drop|alter|create|truncate|grant|revoke|copy|exec)\b
-    | \bunion\b\s+(all\s+)?select\b
-    | \b(drop|truncate|alter)\s+(table|database|schema|index|view)\b
-    | \bdelete\s+from\b | \binsert\s+into\b | \bupdate\s+\S+\s+set\b
-    | \bselect\b.+\bfrom\b
-    | ['"`]\s*(or|and)\b
-    | \b(or|and)\s+['"]?\w+['"]?\s*(=|<|>|like\b)
-    | \b(pg_sleep|sleep|benchmark|waitfor|dbms_\w+)\s*\(
-    | ['"`]\s*\)\s*[;#]
-    | <\s*/?\s*[a-z!]
-    | javascript\s*:
-    """,
-    re.IGNORECASE | re.VERBOSE | re.DOTALL,
-)
+_short = rules.shorten
 
 
-def check_text(value: Any, *, field_name: str, max_len: int = 200, required: bool = False,
+def check_text(value: Any, *, field_name: str, max_len: int = rules.NAME_MAX_LEN,
+               required: bool = False, empty_tokens: bool = False,
                problems: list[Problem]) -> str | None:
-    """Validate a free-text value; appends to ``problems`` and returns the
-    stripped text (None when empty and allowed).
+    """Validate a free-text value with :func:`geo.rules.check_text`; appends to
+    ``problems`` and returns the stripped text (None when empty and allowed).
 
     Refused: non-strings, control characters and lone surrogates, text longer
     than ``max_len``, and text that looks like SQL or markup (``'; DROP TABLE``,
-    ``' OR '1'='1``, ``UNION SELECT``, ``<script>``): such a value is never
-    a name or an address, and storing it would only pass the attack on to
-    whatever reads the data next.
+    ``' OR '1'='1``, ``UNION SELECT``, ``<script>``).
     """
-    if value is None:
-        if required:
-            problems.append(Problem("不能为空", column=field_name, expected="text"))
-        return None
-    if not isinstance(value, str):
-        problems.append(Problem("应为文本", column=field_name, value=_short(value),
-                                expected="text"))
-        return None
-    if _BAD_CHARS.search(value):
-        problems.append(Problem("包含控制字符或无效字符", column=field_name,
-                                value=_short(value), expected="printable text"))
-        return None
-    s = value.strip()
-    if not s:
-        if required:
-            problems.append(Problem("不能为空", column=field_name, expected="text"))
-        return None
-    if len(s) > max_len:
-        problems.append(Problem(f"过长（最多 {max_len} 个字符）", column=field_name,
-                                value=_short(s), expected=f"at most {max_len} characters"))
-        return None
-    if _SUSPICIOUS.search(s):
-        problems.append(Problem("包含疑似 SQL 注入或网页脚本的内容", column=field_name,
-                                value=_short(s), expected="plain text without SQL or markup"))
-        return None
-    return s
+    out, problem = rules.check_text(value, field=field_name, max_len=max_len, required=required,
+                                    empty_tokens=empty_tokens)
+    if problem is not None:
+        problems.append(problem)
+    return out
 
 
-def _short(v: Any) -> Any:
-    if isinstance(v, str):
-        return _BAD_CHARS.sub("\ufffd", v[:120])
-    if isinstance(v, (int, float, bool)) or v is None:
-        return v
-    return _BAD_CHARS.sub("\ufffd", str(v)[:120])
-
-
-def _number(v: Any, f: FieldSpec, problems: list[Problem], *, integer: bool) -> Any:
-    if v is None:
-        if f.required:
-            problems.append(Problem("不能为空", column=f.name, expected="number"))
-        return None
-    ok = isinstance(v, int) and not isinstance(v, bool)
-    if not integer:
-        ok = ok or (isinstance(v, float) and math.isfinite(v))
-    elif isinstance(v, float) and math.isfinite(v) and v.is_integer():
-        v, ok = int(v), True
-    if not ok:
-        problems.append(Problem("应为整数" if integer else "应为数字", column=f.name,
-                                value=_short(v), expected="integer" if integer else "number"))
-        return None
-    if (f.lo is not None and v < f.lo) or (f.hi is not None and v > f.hi):
-        problems.append(Problem(f"超出范围 {f.lo:g}–{f.hi:g}", column=f.name, value=v,
-                                expected=f"{f.lo:g} to {f.hi:g}"))
-        return None
-    return int(v) if integer else float(v)
-
-
-def _hours(v: Any, f: FieldSpec, problems: list[Problem]) -> dict | None:
-    """Validate structured opening hours (the form of :mod:`geo.hours`)."""
-    if v is None:
-        return None
-    if not isinstance(v, Mapping):
-        problems.append(Problem("开放时间应为结构化对象", column=f.name, value=_short(v),
-                                expected='{"weekly": {"mon": [["09:00", "17:00"]]}, ...}'))
-        return None
-    allowed = {"always_open", "closed_on_holidays", "weekly", "text", "parsed"}
-    unknown = set(v) - allowed
-    if unknown:
-        problems.append(Problem("开放时间含未知字段", column=f.name,
-                                value=", ".join(sorted(map(str, unknown))),
-                                expected=", ".join(sorted(allowed))))
-        return None
-    weekly = v.get("weekly") or {}
-    bad = len(problems)
-    if not isinstance(weekly, Mapping):
-        problems.append(Problem("weekly 应为对象", column=f"{f.name}.weekly",
-                                value=_short(weekly), expected="day key -> [[open, close]]"))
-        return None
-    clean_weekly: dict[str, list[list[str]]] = {}
-    for day, ivs in weekly.items():
-        where = f"{f.name}.weekly.{day}"
-        if day not in DAY_KEYS:
-            problems.append(Problem("未知的星期", column=where, value=_short(day),
-                                    expected=" ".join(DAY_KEYS)))
-            continue
-        if not isinstance(ivs, list):
-            problems.append(Problem("应为时段列表", column=where, value=_short(ivs),
-                                    expected='[["09:00", "17:00"]]'))
-            continue
-        spans: list[tuple[int, int]] = []
-        for iv in ivs:
-            mins = _interval(iv)
-            if mins is None:
-                problems.append(Problem("时段无效", column=where, value=_short(iv),
-                                        expected='["HH:MM", "HH:MM"], open before close'))
-                continue
-            spans.append(mins)
-        spans.sort()
-        for a, b in zip(spans, spans[1:], strict=False):
-            if b[0] < a[1]:
-                problems.append(Problem("时段重叠", column=where, value=_short(ivs),
-                                        expected="disjoint intervals"))
-                break
-        if spans:
-            clean_weekly[day] = [[_fmt(a), _fmt(b)] for a, b in spans]
-    for flag in ("always_open", "closed_on_holidays"):
-        if flag in v and not isinstance(v[flag], bool):
-            problems.append(Problem("应为 true/false", column=f"{f.name}.{flag}",
-                                    value=_short(v[flag]), expected="boolean"))
-    hours_text = v.get("text")
-    if hours_text is not None:
-        hours_text = check_text(hours_text, field_name=f"{f.name}.text", max_len=500,
-                                problems=problems)
-    if len(problems) > bad:
-        return None
-    always = bool(v.get("always_open"))
-    if always:
-        clean_weekly = {d: [["00:00", "24:00"]] for d in DAY_KEYS}
-    always = all(clean_weekly.get(d) == [["00:00", "24:00"]] for d in DAY_KEYS)
-    hours = {"always_open": always, "closed_on_holidays": bool(v.get("closed_on_holidays")),
-             "weekly": clean_weekly, "text": hours_text or "", "parsed": True}
-    if not hours["text"]:
-        hours["text"] = format_hours_zh(hours)
-    return hours
-
-
-def _interval(iv: Any) -> tuple[int, int] | None:
-    if not isinstance(iv, (list, tuple)) or len(iv) != 2:
-        return None
-    out = []
-    for i, t in enumerate(iv):
-        m = _HHMM_RE.match(t) if isinstance(t, str) else None
-        if not m:
-            return None
-        h, mi = int(m.group(1)), int(m.group(2))
-        if mi > 59 or h > 24 or (h == 24 and (mi != 0 or i == 0)):
-            return None
-        out.append(h * 60 + mi)
-    return (out[0], out[1]) if out[0] < out[1] else None
-
-
-def _fmt(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def _checked(result: tuple[Any, Problem | None], problems: list[Problem]) -> Any:
+    value, problem = result
+    if problem is not None:
+        problems.append(problem)
+    return value
 
 
 def _private(v: Any, f: FieldSpec, problems: list[Problem]) -> dict | None:
@@ -412,6 +260,8 @@ def _private(v: Any, f: FieldSpec, problems: list[Problem]) -> dict | None:
                 return None
             return [walk(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(x)]
         if isinstance(x, str):
+            if where.endswith(".phone"):  # a person's phone: the phone rule
+                return _checked(rules.check_phone(x, field=where), problems)
             return check_text(x, field_name=where, max_len=500, problems=problems)
         if isinstance(x, float) and not math.isfinite(x):
             problems.append(Problem("应为有限数字", column=where, expected="finite number"))
@@ -438,7 +288,8 @@ class _Checked:
 
 def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any], *,
                      partial: bool, actor: Principal, checked: _Checked) -> None:
-    """Validate ``data`` (only its keys when ``partial``) into ``checked.values``."""
+    """Validate ``data`` (only its keys when ``partial``) into ``checked.values``
+    with the rules of :mod:`geo.rules`."""
     problems = checked.problems
     names = spec.field_names if not partial else tuple(k for k in spec.field_names if k in data)
     for name in names:
@@ -446,38 +297,37 @@ def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any]
         v = data.get(name, f.default)
         if f.kind == "text":
             out = check_text(v, field_name=name, max_len=f.max_len, required=f.required,
-                             problems=problems)
+                             empty_tokens=True, problems=problems)
         elif f.kind == "hours_text":
-            out = check_text(v, field_name=name, max_len=f.max_len, problems=problems)
+            out = check_text(v, field_name=name, max_len=f.max_len, empty_tokens=True,
+                             problems=problems)
         elif f.kind == "region":
             out = _region_value(conn, v, f, actor, problems)
         elif f.kind == "point_kind":
-            out = _enum(v, f, PointKind, problems)
+            out = _checked(rules.point_kind(v, field=name), problems) if v is not None \
+                else f.default
         elif f.kind == "grid_kind":
-            out = _enum(v, f, GridKind, problems)
+            out = _checked(rules.grid_kind(v, field=name), problems) if v is not None \
+                else f.default
         elif f.kind == "services":
             out = _services(v, f, problems)
-        elif f.kind == "int":
-            out = _number(v, f, problems, integer=True)
-        elif f.kind == "float":
-            out = _number(v, f, problems, integer=False)
+        elif f.kind == "number":
+            out = _checked(rules.check_number(v, field=name), problems)
+            if out is None and v is None:
+                out = f.default
         elif f.kind == "bool":
-            out = v if isinstance(v, bool) else None
+            out = rules.parse_bool(v) if v is not None else None
             if out is None and v is not None:
                 problems.append(Problem("应为 true/false", column=name, value=_short(v),
-                                        expected="boolean"))
+                                        expected="boolean（或 是/否）"))
             if out is None:
                 out = f.default
         elif f.kind == "phone":
-            out = None
-            if v is not None:
-                if isinstance(v, str) and _PHONE_RE.match(v.strip()):
-                    out = v.strip()
-                else:
-                    problems.append(Problem("电话号码格式不正确", column=name, value=_short(v),
-                                            expected="digits, spaces, + - ( ), 3-32 characters"))
+            out = _checked(rules.check_phone(v, field=name), problems)
         elif f.kind == "hours":
-            out = _hours(v, f, problems)
+            hours, found = rules.check_hours(v, field=name)
+            problems.extend(found)
+            out = hours
         elif f.kind == "compound":
             out = _compound_refs(conn, [v] if v is not None else [], f, actor, problems)
             out = out[0] if out else None
@@ -501,42 +351,30 @@ def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any]
     if spec.name == "point" and ("hours" in names or "hours_text" in names):
         hours, hours_text = checked.values.get("hours"), checked.values.get("hours_text")
         if hours is None and hours_text:
-            parsed, warnings = parse_hours(hours_text)
+            parsed, warnings = rules.hours_from_text(hours_text)
             checked.values["hours"] = parsed
             checked.warnings.extend(warnings)
         elif hours is not None and not hours_text:
             checked.values["hours_text"] = hours["text"]
 
 
-def _enum(v: Any, f: FieldSpec, enum: type, problems: list[Problem]) -> str | None:
-    if v is None:
-        return f.default
-    try:
-        return enum(v).value
-    except (ValueError, TypeError):
-        problems.append(Problem("未知的取值", column=f.name, value=_short(v),
-                                expected=" | ".join(e.value for e in enum)))
-        return None
-
-
 def _services(v: Any, f: FieldSpec, problems: list[Problem]) -> list[str] | None:
+    """Service tags from a list of tags or Chinese names (or one text such as
+    ``党务、政务``, as in a file)."""
     if v is None:
         return []
+    if isinstance(v, str):
+        v = rules.split_services(v)
     if not isinstance(v, list):
         problems.append(Problem("应为服务项目列表", column=f.name, value=_short(v),
                                 expected="list of service tags"))
         return None
-    out: list[str] = []
-    for i, s in enumerate(v):
-        try:
-            tag = Service(s).value
-        except (ValueError, TypeError):
-            problems.append(Problem("未知的服务项目", column=f"{f.name}[{i}]", value=_short(s),
-                                    expected=" | ".join(e.value for e in Service)))
-            continue
-        if tag not in out:
-            out.append(tag)
-    return out
+    tags, unknown = rules.service_tags(v)
+    for i in unknown:
+        problems.append(rules.RuleProblem("不是已知的服务内容", column=f"{f.name}.{i}",
+                                          value=_short(v[i]), expected=rules.SERVICE_EXPECTED,
+                                          kind="unknown_service"))
+    return None if unknown else tags
 
 
 def _region_value(conn: Connection, v: Any, f: FieldSpec, actor: Principal,
@@ -660,7 +498,7 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
         return None, problems
     arr = np.asarray(flat)
     lng, lat = arr[:, 0], arr[:, 1]
-    swapped = np.asarray(looks_swapped(lng, lat), dtype=bool)
+    swapped = rules.swapped(lng, lat)
     if swapped.any():
         i = int(np.flatnonzero(swapped)[0])
         problems.append(Problem("经度和纬度可能写反了", column=where, value=list(flat[i]),
@@ -672,11 +510,13 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
         problems.append(Problem("坐标超出范围", column=where, value=list(flat[i]),
                                 expected="longitude -180..180, latitude -90..90"))
         return None, problems
-    outside = ~np.asarray(_in_bbox(lng, lat), dtype=bool)
+    outside = ~np.asarray(rules.in_china(lng, lat), dtype=bool)
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         problems.append(Problem("坐标不在中国境内", column=where, value=list(flat[i]),
-                                expected="a point in China"))
+                                expected=f"经度 {rules.LNG_RANGE[0]}–{rules.LNG_RANGE[1]}、"
+                                         f"纬度 {rules.LAT_RANGE[0]}–{rules.LAT_RANGE[1]} "
+                                         "之间（中国境内）"))
         return None, problems
     if gtype != "Point":
         rings = coords if gtype == "Polygon" else [r for poly in coords for r in poly]
@@ -714,11 +554,6 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
     if expected == "MultiPolygon" and geom.geom_type == "Polygon":
         geom = shapely.MultiPolygon([geom])
     return geom, problems
-
-
-def _in_bbox(lng: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    x0, y0, x1, y1 = CHINA_BBOX
-    return (lng >= x0) & (lng <= x1) & (lat >= y0) & (lat <= y1)
 
 
 def _ewkb(geom: Any) -> str:
@@ -951,12 +786,7 @@ def _require(actor: Principal, region_code: str | None, spec: EntitySpec, code: 
 
 
 def _check_code(code: Any, problems: list[Problem]) -> str | None:
-    if not isinstance(code, str) or not _CODE_RE.match(code):
-        problems.append(Problem("编码格式不正确", column="code", value=_short(code),
-                                expected="letters, digits, - _ . (1-64, starting with a "
-                                         "letter or digit)"))
-        return None
-    return code
+    return _checked(rules.check_code(code), problems)
 
 
 def _bind(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -70,9 +70,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from geo import crs as crsmod
-from geo.domain import POINT_KIND_ZH, SERVICE_ZH, GridKind, PointKind, RegionLevel, Service
+from geo import rules
+from geo.domain import GridKind
 from geo.errors import InvalidInput
-from geo.hours import parse_hours
 from geo.io.columns import (
     ENTITIES,
     ColumnMapping,
@@ -91,6 +91,18 @@ from geo.io.tables import (
     normalize_label,
     read_table,
 )
+from geo.regions import town_geometry_of
+from geo.rules import (
+    BOOL_LOOKUP,
+    GRID_KIND_EXPECTED,
+    GRID_KIND_LOOKUP,
+    KIND_EXPECTED,
+    KIND_LOOKUP,
+    LAT_RANGE,
+    LEVEL_LOOKUP,
+    LNG_RANGE,
+    SERVICE_EXPECTED,
+)
 from geo.tokens import region_in_scope
 
 __all__ = [
@@ -107,10 +119,8 @@ __all__ = [
 
 #: Importable entities, in dependency order.
 ENTITY_NAMES: tuple[str, ...] = tuple(ENTITIES)
-#: Longitude range accepted for points, degrees east (mainland China and islands).
-LNG_RANGE: tuple[float, float] = (73.5, 135.1)
-#: Latitude range accepted for points, degrees north.
-LAT_RANGE: tuple[float, float] = (3.8, 53.6)
+# LNG_RANGE, LAT_RANGE (accepted coordinates) and every other field rule come
+# from geo.rules, shared with the planner API (geo.editing).
 #: Points closer than this (metres) are reported as sitting on top of each other.
 OVERLAP_DISTANCE_M = 5.0
 #: Geometries closer than this (degrees, about 1 cm) count as unchanged.
@@ -118,11 +128,9 @@ GEOMETRY_TOLERANCE_DEG = 1e-7
 #: At most this many codes per action are listed in the audit entry.
 AUDIT_MAX_CODES = 1000
 
-_CHINA_BOX = (LNG_RANGE[0], LAT_RANGE[0], LNG_RANGE[1], LAT_RANGE[1])
 _CRS_ZH = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）",
            "cgcs2000": "CGCS2000"}
-_EMPTY_TOKENS = frozenset({"-", "--", "—", "——", "/", "无", "暂无", "null", "none", "nan", "n/a",
-                           "na", "#n/a"})
+_EMPTY_TOKENS = rules.EMPTY_TOKENS
 
 
 # ==========================================================================
@@ -362,84 +370,11 @@ class ImportRejected(InvalidInput):
 
 
 # ==========================================================================
-# vocabularies
+# vocabularies: geo.rules (KIND_LOOKUP, SERVICE_LOOKUP, GRID_KIND_LOOKUP,
+# LEVEL_LOOKUP, BOOL_LOOKUP; re-exported here for existing callers)
 # ==========================================================================
-def _lookup(pairs: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value, words in pairs.items():
-        for w in (value, *words):
-            out[normalize_label(w)] = value
-    return out
-
-
-_KIND_WORDS: dict[str, tuple[str, ...]] = {
-    PointKind.TOWN_CENTER.value: (
-        POINT_KIND_ZH[PointKind.TOWN_CENTER], "镇党群服务中心", "街道党群服务中心",
-        "镇街道党群服务中心",
-        "乡镇党群服务中心", "镇级党群服务中心", "镇街党群中心", "town center", "towncenter"),
-    PointKind.VILLAGE_CENTER.value: (
-        POINT_KIND_ZH[PointKind.VILLAGE_CENTER], "村党群服务中心", "社区党群服务中心",
-        "村社区党群服务中心", "村级党群服务中心", "村居党群中心", "village center"),
-    PointKind.STATION.value: (
-        POINT_KIND_ZH[PointKind.STATION], "小区党群服务站", "党群服务点", "服务站", "党群驿站",
-        "红色驿站"),
-    PointKind.ADMIN_SERVICE.value: (
-        POINT_KIND_ZH[PointKind.ADMIN_SERVICE], "政务服务中心", "行政服务站", "便民服务中心",
-        "政务服务站", "admin service"),
-    PointKind.CIVILIZATION.value: (
-        POINT_KIND_ZH[PointKind.CIVILIZATION], "新时代文明实践站", "新时代文明实践中心",
-        "文明实践所",
-        "文明实践站"),
-    PointKind.RED_EDUCATION.value: (
-        POINT_KIND_ZH[PointKind.RED_EDUCATION], "党员教育基地", "爱国主义教育基地", "红色基地",
-        "red education"),
-    PointKind.OTHER.value: (POINT_KIND_ZH[PointKind.OTHER], "其他", "其它", "其他阵地"),
-}
-KIND_LOOKUP = _lookup(_KIND_WORDS)
-
-_SERVICE_WORDS: dict[str, tuple[str, ...]] = {
-    Service.PARTY.value: (SERVICE_ZH[Service.PARTY], "党建", "党员服务"),
-    Service.GOVERNMENT.value: (SERVICE_ZH[Service.GOVERNMENT], "行政审批", "办事"),
-    Service.ELDERLY_CARE.value: (SERVICE_ZH[Service.ELDERLY_CARE], "养老", "长者", "为老"),
-    Service.MIGRANTS.value: (SERVICE_ZH[Service.MIGRANTS], "新市民", "流动人口", "来穗"),
-    Service.MASS_ORGS.value: (SERVICE_ZH[Service.MASS_ORGS], "工青妇"),
-    Service.CULTURE.value: (SERVICE_ZH[Service.CULTURE], "文化活动", "文体", "文体活动"),
-    Service.THINK_TANK.value: (SERVICE_ZH[Service.THINK_TANK],),
-    Service.CHILDREN.value: (SERVICE_ZH[Service.CHILDREN], "儿童", "四点半课堂", "托管", "青少年"),
-    Service.VOLUNTEER.value: (SERVICE_ZH[Service.VOLUNTEER], "志愿", "志愿者"),
-    Service.MEDICAL.value: (SERVICE_ZH[Service.MEDICAL], "医疗", "卫生", "健康", "义诊"),
-    Service.LEGAL.value: (SERVICE_ZH[Service.LEGAL], "法律", "法律咨询", "普法"),
-    Service.EMPLOYMENT.value: (SERVICE_ZH[Service.EMPLOYMENT], "就业", "招聘", "就业创业"),
-}
-SERVICE_LOOKUP = _lookup(_SERVICE_WORDS)
-
-GRID_KIND_LOOKUP = _lookup({
-    GridKind.GOVERNANCE.value: ("治理网格", "基础网格", "综合网格", "社会治理网格", "综治网格"),
-    GridKind.PARTY.value: ("党建网格", "党建"),
-})
-LEVEL_LOOKUP = _lookup({
-    RegionLevel.COUNTY.value: ("县", "区", "县级", "区县", "县区", "district"),
-    RegionLevel.TOWN.value: ("镇", "街道", "乡", "镇街", "乡镇", "镇级", "street"),
-    RegionLevel.VILLAGE.value: ("村", "社区", "村居", "居委会", "村委会", "村级", "community"),
-})
-BOOL_LOOKUP: dict[str, bool] = {
-    **{normalize_label(w): True for w in ("是", "有", "√", "✓", "✔", "y", "yes", "true", "1",
-                                            "已建", "已建立", "t")},
-    **{normalize_label(w): False for w in ("否", "无", "×", "✗", "n", "no", "false", "0", "未建",
-                                             "未建立", "f")},
-}
-_KIND_EXPECTED = "、".join(POINT_KIND_ZH.values()) + "（或英文 " + "、".join(
-    k.value for k in PointKind) + "）"
-_SERVICE_EXPECTED = "、".join(SERVICE_ZH.values()) + "（多项用“、”分隔）"
-_ZH_DIGIT = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-
-
-def _lookup_service(word: str) -> str | None:
-    key = normalize_label(word)
-    hit = SERVICE_LOOKUP.get(key)
-    if hit is None and key.endswith("服务") and len(key) > 2:
-        hit = SERVICE_LOOKUP.get(key[:-2])
-    return hit
+_KIND_EXPECTED = KIND_EXPECTED
+_SERVICE_EXPECTED = SERVICE_EXPECTED
 
 
 # ==========================================================================
@@ -452,8 +387,6 @@ _DMS = re.compile(
     r"^(?P<h1>[ENSW东西南北])?\s*(?P<d>\d+(?:\.\d+)?)\s*[°度]\s*(?:(?P<m>\d+(?:\.\d+)?)\s*['′’分])?"
     r"\s*(?:(?P<s>\d+(?:\.\d+)?)\s*(?:\"|″|”|''|秒))?\s*(?P<h2>[ENSW东西南北])?$",
     re.IGNORECASE)
-_PHONE_OK = re.compile(r"^[\d\s\-+()（）转,，/、;；#*]+$|^[\d\s\-+()]+(?:ext\.?|转)\s*\d+$",
-                       re.IGNORECASE)
 
 
 def _number_from_text(s: str) -> float | None:
@@ -633,7 +566,8 @@ class _Run:
         return None if s is None else _texts(s, optional=optional)
 
     # -- typed fields ----------------------------------------------------------
-    def required_text(self, fld: str, *, max_len: int | None = None) -> np.ndarray | None:
+    def required_text(self, fld: str, *, max_len: int | None = None,
+                      text_rule: bool = False) -> np.ndarray | None:
         vals = self.texts(fld, optional=False)
         if vals is None:
             return None
@@ -641,6 +575,9 @@ class _Run:
         label = self.spec.field(fld).label
         for i in np.flatnonzero(pd.isna(vals)):
             self.error(int(i), col, "missing_value", f"{label}为空", expected=f"非空的{label}")
+        if text_rule:
+            self.text_rule(fld, vals, field=fld, max_len=max_len or rules.NAME_MAX_LEN)
+            return vals
         if max_len:
             for i, v in enumerate(vals):
                 if v is not None and len(v) > max_len:
@@ -648,6 +585,56 @@ class _Run:
                                f"的值 '{v[:40]}…' 太长（{len(v)} 个字符）",
                                value=v, expected=f"不超过 {max_len} 个字符")
         return vals
+
+    def text_rule(self, fld: str, vals: np.ndarray, *, field: str, max_len: int) -> None:
+        """Apply :func:`geo.rules.check_text` (length, characters, SQL/markup) to
+        the non-empty texts of a column."""
+        col = self.column_name(fld)
+        cache: dict[str, Any] = {}
+        for i, v in enumerate(vals):
+            if v is None:
+                continue
+            if v not in cache:
+                cache[v] = rules.check_text(v, field=field, max_len=max_len)[1]
+            p = cache[v]
+            if p is not None:
+                self.error(i, col, p.kind or "invalid_text", f"的值 '{_fmt_value(v)}' {p.message}",
+                           value=v, expected=p.expected)
+
+    def text_field(self, fld: str, *, max_len: int, field: str | None = None
+                   ) -> np.ndarray | None:
+        """An optional text column (``-``/``无`` ... count as empty), checked
+        with :func:`geo.rules.check_text`."""
+        vals = self.texts(fld)
+        if vals is not None:
+            self.text_rule(fld, vals, field=field or fld, max_len=max_len)
+        return vals
+
+    def rule_field(self, fld: str, rule: Callable[..., tuple[Any, Any]]) -> np.ndarray:
+        """A column through a per-value rule of :mod:`geo.rules` (``(value,
+        problem)``); returns the normalised values."""
+        vals = self.texts(fld)
+        assert vals is not None
+        col = self.column_name(fld)
+        out = np.full(self.n, None, dtype=object)
+        cache: dict[str, Any] = {}
+        for i, v in enumerate(vals):
+            if v is None:
+                continue
+            if v not in cache:
+                cache[v] = rule(v, field=fld)
+            got, p = cache[v]
+            if p is not None:
+                self.error(i, col, p.kind, f"的值 '{_fmt_value(v)}' {p.message}", value=v,
+                           expected=p.expected)
+                continue
+            out[i] = got
+        return out
+
+    def number_field(self, fld: str) -> np.ndarray | None:
+        """A numeric column within its range of :data:`geo.rules.RANGES`."""
+        r = rules.RANGES[fld]
+        return self.number(fld, integer=r.integer, minimum=r.lo, maximum=r.hi)
 
     def vocab(self, fld: str, lookup: Callable[[str], Any], kind: str, what: str,
               expected: str) -> np.ndarray | None:
@@ -1025,6 +1012,17 @@ def _codes(run: _Run, names: np.ndarray | None, region_raw: np.ndarray | None,
     if run.has("code"):
         codes = run.required_text("code", max_len=max_len)
         assert codes is not None
+        if run.spec.name != "regions":
+            col = run.column_name("code")
+            for i, v in enumerate(codes):
+                if v is None or len(v) > max_len:
+                    continue  # reported above
+                got, p = rules.check_code(v)
+                if p is not None:
+                    run.error(i, col, p.kind, f"的值 '{_fmt_value(v)}' {p.message}", value=v,
+                              expected=p.expected)
+                else:
+                    codes[i] = got
         if run.spec.name == "regions":
             col = run.column_name("code")
             for i, v in enumerate(codes):
@@ -1212,9 +1210,41 @@ def _locate(run: _Run, pts: np.ndarray, region_codes: np.ndarray, *, check: bool
     return out
 
 
+def _check_towns(run: _Run, reps: np.ndarray, region_codes: np.ndarray) -> None:
+    """Refuse rows whose point (a polygon's point on surface) lies more than
+    :data:`geo.rules.TOWN_TOLERANCE_M` outside the town of their declared region:
+    the planner API's rule (:func:`geo.editing.create`)."""
+    idx = [i for i in range(run.n) if not run.bad[i] and region_codes[i] is not None
+           and reps[i] is not None]
+    if not idx:
+        return
+    towns = {c: town_geometry_of(run.conn, c) for c in sorted({region_codes[i] for i in idx})}
+    idx = [i for i in idx if towns[region_codes[i]] is not None]
+    if not idx:
+        return
+    town_codes = [towns[region_codes[i]][0] for i in idx]  # type: ignore[index]
+    pts = [shapely.to_wkb(reps[i], hex=True) for i in idx]
+    inside = dict(run.conn.execute(text(
+        "SELECT u.k, ST_DWithin(r.geom::geography, "
+        "ST_SetSRID(ST_GeomFromWKB(decode(u.p, 'hex')), 4326)::geography, :tol) "
+        "FROM unnest(CAST(:towns AS text[]), CAST(:pts AS text[])) WITH ORDINALITY "
+        "AS u(town, p, k) JOIN regions r ON r.code = u.town"),
+        {"towns": town_codes, "pts": pts, "tol": rules.TOWN_TOLERANCE_M}).all())
+    for k, i in enumerate(idx, start=1):
+        if inside.get(k, True):
+            continue
+        code, name = towns[region_codes[i]]  # type: ignore[misc]
+        p = reps[i]
+        run.error(i, None, "outside_town",
+                  f"的位置（{p.x:.6f}, {p.y:.6f}）不在所属区划 {region_codes[i]} 所在的"
+                  f"{name}范围内（容差 {rules.TOWN_TOLERANCE_M:g} 米）",
+                  value=f"{p.x:.6f},{p.y:.6f}",
+                  expected=f"位于 {name}（{code}）范围内的坐标，或更正所属村居/坐标系")
+
+
 def _points(run: _Run, regions: _Regions, in_crs: str) -> tuple[_Rows, np.ndarray]:
     spec = run.spec
-    names = run.required_text("name")
+    names = run.required_text("name", text_rule=True)
     geoms = _point_geometry(run, in_crs)
     region_codes, region_raw = _regions_of(run, regions, reps=geoms)
     codes = _codes(run, names, region_raw, None, 64)
@@ -1226,12 +1256,13 @@ def _points(run: _Run, regions: _Regions, in_crs: str) -> tuple[_Rows, np.ndarra
         for i in np.flatnonzero(pd.isna(run.texts("kind"))):
             run.error(int(i), kcol, "missing_value", "阵地类型为空", expected=_KIND_EXPECTED)
     values: dict[str, np.ndarray] = {"code": codes, "name": names, "kind": kinds}  # type: ignore
+    _check_towns(run, geoms, region_codes)
     values["region_code"] = _locate(run, geoms, region_codes, check=True, label="位置")
     _overlaps(run, geoms, codes)
     values["geom"] = geoms
     values["source_crs"] = np.full(run.n, in_crs, dtype=object)
     if run.has("address"):
-        values["address"] = run.texts("address")
+        values["address"] = run.text_field("address", max_len=rules.ADDRESS_MAX_LEN)
     if run.has("hours"):
         values["hours"], values["hours_text"] = _hours(run)
     if run.has("services"):
@@ -1239,9 +1270,9 @@ def _points(run: _Run, regions: _Regions, in_crs: str) -> tuple[_Rows, np.ndarra
     if run.has("phone"):
         values["phone"] = _phones(run)
     if run.has("rooms"):
-        values["rooms"] = run.number("rooms", integer=True)
+        values["rooms"] = run.number_field("rooms")
     if run.has("floor_area_m2"):
-        values["floor_area_m2"] = run.number("floor_area_m2", integer=False)
+        values["floor_area_m2"] = run.number_field("floor_area_m2")
     if run.has("stars"):
         values["stars"] = _stars(run)
     if spec.keeps_properties and run.cmap.unused:
@@ -1314,7 +1345,7 @@ def _point_geometry(run: _Run, in_crs: str) -> np.ndarray:
         cols = (run.column_name("lng"), run.column_name("lat"))
     # swapped and out of range (in the input system, before conversion)
     finite = np.isfinite(lng) & np.isfinite(lat)
-    swapped = finite & crsmod.looks_swapped(lng, lat, bbox=_CHINA_BOX)
+    swapped = finite & rules.swapped(lng, lat)
     for i in np.flatnonzero(swapped):
         shown = f"经度 {lng[i]:g}、纬度 {lat[i]:g}"
         if run.opts.fix_swapped:
@@ -1388,23 +1419,20 @@ def _overlaps(run: _Run, geoms: np.ndarray, codes: np.ndarray) -> None:
 
 
 def _hours(run: _Run) -> tuple[np.ndarray, np.ndarray]:
-    vals = run.texts("hours")
+    vals = run.text_field("hours", field="hours_text", max_len=rules.HOURS_TEXT_MAX_LEN)
     assert vals is not None
     col = run.column_name("hours")
     hours = np.full(run.n, None, dtype=object)
     cache: dict[str, tuple[dict, list[str]]] = {}
     for i, v in enumerate(vals):
-        if v is None:
+        if v is None or run.bad[i]:
             continue
         if v not in cache:
-            cache[v] = parse_hours(v)
+            cache[v] = rules.hours_from_text(v)
         parsed, notes = cache[v]
         hours[i] = parsed
         if not parsed["parsed"]:
-            why = [n for n in notes if "已按原文保留" not in n]
-            detail = f"（{'；'.join(why)}）" if why else ""
-            run.warn(i, col, "hours_unparsed",
-                     f"的开放时间 '{_fmt_value(v)}' 无法解析，已按原文保留{detail}", value=v,
+            run.warn(i, col, "hours_unparsed", "的" + notes[0], value=v,
                      expected="如“周一至周五 9:00-17:00；周六 9:00-12:00”")
         elif notes:
             run.warn(i, col, "hours_note", f"的开放时间 '{_fmt_value(v)}'：{'；'.join(notes)}",
@@ -1421,61 +1449,22 @@ def _services(run: _Run) -> np.ndarray:
         if v is None:
             out[i] = []
             continue
-        words = [w for w in re.split(r"[、,，;；/|\s+]+", unicodedata.normalize("NFKC", v)) if w]
-        got: list[str] = []
-        unknown: list[str] = []
-        for w in words:
-            s = _lookup_service(w)
-            if s is None:
-                unknown.append(w)
-            elif s not in got:
-                got.append(s)
+        words = rules.split_services(v)
+        got, unknown = rules.service_tags(words)
         if unknown:
-            run.error(i, col, "unknown_service",
-                      f"中的 {'、'.join(repr(u) for u in unknown)} 不是已知的服务内容", value=v,
+            shown = "、".join(repr(words[k]) for k in unknown)
+            run.error(i, col, "unknown_service", f"中的 {shown} 不是已知的服务内容", value=v,
                       expected=_SERVICE_EXPECTED)
         out[i] = got
     return out
 
 
 def _phones(run: _Run) -> np.ndarray:
-    vals = run.texts("phone")
-    assert vals is not None
-    col = run.column_name("phone")
-    for i, v in enumerate(vals):
-        if v is None:
-            continue
-        t = unicodedata.normalize("NFKC", v)
-        digits = sum(ch.isdigit() for ch in t)
-        if not _PHONE_OK.match(t) or digits < 5:
-            run.error(i, col, "invalid_phone", f"的值 '{_fmt_value(v)}' 不是电话号码", value=v,
-                      expected="如 0757-86500000 或 13800000000，多个号码用“、”分隔")
-    return vals
+    return run.rule_field("phone", rules.check_phone)
 
 
 def _stars(run: _Run) -> np.ndarray:
-    vals = run.texts("stars")
-    assert vals is not None
-    col = run.column_name("stars")
-    out = np.full(run.n, None, dtype=object)
-    for i, v in enumerate(vals):
-        if v is None:
-            continue
-        t = unicodedata.normalize("NFKC", v).strip()
-        n: int | None = None
-        if t and set(t) == {"★"}:
-            n = len(t)
-        else:
-            m = re.fullmatch(r"([0-9]+(?:\.0+)?|[一二两三四五])\s*(?:星级?|星)?", t)
-            if m:
-                g = m.group(1)
-                n = _ZH_DIGIT[g] if g in _ZH_DIGIT else int(float(g))
-        if n is None or not 1 <= n <= 5:
-            run.error(i, col, "invalid_stars", f"的值 '{_fmt_value(v)}' 不是有效星级", value=v,
-                      expected="1–5 的整数（或“三星”“★★★”）")
-            continue
-        out[i] = n
-    return out
+    return run.rule_field("stars", rules.parse_stars)
 
 
 def _properties(run: _Run) -> np.ndarray:
@@ -1536,8 +1525,8 @@ def _file_polygons(run: _Run, in_crs: str, *, required: bool) -> np.ndarray | No
 
 def _polygons_common(run: _Run, regions: _Regions | None, in_crs: str, *, code_len: int = 64,
                      name_required: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    names = run.required_text("name") if name_required and run.has("name") else \
-        (run.texts("name") if run.has("name") else None)
+    names = run.required_text("name", text_rule=True) if name_required and run.has("name") \
+        else (run.text_field("name", max_len=rules.NAME_MAX_LEN) if run.has("name") else None)
     geoms = _file_polygons(run, in_crs, required=True)
     if geoms is None:
         geoms = np.full(run.n, None, dtype=object)
@@ -1555,6 +1544,7 @@ def _polygons_common(run: _Run, regions: _Regions | None, in_crs: str, *, code_l
         values["name"] = names
     if regions is not None:
         assert region_codes is not None
+        _check_towns(run, reps, region_codes)
         values["region_code"] = _locate(run, reps, region_codes, check=False, label="范围")
     values["geom"] = geoms
     return values, geoms
@@ -1564,10 +1554,9 @@ def _grids(run: _Run, regions: _Regions, in_crs: str) -> tuple[_Rows, np.ndarray
     values, geoms = _polygons_common(run, regions, in_crs)
     if run.has("kind"):
         values["kind"] = run.vocab("kind", lambda v: GRID_KIND_LOOKUP.get(normalize_label(v)),
-                                   "unknown_grid_kind", "网格类型",
-                                   "治理网格（基础网格）或 党建网格")
+                                   "unknown_grid_kind", "网格类型", GRID_KIND_EXPECTED)
     if run.has("workers"):
-        values["workers"] = run.number("workers", integer=True)
+        values["workers"] = run.number_field("workers")
     if run.has("has_branch"):
         values["has_branch"] = run.vocab("has_branch",
                                          lambda v: BOOL_LOOKUP.get(normalize_label(v)),
@@ -1578,9 +1567,9 @@ def _grids(run: _Run, regions: _Regions, in_crs: str) -> tuple[_Rows, np.ndarray
 def _compounds(run: _Run, regions: _Regions, in_crs: str) -> tuple[_Rows, np.ndarray]:
     values, geoms = _polygons_common(run, regions, in_crs)
     if run.has("households"):
-        values["households"] = run.number("households", integer=True)
+        values["households"] = run.number_field("households")
     if run.has("population"):
-        values["population"] = run.number("population", integer=True)
+        values["population"] = run.number_field("population")
     return _Rows(values, coalesce={"region_code"}), geoms
 
 
@@ -1634,14 +1623,14 @@ def _buildings(run: _Run, in_crs: str) -> tuple[_Rows, np.ndarray]:
         values["compound_code"] = _compound_refs(run, "compound", _load_compounds(run.conn),
                                                  many=False)
     if run.has("households"):
-        values["households"] = run.number("households", integer=True)
+        values["households"] = run.number_field("households")
     if run.has("population"):
-        values["population"] = run.number("population", integer=True)
+        values["population"] = run.number_field("population")
     return _Rows(values), geoms
 
 
 def _branches(run: _Run, regions: _Regions) -> _Rows:
-    names = run.required_text("name")
+    names = run.required_text("name", text_rule=True)
     region_codes, region_raw = _regions_of(run, regions)
     codes = _codes(run, names, region_raw, None, 64)
     _duplicates(run, codes, run.column_name("code"))

@@ -59,6 +59,7 @@ import pandas as pd
 import pyproj
 
 from geo.errors import Problem
+from geo.rules import normalize_label  # noqa: F401 - shared with geo.editing
 
 __all__ = [
     "FORMATS",
@@ -634,29 +635,6 @@ def read_table(path: str | Path, *, name: str | None = None, sheet: str | None =
     if fmt == "xlsx":
         return _read_xlsx(path, file=shown, sheet=sheet, score=score, header_row=header_row)
     return _read_gis(path, fmt, file=shown, layer=sheet)
-
-
-def normalize_label(label: str) -> str:
-    """Normalise a header for alias matching.
-
-    NFKC (full-width to ASCII), lower case, bracketed remarks removed
-    (``经度（GCJ-02）`` -> ``经度``), whitespace, ``*`` and trailing colons
-    removed.
-
-    Parameters
-    ----------
-    label : str
-        A column header as written.
-
-    Returns
-    -------
-    str
-        The normalised key.
-    """
-    s = unicodedata.normalize("NFKC", str(label)).lower()
-    s = re.sub(r"[(\[【{<《][^)\]】}>》]*[)\]】}>》]", "", s)
-    s = re.sub(r"[\s*:：_\-—./\\]+", "", s)
-    return s
 
 
 def bracket_remark(label: str) -> str:

@@ -1,0 +1,601 @@
+"""Field rules: the one definition of what a valid value is, for every way data
+comes in.
+
+Planner writes through the API (:mod:`geo.editing`, one JSON value at a time)
+and file imports (:mod:`geo.io.importer`, whole columns with pandas/numpy)
+validate the same fields of service points, compounds, buildings, grid cells
+and party branches.  Both take the rule itself from here: the length limits,
+the refused characters and SQL/markup patterns, the kind / grid kind / service
+vocabularies with their Chinese aliases, the numeric ranges, the code format,
+the phone format, opening-hours parsing and the coordinate box.  The importer
+may keep a vectorised fast path (numbers, coordinates) as long as it reads the
+limits from here; ``tests/geo/test_rules_parity.py`` feeds the same rows
+through both and checks they agree.
+
+A rule function returns ``(value, problem)``: the normalised value and
+``None``, or ``None`` and a :class:`RuleProblem` (a
+:class:`geo.errors.Problem` that also carries the importer's machine-readable
+``kind``; ``column`` is the field name, ``message`` a short Chinese phrase,
+``expected`` what would be accepted).  The callers add where the value was
+(request field, file row and column).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from geo.crs import looks_swapped
+from geo.domain import POINT_KIND_ZH, SERVICE_ZH, GridKind, PointKind, RegionLevel, Service
+from geo.errors import Problem
+from geo.hours import DAY_KEYS, format_hours_zh, parse_hours
+
+__all__ = [
+    "ADDRESS_MAX_LEN",
+    "BOOL_LOOKUP",
+    "CHINA_BOX",
+    "CODE_MAX_LEN",
+    "CODE_RE",
+    "EMPTY_TOKENS",
+    "GRID_KIND_EXPECTED",
+    "GRID_KIND_LOOKUP",
+    "HOURS_TEXT_MAX_LEN",
+    "KIND_EXPECTED",
+    "KIND_LOOKUP",
+    "LAT_RANGE",
+    "LEVEL_LOOKUP",
+    "LNG_RANGE",
+    "NAME_MAX_LEN",
+    "PHONE_MAX_LEN",
+    "RANGES",
+    "SERVICE_EXPECTED",
+    "SERVICE_LOOKUP",
+    "TOWN_TOLERANCE_M",
+    "NumberRange",
+    "RuleProblem",
+    "check_code",
+    "check_hours",
+    "check_number",
+    "check_phone",
+    "check_text",
+    "grid_kind",
+    "hours_from_text",
+    "in_china",
+    "is_empty_token",
+    "lookup_service",
+    "normalize_label",
+    "parse_bool",
+    "parse_stars",
+    "point_kind",
+    "service_tags",
+    "split_services",
+    "swapped",
+]
+
+
+@dataclass
+class RuleProblem(Problem):
+    """A :class:`Problem` found by a rule, with the importer's ``kind``
+    (``value_too_long``, ``unknown_kind`` ...; see ``docs/data-formats.md``).
+    ``kind`` is not part of :meth:`as_dict`: API errors keep their shape."""
+
+    kind: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = super().as_dict()
+        out.pop("kind", None)
+        return out
+
+
+def _refuse(kind: str, message: str, column: str, value: Any = None,
+            expected: str | None = None) -> tuple[None, RuleProblem]:
+    return None, RuleProblem(message, column=column, value=shorten(value), expected=expected,
+                             kind=kind)
+
+
+# ==========================================================================
+# text
+# ==========================================================================
+#: Longest name (points, compounds, grid cells, branches), characters.
+NAME_MAX_LEN = 200
+#: Longest address, characters.
+ADDRESS_MAX_LEN = 500
+#: Longest opening-hours text, characters.
+HOURS_TEXT_MAX_LEN = 500
+#: Longest phone value (one or several numbers), characters.
+PHONE_MAX_LEN = 64
+
+#: Cell texts that mean "nothing here" in an optional field.
+EMPTY_TOKENS = frozenset({"-", "--", "—", "——", "/", "无", "暂无", "null", "none", "nan", "n/a",
+                          "na", "#n/a"})
+
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SUSPICIOUS = re.compile(
+    r"""
+      --\s*$                                        # trailing SQL comment
+    | /\*|\*/                                       # block comment
+    | ;\s*(select|insert|update|delete|drop|alter|create|truncate|grant|revoke|copy|exec)\b
+    | \bunion\b\s+(all\s+)?select\b
+    | \b(drop|truncate|alter)\s+(table|database|schema|index|view)\b
+    | \bdelete\s+from\b | \binsert\s+into\b | \bupdate\s+\S+\s+set\b
+    | \bselect\b.+\bfrom\b
+    | ['"`]\s*(or|and)\b
+    | \b(or|and)\s+['"]?\w+['"]?\s*(=|<|>|like\b)
+    | \b(pg_sleep|sleep|benchmark|waitfor|dbms_\w+)\s*\(
+    | ['"`]\s*\)\s*[;#]
+    | <\s*/?\s*[a-z!]
+    | javascript\s*:
+    """,
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+
+
+def shorten(v: Any) -> Any:
+    """A value as shown in a problem: short, without control characters."""
+    if isinstance(v, str):
+        return _BAD_CHARS.sub("\ufffd", v[:120])
+    if isinstance(v, (int, float, bool)) or v is None:
+        return v
+    return _BAD_CHARS.sub("\ufffd", str(v)[:120])
+
+
+def is_empty_token(s: str) -> bool:
+    """Whether a trimmed text is one of :data:`EMPTY_TOKENS` (``-``, ``无`` ...)."""
+    return s.lower() in EMPTY_TOKENS
+
+
+def check_text(value: Any, *, field: str, max_len: int = NAME_MAX_LEN, required: bool = False,
+               empty_tokens: bool = False) -> tuple[str | None, RuleProblem | None]:
+    """A free-text value, stripped (``None`` when empty and allowed).
+
+    Refused: non-strings, control characters and lone surrogates, text longer
+    than ``max_len``, and text that looks like SQL or markup (``'; DROP TABLE``,
+    ``' OR '1'='1``, ``UNION SELECT``, ``<script>``): such a value is never
+    a name or an address, and storing it would only pass the attack on to
+    whatever reads the data next.  With ``empty_tokens`` (optional fields) a
+    placeholder such as ``-`` or ``无`` counts as empty.
+    """
+    if value is None:
+        if required:
+            return _refuse("missing_value", "不能为空", field, expected="非空文本")
+        return None, None
+    if not isinstance(value, str):
+        return _refuse("not_text", "应为文本", field, value, "文本")
+    if _BAD_CHARS.search(value):
+        return _refuse("invalid_characters", "包含控制字符或无效字符", field, value,
+                       "可打印的文本")
+    s = value.strip()
+    if s and empty_tokens and not required and is_empty_token(s):
+        s = ""
+    if not s:
+        if required:
+            return _refuse("missing_value", "不能为空", field, expected="非空文本")
+        return None, None
+    if len(s) > max_len:
+        return _refuse("value_too_long", f"过长（{len(s)} 个字符，最多 {max_len} 个）", field, s,
+                       f"不超过 {max_len} 个字符")
+    if _SUSPICIOUS.search(s):
+        return _refuse("suspicious_text", "包含疑似 SQL 注入或网页脚本的内容", field, s,
+                       "不含 SQL 语句或网页标记的普通文本")
+    return s, None
+
+
+# ==========================================================================
+# codes
+# ==========================================================================
+#: Longest code of a point, compound, building, grid cell or branch.
+CODE_MAX_LEN = 64
+#: A code: letters, digits, ``- _ .``, starting with a letter or digit (URL-safe).
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_CODE_EXPECTED = "字母、数字和 - _ .（以字母或数字开头，最多 64 个字符）"
+
+
+def check_code(value: Any, *, field: str = "code") -> tuple[str | None, RuleProblem | None]:
+    """A row's code (the natural key, also its URL): :data:`CODE_RE`, stripped."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _refuse("missing_value", "编码为空", field, expected=_CODE_EXPECTED)
+    if not isinstance(value, str):
+        return _refuse("invalid_code", "编码格式不正确", field, value, _CODE_EXPECTED)
+    s = value.strip()
+    if len(s) > CODE_MAX_LEN:
+        return _refuse("value_too_long", f"编码过长（{len(s)} 个字符）", field, s,
+                       f"不超过 {CODE_MAX_LEN} 个字符")
+    if not CODE_RE.match(s):
+        return _refuse("invalid_code", "编码格式不正确", field, s, _CODE_EXPECTED)
+    return s, None
+
+
+# ==========================================================================
+# vocabularies (English slugs and Chinese aliases)
+# ==========================================================================
+def normalize_label(label: str) -> str:
+    """Normalise a label for alias matching (headers and vocabulary words).
+
+    NFKC (full-width to ASCII), lower case, bracketed remarks removed
+    (``经度（GCJ-02）`` -> ``经度``), whitespace, ``*``, ``_``, ``-``, dots,
+    slashes and colons removed.
+    """
+    s = unicodedata.normalize("NFKC", str(label)).lower()
+    s = re.sub(r"[(\[【{<《][^)\]】}>》]*[)\]】}>》]", "", s)
+    s = re.sub(r"[\s*:：_\-—./\\]+", "", s)
+    return s
+
+
+def _lookup(pairs: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value, words in pairs.items():
+        for w in (value, *words):
+            out[normalize_label(w)] = value
+    return out
+
+
+_KIND_WORDS: dict[str, tuple[str, ...]] = {
+    PointKind.TOWN_CENTER.value: (
+        POINT_KIND_ZH[PointKind.TOWN_CENTER], "镇党群服务中心", "街道党群服务中心",
+        "镇街道党群服务中心", "乡镇党群服务中心", "镇级党群服务中心", "镇街党群中心",
+        "town center", "towncenter"),
+    PointKind.VILLAGE_CENTER.value: (
+        POINT_KIND_ZH[PointKind.VILLAGE_CENTER], "村党群服务中心", "社区党群服务中心",
+        "村社区党群服务中心", "村级党群服务中心", "村居党群中心", "village center"),
+    PointKind.STATION.value: (
+        POINT_KIND_ZH[PointKind.STATION], "小区党群服务站", "党群服务点", "服务站", "党群驿站",
+        "红色驿站"),
+    PointKind.ADMIN_SERVICE.value: (
+        POINT_KIND_ZH[PointKind.ADMIN_SERVICE], "政务服务中心", "行政服务站", "便民服务中心",
+        "政务服务站", "admin service"),
+    PointKind.CIVILIZATION.value: (
+        POINT_KIND_ZH[PointKind.CIVILIZATION], "新时代文明实践站", "新时代文明实践中心",
+        "文明实践所", "文明实践站"),
+    PointKind.RED_EDUCATION.value: (
+        POINT_KIND_ZH[PointKind.RED_EDUCATION], "党员教育基地", "爱国主义教育基地", "红色基地",
+        "red education"),
+    PointKind.OTHER.value: (POINT_KIND_ZH[PointKind.OTHER], "其他", "其它", "其他阵地"),
+}
+#: normalised word -> point kind slug
+KIND_LOOKUP = _lookup(_KIND_WORDS)
+
+_SERVICE_WORDS: dict[str, tuple[str, ...]] = {
+    Service.PARTY.value: (SERVICE_ZH[Service.PARTY], "党建", "党员服务"),
+    Service.GOVERNMENT.value: (SERVICE_ZH[Service.GOVERNMENT], "行政审批", "办事"),
+    Service.ELDERLY_CARE.value: (SERVICE_ZH[Service.ELDERLY_CARE], "养老", "长者", "为老"),
+    Service.MIGRANTS.value: (SERVICE_ZH[Service.MIGRANTS], "新市民", "流动人口", "来穗"),
+    Service.MASS_ORGS.value: (SERVICE_ZH[Service.MASS_ORGS], "工青妇"),
+    Service.CULTURE.value: (SERVICE_ZH[Service.CULTURE], "文化活动", "文体", "文体活动"),
+    Service.THINK_TANK.value: (SERVICE_ZH[Service.THINK_TANK],),
+    Service.CHILDREN.value: (SERVICE_ZH[Service.CHILDREN], "儿童", "四点半课堂", "托管", "青少年"),
+    Service.VOLUNTEER.value: (SERVICE_ZH[Service.VOLUNTEER], "志愿", "志愿者"),
+    Service.MEDICAL.value: (SERVICE_ZH[Service.MEDICAL], "医疗", "卫生", "健康", "义诊"),
+    Service.LEGAL.value: (SERVICE_ZH[Service.LEGAL], "法律", "法律咨询", "普法"),
+    Service.EMPLOYMENT.value: (SERVICE_ZH[Service.EMPLOYMENT], "就业", "招聘", "就业创业"),
+}
+#: normalised word -> service tag
+SERVICE_LOOKUP = _lookup(_SERVICE_WORDS)
+
+#: normalised word -> grid kind slug
+GRID_KIND_LOOKUP = _lookup({
+    GridKind.GOVERNANCE.value: ("治理网格", "基础网格", "综合网格", "社会治理网格", "综治网格"),
+    GridKind.PARTY.value: ("党建网格", "党建"),
+})
+#: normalised word -> region level (files of regions)
+LEVEL_LOOKUP = _lookup({
+    RegionLevel.COUNTY.value: ("县", "区", "县级", "区县", "县区", "district"),
+    RegionLevel.TOWN.value: ("镇", "街道", "乡", "镇街", "乡镇", "镇级", "street"),
+    RegionLevel.VILLAGE.value: ("村", "社区", "村居", "居委会", "村委会", "村级", "community"),
+})
+#: normalised word -> yes/no
+BOOL_LOOKUP: dict[str, bool] = {
+    **{normalize_label(w): True for w in ("是", "有", "√", "✓", "✔", "y", "yes", "true", "1",
+                                            "已建", "已建立", "t")},
+    **{normalize_label(w): False for w in ("否", "无", "×", "✗", "n", "no", "false", "0", "未建",
+                                             "未建立", "f")},
+}
+KIND_EXPECTED = "、".join(POINT_KIND_ZH.values()) + "（或英文 " + "、".join(
+    k.value for k in PointKind) + "）"
+SERVICE_EXPECTED = "、".join(SERVICE_ZH.values()) + "（多项用“、”分隔）"
+GRID_KIND_EXPECTED = "治理网格（基础网格）或 党建网格（或英文 governance、party）"
+
+
+def _vocab(value: Any, lookup: Mapping[str, str], field: str, kind: str, what: str,
+           expected: str) -> tuple[str | None, RuleProblem | None]:
+    if isinstance(value, str):
+        hit = lookup.get(normalize_label(value))
+        if hit is not None:
+            return hit, None
+    return _refuse(kind, f"不是已知的{what}", field, value, expected)
+
+
+def point_kind(value: Any, *, field: str = "kind") -> tuple[str | None, RuleProblem | None]:
+    """A point kind: its slug (``station``) or a Chinese name (``党群服务站``, ``党群驿站``)."""
+    return _vocab(value, KIND_LOOKUP, field, "unknown_kind", "阵地类型", KIND_EXPECTED)
+
+
+def grid_kind(value: Any, *, field: str = "kind") -> tuple[str | None, RuleProblem | None]:
+    """A grid kind: ``governance``/``party`` or ``治理网格``, ``党建网格`` ..."""
+    return _vocab(value, GRID_KIND_LOOKUP, field, "unknown_grid_kind", "网格类型",
+                  GRID_KIND_EXPECTED)
+
+
+def lookup_service(word: str) -> str | None:
+    """The service tag of one word (``party``, ``党务``, ``法律服务`` ...), else None."""
+    key = normalize_label(word)
+    hit = SERVICE_LOOKUP.get(key)
+    if hit is None and key.endswith("服务") and len(key) > 2:
+        hit = SERVICE_LOOKUP.get(key[:-2])
+    return hit
+
+
+_SERVICE_SPLIT = re.compile(r"[、,，;；/|\s+]+")
+
+
+def split_services(text: str) -> list[str]:
+    """The words of a services cell (``党务、政务；养老``)."""
+    return [w for w in _SERVICE_SPLIT.split(unicodedata.normalize("NFKC", text)) if w]
+
+
+def service_tags(words: Iterable[Any]) -> tuple[list[str], list[int]]:
+    """``(tags without duplicates, indices of unknown words)`` of a list of
+    service words (slugs or Chinese names)."""
+    tags: list[str] = []
+    unknown: list[int] = []
+    for i, w in enumerate(words):
+        tag = lookup_service(w) if isinstance(w, str) else None
+        if tag is None:
+            unknown.append(i)
+        elif tag not in tags:
+            tags.append(tag)
+    return tags, unknown
+
+
+def parse_bool(value: Any) -> bool | None:
+    """``True``/``False`` from a boolean or a word (``是``/``否``, ``有``/``无``,
+    ``yes``/``no``, ``1``/``0``); None when not a yes/no value."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str):
+        return BOOL_LOOKUP.get(normalize_label(value))
+    return None
+
+
+# ==========================================================================
+# numbers
+# ==========================================================================
+@dataclass(frozen=True)
+class NumberRange:
+    """Allowed values of a numeric field (inclusive)."""
+
+    lo: float
+    hi: float
+    integer: bool
+
+    @property
+    def expected(self) -> str:
+        return f"{self.lo:g}–{self.hi:g} 之间的{'整数' if self.integer else '数字'}"
+
+
+_COUNT_HI = 10_000_000
+#: numeric fields -> allowed range
+RANGES: dict[str, NumberRange] = {
+    "rooms": NumberRange(0, 10_000, True),
+    "floor_area_m2": NumberRange(0, 1_000_000, False),
+    "stars": NumberRange(1, 5, True),
+    "households": NumberRange(0, _COUNT_HI, True),
+    "population": NumberRange(0, _COUNT_HI, True),
+    "workers": NumberRange(0, 10_000, True),
+    "members": NumberRange(0, 100_000, True),
+}
+
+
+def check_number(value: Any, *, field: str, rng: NumberRange | None = None
+                 ) -> tuple[int | float | None, RuleProblem | None]:
+    """A number in the field's :data:`RANGES` (an integral float such as ``3.0``
+    is an integer). ``None`` stays ``None``."""
+    r = rng or RANGES[field]
+    if value is None:
+        return None, None
+    if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating):
+        return _refuse("not_a_number", "不是数字", field, value, r.expected)
+    v = float(value)
+    if not math.isfinite(v):
+        return _refuse("not_a_number", "不是有限数字", field, str(value), r.expected)
+    if r.integer and not v.is_integer():
+        return _refuse("not_an_integer", "不是整数", field, value, r.expected)
+    if v < r.lo:
+        return _refuse("negative_number" if r.lo == 0 else "out_of_range",
+                       f"太小（超出范围 {r.lo:g}–{r.hi:g}）", field, value, r.expected)
+    if v > r.hi:
+        return _refuse("out_of_range", f"太大（超出范围 {r.lo:g}–{r.hi:g}）", field, value,
+                       r.expected)
+    return (int(v) if r.integer else v), None
+
+
+_ZH_DIGIT = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_STARS_RE = re.compile(r"([0-9]+(?:\.0+)?|[一二两三四五])\s*(?:星级?|星)?")
+
+
+def parse_stars(value: Any, *, field: str = "stars") -> tuple[int | None, RuleProblem | None]:
+    """A star rating: a number, ``3``/``3.0``, ``三星``, ``3星级`` or ``★★★``;
+    within :data:`RANGES` ``["stars"]``."""
+    if value is None or isinstance(value, bool):
+        return check_number(value, field=field)  # type: ignore[return-value]
+    if isinstance(value, int | float | np.integer | np.floating):
+        got = value
+    else:
+        t = unicodedata.normalize("NFKC", str(value)).strip()
+        got = None
+        if t and set(t) == {"★"}:
+            got = len(t)
+        else:
+            m = _STARS_RE.fullmatch(t)
+            if m:
+                g = m.group(1)
+                got = _ZH_DIGIT[g] if g in _ZH_DIGIT else int(float(g))
+        if got is None:
+            return _refuse("invalid_stars", "不是有效星级", field, value,
+                           "1–5 的整数（或“三星”“★★★”）")
+    n, problem = check_number(got, field=field)
+    if problem is not None:
+        problem.kind = "invalid_stars"
+        problem.expected = "1–5 的整数（或“三星”“★★★”）"
+        problem.value = shorten(value)
+    return n, problem  # type: ignore[return-value]
+
+
+# ==========================================================================
+# phone
+# ==========================================================================
+_PHONE_OK = re.compile(r"^[\d\s\-+()（）转,，/、;；#*]+$|^[\d\s\-+()]+(?:ext\.?|转)\s*\d+$",
+                       re.IGNORECASE)
+_PHONE_EXPECTED = "如 0757-86500000 或 13800000000，多个号码用“、”分隔"
+
+
+def check_phone(value: Any, *, field: str = "phone") -> tuple[str | None, RuleProblem | None]:
+    """A phone number (or several): digits with ``- + ( ) 、 ,`` ``转``/``ext``, at
+    least 5 digits, NFKC-normalised (full-width digits become ASCII)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return _refuse("invalid_phone", "不是电话号码", field, value, _PHONE_EXPECTED)
+    t = unicodedata.normalize("NFKC", value).strip()
+    if not t or is_empty_token(t):
+        return None, None
+    if len(t) > PHONE_MAX_LEN:
+        return _refuse("invalid_phone", f"电话号码过长（最多 {PHONE_MAX_LEN} 个字符）", field, t,
+                       _PHONE_EXPECTED)
+    if not _PHONE_OK.match(t) or sum(ch.isdigit() for ch in t) < 5:
+        return _refuse("invalid_phone", "不是电话号码", field, value, _PHONE_EXPECTED)
+    return t, None
+
+
+# ==========================================================================
+# opening hours
+# ==========================================================================
+def hours_from_text(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Structured hours of an opening-hours text and the notes a planner should
+    read (an unparsed text is kept as is, with a note saying so)."""
+    parsed, notes = parse_hours(text)
+    if not parsed["parsed"]:
+        why = [n for n in notes if "已按原文保留" not in n]
+        detail = f"（{'；'.join(why)}）" if why else ""
+        shown = text[:60]
+        return parsed, [f"开放时间 '{shown}' 无法解析，已按原文保留{detail}"]
+    return parsed, list(notes)
+
+
+_HHMM_RE = re.compile(r"^(\d{2}):(\d{2})$")
+_HOURS_KEYS = frozenset({"always_open", "closed_on_holidays", "weekly", "text", "parsed"})
+
+
+def _interval(iv: Any) -> tuple[int, int] | None:
+    if not isinstance(iv, (list, tuple)) or len(iv) != 2:
+        return None
+    out = []
+    for i, t in enumerate(iv):
+        m = _HHMM_RE.match(t) if isinstance(t, str) else None
+        if not m:
+            return None
+        h, mi = int(m.group(1)), int(m.group(2))
+        if mi > 59 or h > 24 or (h == 24 and (mi != 0 or i == 0)):
+            return None
+        out.append(h * 60 + mi)
+    return (out[0], out[1]) if out[0] < out[1] else None
+
+
+def _fmt(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[RuleProblem]]:
+    """Structured opening hours (the form of :mod:`geo.hours`), normalised."""
+    problems: list[RuleProblem] = []
+
+    def bad(message: str, column: str, value: Any, expected: str) -> None:
+        problems.append(_refuse("invalid_hours", message, column, value, expected)[1])
+
+    if v is None:
+        return None, problems
+    if not isinstance(v, Mapping):
+        bad("开放时间应为结构化对象", field, v,
+            '{"weekly": {"mon": [["09:00", "17:00"]]}, ...}')
+        return None, problems
+    unknown = set(v) - _HOURS_KEYS
+    if unknown:
+        bad("开放时间含未知字段", field, ", ".join(sorted(map(str, unknown))),
+            ", ".join(sorted(_HOURS_KEYS)))
+        return None, problems
+    weekly = v.get("weekly") or {}
+    if not isinstance(weekly, Mapping):
+        bad("weekly 应为对象", f"{field}.weekly", weekly, "day key -> [[open, close]]")
+        return None, problems
+    clean_weekly: dict[str, list[list[str]]] = {}
+    for day, ivs in weekly.items():
+        where = f"{field}.weekly.{day}"
+        if day not in DAY_KEYS:
+            bad("未知的星期", where, day, " ".join(DAY_KEYS))
+            continue
+        if not isinstance(ivs, list):
+            bad("应为时段列表", where, ivs, '[["09:00", "17:00"]]')
+            continue
+        spans: list[tuple[int, int]] = []
+        for iv in ivs:
+            mins = _interval(iv)
+            if mins is None:
+                bad("时段无效", where, iv, '["HH:MM", "HH:MM"], open before close')
+                continue
+            spans.append(mins)
+        spans.sort()
+        for a, b in zip(spans, spans[1:], strict=False):
+            if b[0] < a[1]:
+                bad("时段重叠", where, ivs, "disjoint intervals")
+                break
+        if spans:
+            clean_weekly[day] = [[_fmt(a), _fmt(b)] for a, b in spans]
+    for flag in ("always_open", "closed_on_holidays"):
+        if flag in v and not isinstance(v[flag], bool):
+            bad("应为 true/false", f"{field}.{flag}", v[flag], "boolean")
+    hours_text, p = check_text(v.get("text"), field=f"{field}.text", max_len=HOURS_TEXT_MAX_LEN)
+    if p is not None:
+        problems.append(p)
+    if problems:
+        return None, problems
+    if v.get("always_open"):
+        clean_weekly = {d: [["00:00", "24:00"]] for d in DAY_KEYS}
+    always = all(clean_weekly.get(d) == [["00:00", "24:00"]] for d in DAY_KEYS)
+    hours = {"always_open": always, "closed_on_holidays": bool(v.get("closed_on_holidays")),
+             "weekly": clean_weekly, "text": hours_text or "", "parsed": True}
+    if not hours["text"]:
+        hours["text"] = format_hours_zh(hours)
+    return hours, problems
+
+
+# ==========================================================================
+# coordinates
+# ==========================================================================
+#: Longitude range accepted, degrees east (mainland China and islands).
+LNG_RANGE: tuple[float, float] = (73.5, 135.1)
+#: Latitude range accepted, degrees north.
+LAT_RANGE: tuple[float, float] = (3.8, 53.6)
+#: The same as a box ``(lng0, lat0, lng1, lat1)``.
+CHINA_BOX: tuple[float, float, float, float] = (LNG_RANGE[0], LAT_RANGE[0], LNG_RANGE[1],
+                                                LAT_RANGE[1])
+#: A new or moved geometry may lie at most this far outside its town (metres).
+TOWN_TOLERANCE_M = 100.0
+
+
+def in_china(lng: Any, lat: Any) -> Any:
+    """Whether coordinates lie in :data:`LNG_RANGE` x :data:`LAT_RANGE` (arrays ok)."""
+    lng, lat = np.asarray(lng, dtype=float), np.asarray(lat, dtype=float)
+    return ((lng >= LNG_RANGE[0]) & (lng <= LNG_RANGE[1]) & (lat >= LAT_RANGE[0])
+            & (lat <= LAT_RANGE[1]))
+
+
+def swapped(lng: Any, lat: Any) -> Any:
+    """Whether coordinates are obviously latitude, longitude (arrays ok): outside
+    :data:`CHINA_BOX` as given, inside it when swapped."""
+    return np.asarray(looks_swapped(lng, lat, bbox=CHINA_BOX), dtype=bool)
