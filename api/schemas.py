@@ -5,7 +5,9 @@ the hot public routes serialise plain dictionaries built by :mod:`geo` and
 do not re-validate at run time. Request models check the shape of a body
 (types, enums, unknown fields); :mod:`geo.editing` then checks the meaning
 (region scope, location in the town, self-intersections, SQL-looking text)
-the way the importers do.
+with the importers' rules (:mod:`geo.rules`). Length limits and ranges here
+are read from :mod:`geo.rules`; kinds and service tags are plain strings here
+because the rules also accept their Chinese names (``党群服务站``, ``党务``).
 """
 
 import copy
@@ -13,9 +15,10 @@ from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from geo import rules
 from geo.domain import GridKind, PointKind, Service
 
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+CODE_PATTERN = rules.CODE_RE.pattern
 REGION_PATTERN = r"^\d{6,12}$"
 HHMM_PATTERN = r"^([01]\d|2[0-4]):[0-5]\d$"
 
@@ -137,7 +140,7 @@ class HoursIn(BaseModel):
     closed_on_holidays: bool = False
     weekly: dict[DayKey, list[tuple[Annotated[str, Field(pattern=HHMM_PATTERN)],
                                     Annotated[str, Field(pattern=HHMM_PATTERN)]]]] = {}
-    text: str | None = Field(None, max_length=500)
+    text: str | None = Field(None, max_length=rules.HOURS_TEXT_MAX_LEN)
     parsed: bool | None = Field(None, description="ignored (accepted for round trips)")
 
 
@@ -196,6 +199,51 @@ class PointCollection(BaseModel):
     numberReturned: int
     limit: int
     offset: int
+
+
+class NearestProperties(BaseModel):
+    rank: int = Field(ge=1, description="1 = nearest")
+    code: str
+    name: str
+    kind: str
+    address: str | None
+    walk_distance_m: float = Field(ge=0, description="walking metres, off-network legs included")
+    walk_minutes: float = Field(ge=0, description="at `speed_kmh`")
+    speed_kmh: float
+    method: Literal["network", "straight_line"] = Field(
+        description="`straight_line` when the location or the point is off the network")
+
+
+class NearestFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: NearestProperties
+
+
+class NearestQuery(BaseModel):
+    lng: float
+    lat: float
+    crs: OutputCrs
+    k: int
+    profile: str
+
+
+class NearestCollection(BaseModel):
+    """The `k` service points nearest by walking, nearest first; coordinates in `crs`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature",
+                      "geometry": {"type": "Point", "coordinates": _LISHUI_CENTER},
+                      "properties": {"rank": 1, "code": "LS-P-0001", "name": "里水镇党群服务中心",
+                                     "kind": "town_center", "address": "里水镇金峰洲",
+                                     "walk_distance_m": 312.4, "walk_minutes": 5.2,
+                                     "speed_kmh": 3.6, "method": "network"}}],
+        "query": {"lng": 113.153, "lat": 23.195, "crs": "wgs84", "k": 1,
+                  "profile": "elderly"}}]})
+    type: Literal["FeatureCollection"]
+    features: list[NearestFeature]
+    query: NearestQuery
 
 
 # --------------------------------------------------------------------------
@@ -259,7 +307,7 @@ class PersonContact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(None, max_length=32)
+    phone: str | None = Field(None, max_length=rules.PHONE_MAX_LEN)
     address: str | None = Field(None, max_length=200)
     note: str | None = Field(None, max_length=200)
 
@@ -274,7 +322,8 @@ class GridCellPrivate(BaseModel):
 class BranchPrivate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     secretary: PersonContact | None = None
-    members: int | None = Field(None, ge=0, le=100_000)
+    members: int | None = Field(None, ge=rules.RANGES["members"].lo,
+                                le=rules.RANGES["members"].hi)
     member_households: list[PersonContact] = Field(
         default_factory=list, max_length=1000, description="党员中心户 (party-member households)")
     note: str | None = Field(None, max_length=500)
@@ -381,10 +430,28 @@ class WhoAmI(BaseModel):
 # --------------------------------------------------------------------------
 # planner: request bodies
 # --------------------------------------------------------------------------
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=rules.NAME_MAX_LEN)]
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 RegionCode = Annotated[str, Field(pattern=REGION_PATTERN)]
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
+Count = Annotated[int, Field(ge=rules.RANGES["households"].lo, le=rules.RANGES["households"].hi)]
+PointKindIn = Annotated[str, Field(
+    min_length=1, max_length=100, examples=["station", "党群服务站"],
+    description="point kind: " + " | ".join(k.value for k in PointKind)
+                + " or its Chinese name (" + rules.KIND_EXPECTED + ")")]
+GridKindIn = Annotated[str, Field(
+    min_length=1, max_length=100, examples=["governance", "党建网格"],
+    description="grid kind: " + " | ".join(k.value for k in GridKind)
+                + " or its Chinese name (" + rules.GRID_KIND_EXPECTED + ")")]
+ServiceIn = Annotated[str, Field(
+    min_length=1, max_length=100, examples=["party", "党务"],
+    description="service tag: " + " | ".join(k.value for k in Service)
+                + " or its Chinese name (" + rules.SERVICE_EXPECTED + ")")]
+
+
+def _range(name: str) -> dict[str, float]:
+    r = rules.RANGES[name]
+    return {"ge": r.lo, "le": r.hi}
+
 
 
 class _Body(BaseModel):
@@ -403,18 +470,18 @@ class PointFields(_Located):
         "hours_text": "周一至周五 9:00-17:30", "services": ["party", "elderly_care"],
         "phone": "0757-85600001"}]})
     name: Name
-    kind: PointKind
+    kind: PointKindIn
     region_code: RegionCode
     geometry: PointGeometryIn
-    address: str | None = Field(None, max_length=500)
+    address: str | None = Field(None, max_length=rules.ADDRESS_MAX_LEN)
     hours: HoursIn | None = None
-    hours_text: str | None = Field(None, max_length=500,
+    hours_text: str | None = Field(None, max_length=rules.HOURS_TEXT_MAX_LEN,
                                    description="parsed into `hours` when `hours` is absent")
-    services: list[Service] = Field(default_factory=list, max_length=len(Service))
-    rooms: int | None = Field(None, ge=0, le=10_000)
-    floor_area_m2: float | None = Field(None, ge=0, le=1_000_000, allow_inf_nan=False)
-    stars: int | None = Field(None, ge=1, le=5)
-    phone: str | None = Field(None, max_length=32)
+    services: list[ServiceIn] = Field(default_factory=list, max_length=4 * len(Service))
+    rooms: int | None = Field(None, **_range("rooms"))
+    floor_area_m2: float | None = Field(None, allow_inf_nan=False, **_range("floor_area_m2"))
+    stars: int | None = Field(None, **_range("stars"))
+    phone: str | None = Field(None, max_length=rules.PHONE_MAX_LEN)
 
 
 class CompoundFields(_Located):
@@ -441,8 +508,8 @@ class GridCellFields(_Located):
     name: Name
     region_code: RegionCode
     geometry: AreaGeometryIn
-    kind: GridKind = GridKind.GOVERNANCE
-    workers: int = Field(0, ge=0, le=10_000)
+    kind: GridKindIn = GridKind.GOVERNANCE.value
+    workers: int = Field(0, **_range("workers"))
     has_branch: bool = False
     private: GridCellPrivate | None = None
 

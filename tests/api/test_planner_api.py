@@ -274,3 +274,27 @@ def test_whoami(rw_client, tokens):
     r = rw_client.get("/api/v1/auth/whoami", headers=bearer(tokens["village_planner"]))
     assert r.json() == {"name": "village_planner", "role": "planner",
                         "regions": ["440507013001"], "prefix": r.json()["prefix"]}
+
+
+def test_chinese_names_of_kinds_and_services_as_in_files(rw_client, rw_engine, tokens, spot):
+    """The API takes the importers' vocabulary (geo.rules): Chinese names are
+    stored as slugs, placeholders as empty, full-width phone digits as ASCII."""
+    h = bearer(tokens["longteng_planner"])
+    lng, lat = spot
+    body = {"code": "LT-T-ZH1", "name": "中文类型服务站", "kind": "党群驿站",
+            "region_code": VILLAGE, "geometry": {"type": "Point", "coordinates": [lng, lat]},
+            "services": ["党务", "养老", "党建"], "address": "无",
+            "phone": "０７５４-８８８８０００１"}
+    r = rw_client.post("/api/v1/points", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    props = r.json()["feature"]["properties"]
+    assert props["kind"] == "station" and props["services"] == ["party", "elderly_care"]
+    assert props["address"] is None and props["phone"] == "0754-88880001"
+    r = rw_client.post("/api/v1/grid-cells", headers=h, json={
+        "code": "LT-T-ZHG", "name": "中文网格", "region_code": VILLAGE, "kind": "党建网格",
+        "geometry": square(lng + 0.001, lat + 0.001)})
+    assert r.status_code == 201, r.text
+    assert r.json()["feature"]["properties"]["kind"] == "party"
+    for path in ("points/LT-T-ZH1", "grid-cells/LT-T-ZHG"):
+        assert rw_client.delete(f"/api/v1/{path}", headers=h).status_code == 200
+    assert row(rw_engine, "service_points", "LT-T-ZH1").kind == "station"
