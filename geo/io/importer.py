@@ -1211,9 +1211,13 @@ def _locate(run: _Run, pts: np.ndarray, region_codes: np.ndarray, *, check: bool
 
 
 def _check_towns(run: _Run, reps: np.ndarray, region_codes: np.ndarray) -> None:
-    """Refuse rows whose point (a polygon's point on surface) lies more than
-    :data:`geo.rules.TOWN_TOLERANCE_M` outside the town of their declared region:
-    the planner API's rule (:func:`geo.editing.create`)."""
+    """Warn about rows whose point (a polygon's point on surface) lies more than
+    :data:`geo.rules.TOWN_TOLERANCE_M` outside the town of their declared region.
+
+    The planner API's rule (:func:`geo.editing.create`), with the severity each
+    channel promises: a file import warns and imports (a town's list may hold a
+    station just over the border; the planner sees it in the report), while an
+    API write refuses."""
     idx = [i for i in range(run.n) if not run.bad[i] and region_codes[i] is not None
            and reps[i] is not None]
     if not idx:
@@ -1235,7 +1239,7 @@ def _check_towns(run: _Run, reps: np.ndarray, region_codes: np.ndarray) -> None:
             continue
         code, name = towns[region_codes[i]]  # type: ignore[misc]
         p = reps[i]
-        run.error(i, None, "outside_town",
+        run.warn(i, None, "outside_town",
                   f"的位置（{p.x:.6f}, {p.y:.6f}）不在所属区划 {region_codes[i]} 所在的"
                   f"{name}范围内（容差 {rules.TOWN_TOLERANCE_M:g} 米）",
                   value=f"{p.x:.6f},{p.y:.6f}",

@@ -27,6 +27,8 @@ VILLAGE = "440507013001"  # a Longteng village
 OTHER_TOWN_VILLAGE = "440605126004"  # a Lishui village
 PLANNER = Principal(name="parity", role="planner", regions=("440507013",))
 REFUSE = object()  # expected verdict: refused
+#: the API refuses, an import stores the row with an ``outside_town`` warning
+OUTSIDE_TOWN = object()
 
 #: CSV header -> field, per entity (file columns that name a location -> geometry)
 POINT_HEAD = {"编码": "code", "名称": "name", "类型": "kind", "所属村居": "region_code",
@@ -117,7 +119,7 @@ POINT_CASES = [
     Case("coords_swapped", "geometry", "swap", "swap", REFUSE),
     Case("coords_lng_200", "geometry", [200.0, 23.0], [200.0, 23.0], REFUSE),
     Case("coords_west_of_china", "geometry", [73.0, 39.0], [73.0, 39.0], REFUSE),
-    Case("coords_other_town", "geometry", "other_town", "other_town", REFUSE),
+    Case("coords_other_town", "geometry", "other_town", "other_town", OUTSIDE_TOWN),
 ]
 
 AREA_CASES = [
@@ -134,7 +136,7 @@ AREA_CASES = [
     Case("grid_workers_over", "workers", 10_001, "10001", REFUSE, entity="grid_cell"),
     Case("grid_workers_ok", "workers", 12, "12", 12, entity="grid_cell"),
     Case("grid_has_branch_yes", "has_branch", True, "是", True, entity="grid_cell"),
-    Case("grid_area_other_town", "geometry", "other_town", "other_town", REFUSE,
+    Case("grid_area_other_town", "geometry", "other_town", "other_town", OUTSIDE_TOWN,
          entity="grid_cell"),
     Case("branch_name_markup", "name", "<b>支部</b>", "<b>支部</b>", REFUSE, entity="branch"),
     Case("branch_name_ok", "name", " 第一支部 ", " 第一支部 ", "第一支部", entity="branch"),
@@ -261,7 +263,9 @@ def _via_import(conn, case: Case, spots, tmp_path) -> tuple[str, Any]:
     path, fields = _csv_row(case, spots, tmp_path)
     sp = conn.begin_nested()
     try:
-        import_file(conn, IMPORT_ENTITY[case.entity], path)
+        report = import_file(conn, IMPORT_ENTITY[case.entity], path)
+        if case.want is OUTSIDE_TOWN:
+            return "accept", [w.kind for w in report.warnings if w.kind == "outside_town"]
         return "accept", _stored(conn, case)
     except ImportRejected as exc:
         return "refuse", sorted({fields.get(p.column or "", "geometry")
@@ -283,6 +287,9 @@ def test_api_and_import_agree(samples_conn, spots, tmp_path, case: Case):
     if case.want is REFUSE:
         assert api == ("refuse", [case.field]), api
         assert imp == ("refuse", [case.field]), imp
+    elif case.want is OUTSIDE_TOWN:
+        assert api == ("refuse", [case.field]), api
+        assert imp == ("accept", ["outside_town"]), imp
     else:
         assert api[0] == "accept", api
         assert imp[0] == "accept", imp
