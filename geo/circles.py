@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +31,10 @@ from geo.errors import InvalidInput, NotFound, Problem
 from geo.isochrones import (
     DEFAULT_GRID_M,
     Circle,
+    Targets,
     circles_for_sources,
     nearest_by_walk,
+    prepare_targets,
     straight_line_circle,
 )
 from geo.network import Network
@@ -125,6 +128,9 @@ class Networks:
         self.by_dataset = networks
         self.versions = versions or {}
         self._bounds = {}
+        #: metric extent (x min, x max, y min, y max) of each network
+        self._extents = {name: (float(n.x.min()), float(n.x.max()), float(n.y.min()),
+                                float(n.y.max())) for name, n in networks.items()}
         for name, n in networks.items():
             lng, lat = n.unproject(np.array([n.x.min(), n.x.max()]),
                                    np.array([n.y.min(), n.y.max()]))
@@ -144,8 +150,18 @@ class Networks:
     def for_location(self, lng: float, lat: float, max_snap_m: float) -> Network | None:
         """The network covering a WGS-84 location (within ``max_snap_m`` of its
         extent), or None."""
-        name = self.datasets_for([lng], [lat], max_snap_m)[0]
-        return None if name is None else self.by_dataset[name]
+        # the scalar twin of datasets_for (a request's location: no arrays)
+        best, best_d = None, math.inf
+        for name, (w, s, e, n) in self._bounds.items():
+            if not (w - 0.05 <= lng <= e + 0.05 and s - 0.05 <= lat <= n + 0.05):
+                continue
+            network = self.by_dataset[name]
+            x0, x1, y0, y1 = self._extents[name]
+            x, y = network.project(lng, lat)
+            d = math.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1))
+            if d <= max_snap_m and d < best_d:
+                best, best_d = network, d
+        return best
 
     def datasets_for(self, lng: Sequence[float], lat: Sequence[float],
                      max_snap_m: float) -> list[str | None]:
@@ -163,10 +179,9 @@ class Networks:
                 continue
             network = self.by_dataset[name]
             x, y = network.project(lng[near], lat[near])
-            dx = np.maximum.reduce([network.x.min() - np.asarray(x), np.zeros_like(x),
-                                    np.asarray(x) - network.x.max()])
-            dy = np.maximum.reduce([network.y.min() - np.asarray(y), np.zeros_like(y),
-                                    np.asarray(y) - network.y.max()])
+            x0, x1, y0, y1 = self._extents[name]
+            dx = np.maximum.reduce([x0 - np.asarray(x), np.zeros_like(x), np.asarray(x) - x1])
+            dy = np.maximum.reduce([y0 - np.asarray(y), np.zeros_like(y), np.asarray(y) - y1])
             d = np.full(len(lng), np.inf)
             d[near] = np.hypot(dx, dy)
             better = (d <= max_snap_m) & (d < best_d)
@@ -448,81 +463,103 @@ def network_for_query(networks: Networks, lng: float, lat: float,
     return network
 
 
+@dataclass(frozen=True, eq=False)
+class PointSet:
+    """A snapshot of the live service points as nearest-by-walk searches use
+    them (see :func:`load_point_set`); ``key`` identifies their positions."""
+
+    rows: tuple
+    lng: np.ndarray
+    lat: np.ndarray
+    key: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def load_point_set(conn: Connection) -> PointSet:
+    """The live (not deleted) service points, in code order."""
+    rows = tuple(conn.execute(text(
+        "SELECT code, name, kind, address, ST_X(geom) AS lng, ST_Y(geom) AS lat "
+        "FROM service_points WHERE deleted_at IS NULL ORDER BY code")).all())
+    lng = np.array([r.lng for r in rows], dtype=np.float64)
+    lat = np.array([r.lat for r in rows], dtype=np.float64)
+    return PointSet(rows, lng, lat, hash((lng.tobytes(), lat.tobytes())))
+
+
 def nearest_points(conn: Connection, network: Network | None, lng: float, lat: float, *,
                    k: int = 5, budget: WalkBudget | None = None,
                    params: CircleParams = CircleParams(), out_crs: str = "wgs84") -> list[dict]:
-    """The ``k`` service points nearest by walking from a WGS-84 location.
+    """The ``k`` service points nearest by walking from a WGS-84 location (the
+    points read now; see :func:`nearest_in` to reuse a :class:`PointSet`)."""
+    return nearest_in(load_point_set(conn), network, lng, lat, k=k, budget=budget,
+                      params=params, out_crs=out_crs)
+
+
+def nearest_in(points: PointSet, network: Network | None, lng: float, lat: float, *,
+               k: int = 5, budget: WalkBudget | None = None,
+               params: CircleParams = CircleParams(), out_crs: str = "wgs84") -> list[dict]:
+    """The ``k`` points of ``points`` nearest by walking from a WGS-84 location.
 
     Each result carries ``walk_distance_m`` and ``walk_minutes`` (at the
     budget's speed, default the elderly profile) and ``method``: ``network``, or
-    ``straight_line`` when the location or the point is off the network.
+    ``straight_line`` when the location or the point is off the network (those
+    follow the network results, nearest first by straight-line distance).
     """
     speed = (budget.speed_kmh if budget else walking_budget("elderly", 10).speed_kmh)
-    pts = conn.execute(text(
-        "SELECT code, name, kind, address, ST_X(geom) AS lng, ST_Y(geom) AS lat "
-        "FROM service_points WHERE deleted_at IS NULL ORDER BY code")).all()
-    if not pts:
+    if len(points) == 0:
         return []
-    plng = np.array([p.lng for p in pts])
-    plat = np.array([p.lat for p in pts])
     results: list[tuple[int, float, str]] = []
-    start = None
     if network is not None:
         sx, sy = network.project(lng, lat)
         start = network.snap(float(sx), float(sy), max_snap_m=params.max_snap_m)
-    from geo.crs import haversine_m
-
-    straight = haversine_m(lng, lat, plng, plat)
-    if start is not None:
-        on, on_snaps = _target_snaps(network, pts, plng, plat, params.max_snap_m)
-        found: list[tuple[int, float]] = []
-        if on:
-            # Walking is never shorter than the straight line, so a search limited to
-            # L metres is exact whenever it finds k targets within L; start with three
-            # times the straight-line distance of the k-th nearest and widen if needed.
-            kth = np.sort(straight[on])[min(k, len(on)) - 1]
-            limit = 3.0 * float(kth) + 2.0 * params.max_snap_m
-            found = nearest_by_walk(network, start, on_snaps, k, max_m=limit)
-            if len(found) < min(k, len(on)):
-                found = nearest_by_walk(network, start, on_snaps, k)
-        results = [(on[j], d, "network") for j, d in found]
+        if start is not None:
+            on, targets = point_targets(network, points, params.max_snap_m)
+            found = nearest_by_walk(network, start, targets, k)
+            results = [(int(on[j]), d, "network") for j, d in found]
     if len(results) < k:
         # straight-line distances for what the network cannot reach
+        from geo.crs import haversine_m
+
         taken = {i for i, _, _ in results}
-        d = straight
+        d = haversine_m(lng, lat, points.lng, points.lat)
         for i in np.argsort(d, kind="stable"):
             if len(results) >= k:
                 break
             if int(i) not in taken:
                 results.append((int(i), float(d[i]), "straight_line"))
+    per_minute = speed * 1000 / 60
     out = []
     for rank, (i, dist, method) in enumerate(results, start=1):
-        p = pts[i]
-        x, y = from_wgs84(p.lng, p.lat, out_crs)
+        p = points.rows[i]
+        x, y = from_wgs84(p.lng, p.lat, out_crs) if out_crs != "wgs84" else (p.lng, p.lat)
         out.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
             "properties": {"rank": rank, "code": p.code, "name": p.name, "kind": p.kind,
                            "address": p.address, "walk_distance_m": round(dist, 1),
-                           "walk_minutes": round(dist / (speed * 1000 / 60), 1),
+                           "walk_minutes": round(dist / per_minute, 1),
                            "speed_kmh": speed, "method": method},
         })
     return out
 
 
-def _target_snaps(network: Network, pts: Sequence, plng: np.ndarray, plat: np.ndarray,
-                  max_snap_m: float) -> tuple[list[int], list]:
-    """Service points snapped to ``network`` (indices into ``pts`` and their snaps),
-    cached on the network object for the same set of point positions."""
-    key = (max_snap_m, hash(tuple(zip(plng.tolist(), plat.tolist(), strict=True))))
-    cache = network.cache.setdefault("target_snaps", {})
-    if key not in cache:
-        px, py = network.project(plng, plat)
+def point_targets(network: Network, points: PointSet,
+                  max_snap_m: float) -> tuple[np.ndarray, Targets]:
+    """The points of ``points`` that snap to ``network`` (their indices) and
+    their snaps prepared for :func:`geo.isochrones.nearest_by_walk`; cached on
+    the network for the same positions."""
+    key = (max_snap_m, points.key)
+    cache = network.cache.setdefault("point_targets", {})
+    found = cache.get(key)
+    if found is None:
+        px, py = network.project(points.lng, points.lat)
         snaps = network.snap_many(np.atleast_1d(px), np.atleast_1d(py), max_snap_m=max_snap_m)
-        on = [i for i, t in enumerate(snaps) if t is not None]
+        on = np.array([i for i, t in enumerate(snaps) if t is not None], dtype=np.int64)
+        found = (on, prepare_targets(network, [snaps[i] for i in on]))
         cache.clear()
-        cache[key] = (on, [snaps[i] for i in on])
-    return cache[key]
+        cache[key] = found
+    return found
 
 
 def require_point(conn: Connection, code: str):

@@ -52,10 +52,12 @@ __all__ = [
     "DEFAULT_WALK_OFF_M",
     "Circle",
     "Reach",
+    "Targets",
     "circle_polygon",
     "circles_for_sources",
     "exact_polygon",
     "nearest_by_walk",
+    "prepare_targets",
     "reach",
     "reach_many",
     "straight_line_circle",
@@ -521,8 +523,45 @@ def circles_for_sources(
 
 
 # ================================================================== nearest by walk
+@dataclass(frozen=True, eq=False)
+class Targets:
+    """Snapped targets prepared once for many :func:`nearest_by_walk` searches.
+
+    ``edge``, ``to_source``, ``to_target`` and ``off`` are per target; ``node_ptr``
+    (CSR over the network's nodes), ``node_target`` and ``node_along`` list, for
+    each node, the targets on its edges and the metres along the edge from it.
+    """
+
+    edge: np.ndarray
+    to_source: np.ndarray
+    to_target: np.ndarray
+    off: np.ndarray
+    node_ptr: np.ndarray
+    node_target: np.ndarray
+    node_along: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+
+def prepare_targets(network: Network, targets: Sequence[Snap]) -> Targets:
+    """Index snapped targets by the nodes of their edges (see :class:`Targets`)."""
+    n = len(targets)
+    te = np.fromiter((t.edge for t in targets), dtype=np.int64, count=n)
+    ts = np.fromiter((t.to_source_m for t in targets), dtype=np.float64, count=n)
+    tt = np.fromiter((t.to_target_m for t in targets), dtype=np.float64, count=n)
+    to = np.fromiter((t.off_network_m for t in targets), dtype=np.float64, count=n)
+    nodes = np.concatenate([network.src[te], network.dst[te]])
+    ids = np.concatenate([np.arange(n), np.arange(n)]).astype(np.int64)
+    along = np.concatenate([ts, tt])
+    order = np.argsort(nodes, kind="stable")
+    ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(nodes, minlength=network.n_nodes), out=ptr[1:])
+    return Targets(te, ts, tt, to, ptr, ids[order], np.ascontiguousarray(along[order]))
+
+
 def nearest_by_walk(
-    network: Network, snap: Snap, targets: Sequence[Snap], k: int, *,
+    network: Network, snap: Snap, targets: Sequence[Snap] | Targets, k: int, *,
     max_m: float | None = None,
 ) -> list[tuple[int, float]]:
     """The ``k`` targets nearest to ``snap`` by walking.
@@ -534,7 +573,8 @@ def nearest_by_walk(
     snap
         Snapped start.
     targets
-        Snapped targets.
+        Snapped targets, or the same prepared once with :func:`prepare_targets`
+        (cheaper when many starts search one set of targets).
     k
         How many to return.
     max_m
@@ -545,24 +585,37 @@ def nearest_by_walk(
     list of (target index, metres)
         Sorted by distance, ties by index; distances include both off-network walks.
         Targets on the start's own edge are also reached directly along that edge.
+
+    Notes
+    -----
+    One Dijkstra from the two ends of the start's edge that stops as soon as the
+    next node is farther than the ``k``-th best target offered so far (walking
+    never gets shorter, so nothing later can enter the top ``k``). Hand-written
+    in numba because SciPy's ``dijkstra`` cannot stop at the ``k``-th target: it
+    settles every node within its ``limit`` and needs a copy of the graph with
+    a virtual start node per call.
     """
-    if k <= 0 or not targets:
+    if k <= 0 or len(targets) == 0:
         return []
+    prepared = targets if isinstance(targets, Targets) else prepare_targets(network, targets)
     limit = np.inf if max_m is None else float(max_m)
-    (_, dist), = list(_node_distances(network, [snap], limit))
-    d = dist[0]
-    te = np.fromiter((t.edge for t in targets), dtype=np.int64, count=len(targets))
-    ts = np.fromiter((t.to_source_m for t in targets), dtype=np.float64, count=len(targets))
-    tt = np.fromiter((t.to_target_m for t in targets), dtype=np.float64, count=len(targets))
-    to = np.fromiter((t.off_network_m for t in targets), dtype=np.float64, count=len(targets))
-    via = np.minimum(d[network.src[te]] + ts, d[network.dst[te]] + tt) + to
-    same = te == snap.edge
-    direct = snap.off_network_m + np.abs(ts - snap.to_source_m) + to
-    total = np.where(same, np.minimum(via, direct), via)
-    ok = np.isfinite(total) & (total <= limit)
-    idx = np.flatnonzero(ok)
-    order = np.lexsort((idx, total[idx]))[:k]
-    return [(int(idx[o]), float(total[idx[o]])) for o in order]
+    # the start's own edge: the target is also reached directly along it
+    best = np.full(len(prepared), np.inf)
+    same = np.flatnonzero(prepared.edge == snap.edge)
+    if len(same):
+        best[same] = (snap.off_network_m + np.abs(prepared.to_source[same] - snap.to_source_m)
+                      + prepared.off[same])
+    e = snap.edge
+    adj = network.adjacency
+    seeds = np.array([network.src[e], network.dst[e]], dtype=np.int64)
+    seed_d = np.array([snap.off_network_m + snap.to_source_m,
+                       snap.off_network_m + snap.to_target_m])
+    _nearest_search(adj.indptr, adj.indices, adj.data, network.n_nodes, seeds, seed_d,
+                    prepared.node_ptr, prepared.node_target, prepared.node_along,
+                    prepared.off, best, k, limit)
+    idx = np.flatnonzero(np.isfinite(best) & (best <= limit))
+    order = np.lexsort((idx, best[idx]))[:k]
+    return [(int(idx[o]), float(best[idx[o]])) for o in order]
 
 
 def warm_up() -> float:
@@ -875,6 +928,104 @@ def _stamp_group(edges, voff, vx, vy, inv_h, rg, arrays, nrun, ncell):
             nrun += 1
             run_c[nrun] = ncell
     return (run_i, run_j, run_c, d2s, gids), nrun, ncell
+
+
+@njit(cache=True)
+def _kth_bound(best, k, limit):
+    """The ``k``-th smallest of ``best`` (or ``limit`` when smaller or fewer)."""
+    if k > len(best):
+        return limit
+    v = np.sort(best)[k - 1]
+    return v if v < limit else limit
+
+
+@njit(cache=True)
+def _nearest_search(indptr, indices, weights, n, seeds, seed_d, t_ptr, t_id, t_along, t_off,
+                    best, k, limit):
+    """Dijkstra (binary heap, lazy deletion) that lowers ``best[t]`` to the walk to
+    each target ``t`` offered by the settled nodes and stops once the next node is
+    farther than the ``k``-th best offer. Every target whose walk is at most that
+    bound ends exact; the others keep an upper bound (or inf)."""
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, np.bool_)
+    cap = 256
+    hd = np.empty(cap)
+    hn = np.empty(cap, np.int64)
+    size = 0
+    bound = _kth_bound(best, k, limit)
+    for i in range(len(seeds)):
+        v = seeds[i]
+        d = seed_d[i]
+        if d < dist[v] and d <= bound:
+            dist[v] = d
+            # push
+            j = size
+            size += 1
+            while j > 0:
+                parent = (j - 1) >> 1
+                if hd[parent] <= d:
+                    break
+                hd[j] = hd[parent]
+                hn[j] = hn[parent]
+                j = parent
+            hd[j] = d
+            hn[j] = v
+    while size > 0:
+        d = hd[0]
+        u = hn[0]
+        # pop: move the last item down from the root
+        size -= 1
+        ld = hd[size]
+        ln = hn[size]
+        j = 0
+        while True:
+            c = 2 * j + 1
+            if c >= size:
+                break
+            if c + 1 < size and hd[c + 1] < hd[c]:
+                c += 1
+            if hd[c] >= ld:
+                break
+            hd[j] = hd[c]
+            hn[j] = hn[c]
+            j = c
+        hd[j] = ld
+        hn[j] = ln
+        if done[u] or d > dist[u]:
+            continue
+        if d > bound:
+            break
+        done[u] = True
+        improved = False
+        for q in range(t_ptr[u], t_ptr[u + 1]):
+            t = t_id[q]
+            offer = d + t_along[q] + t_off[t]
+            if offer < best[t]:
+                best[t] = offer
+                improved = True
+        if improved:
+            bound = _kth_bound(best, k, limit)
+        for q in range(indptr[u], indptr[u + 1]):
+            v = indices[q]
+            if done[v]:
+                continue
+            nd = d + weights[q]
+            if nd < dist[v] and nd <= bound:
+                dist[v] = nd
+                if size == len(hd):
+                    hd = _grow(hd, 2 * size)
+                    hn = _grow(hn, 2 * size)
+                j = size
+                size += 1
+                while j > 0:
+                    parent = (j - 1) >> 1
+                    if hd[parent] <= nd:
+                        break
+                    hd[j] = hd[parent]
+                    hn[j] = hn[parent]
+                    j = parent
+                hd[j] = nd
+                hn[j] = v
 
 
 @njit(cache=True)

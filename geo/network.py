@@ -261,7 +261,20 @@ class Network:
             ``None`` when no edge lies within ``max_snap_m``. Ties go to the lowest
             edge index, so equal points always give equal snaps.
         """
-        return self.snap_many(np.array([x]), np.array([y]), max_snap_m=max_snap_m)[0]
+        # one point: the same steps as snap_many on scalars (a third of the cost)
+        pt = shapely.Point(x, y)
+        hits, dist = self.tree.query_nearest(pt, max_distance=max_snap_m,
+                                             return_distance=True, all_matches=True)
+        if len(hits) == 0:
+            return None
+        first = int(np.argmin(hits))  # all hits are equidistant: the lowest edge index
+        e = int(hits[first])
+        geom = self.edge_geoms[e]
+        length = float(self.length[e])
+        s = min(max(float(shapely.line_locate_point(geom, pt)), 0.0), length)
+        on = shapely.line_interpolate_point(geom, s)
+        return Snap(edge=e, fraction=s / length, to_source_m=s, to_target_m=length - s,
+                    off_network_m=float(dist[first]), x=on.x, y=on.y)
 
     def snap_many(
         self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0

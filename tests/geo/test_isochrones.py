@@ -22,6 +22,7 @@ from geo.isochrones import (
     circles_for_sources,
     exact_polygon,
     nearest_by_walk,
+    prepare_targets,
     reach,
     reach_many,
     straight_line_circle,
@@ -270,6 +271,57 @@ def test_node_distances_equal_networkx(helsinki):
         ours = {int(net.node_ids[i]): float(r.node_dist[i]) for i in r.reached_nodes}
         assert ours.keys() == ref.keys()
         assert np.allclose([ours[k] for k in ref], list(ref.values()), rtol=0, atol=1e-6)
+
+
+def test_nearest_by_walk_equals_networkx_on_helsinki(helsinki):
+    """The early-stopping search returns the k smallest of networkx's full walks
+    (start and targets joined to both ends of their edges), same distances."""
+    _, edges, net = helsinki
+    proj = edges.to_crs(net.crs)
+    g = nx.Graph()
+    for u, v, length in zip(proj["source"], proj["target"], proj.length, strict=True):
+        if u != v and (not g.has_edge(int(u), int(v))
+                       or g[int(u)][int(v)]["length"] > float(length)):
+            g.add_edge(int(u), int(v), length=float(length))
+    targets = helsinki_sources(net, 60, seed=11)
+    prepared = prepare_targets(net, targets)
+    checked = 0
+    for s in helsinki_sources(net, 15, seed=12):
+        h = g.copy()
+        u, v = int(net.node_ids[net.src[s.edge]]), int(net.node_ids[net.dst[s.edge]])
+        h.add_edge("start", u, length=s.off_network_m + s.to_source_m)
+        h.add_edge("start", v, length=s.off_network_m + s.to_target_m)
+        d = nx.single_source_dijkstra_path_length(h, "start", weight="length")
+        walk = []
+        for t in targets:
+            a = int(net.node_ids[net.src[t.edge]])
+            b = int(net.node_ids[net.dst[t.edge]])
+            w = min(d.get(a, np.inf) + t.to_source_m, d.get(b, np.inf) + t.to_target_m)
+            if t.edge == s.edge:
+                w = min(w, s.off_network_m + abs(t.to_source_m - s.to_source_m))
+            walk.append(w + t.off_network_m)
+        walk = np.array(walk)
+        for k in (1, 7):
+            want = [(int(i), float(walk[i])) for i in np.lexsort((np.arange(60), walk))[:k]
+                    if np.isfinite(walk[i])]
+            for given in (targets, prepared):
+                got = nearest_by_walk(net, s, given, k)
+                assert [i for i, _ in got] == [i for i, _ in want]
+                assert np.allclose([w for _, w in got], [w for _, w in want], rtol=0,
+                                   atol=1e-6)
+            checked += 1
+    assert checked == 30
+
+
+def test_snap_of_one_point_equals_snap_many(helsinki):
+    _, _, net = helsinki
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.uniform(net.x.min() - 400, net.x.max() + 400, 1500), net.x[:300]])
+    y = np.concatenate([rng.uniform(net.y.min() - 400, net.y.max() + 400, 1500), net.y[:300]])
+    many = net.snap_many(x, y, max_snap_m=150.0)
+    assert 0 < sum(m is None for m in many) < len(many)
+    assert [net.snap(float(a), float(b), max_snap_m=150.0) for a, b in zip(x, y, strict=True)] \
+        == many
 
 
 @pytest.mark.parametrize("budget", [500.0, 833.3])
