@@ -16,13 +16,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.deps import (
+    FrontHandler,
     PublicCache,
+    body_response,
     etag_matches,
     etag_of,
     public_response,
     reject_unknown_query,
 )
-from api.routes import all_routers
+from api.routes import all_routers, front_routes
+from api.routes.points import GEOJSON
 from geo.config import Settings
 from geo.db.engine import make_engine, resolve_url
 
@@ -47,13 +50,16 @@ Service points (党群服务阵地), regions, service circles and coverage.
 class RequestHygiene:
     """Pure ASGI middleware: request body size limit (413), ``nosniff``,
     clearing the public response cache after every successful write, answers
-    from that cache, and ETag/Cache-Control/304 for public JSON GETs that do
-    not set them."""
+    from that cache or from a route's front handler (``front_routes``: path →
+    ``async (app.state, query string) -> body | None``), and
+    ETag/Cache-Control/304 for public JSON GETs that do not set them."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int,
-                 cache: PublicCache, max_age: int = 60, front: bool = True) -> None:
+                 cache: PublicCache, max_age: int = 60, front: bool = True,
+                 front_routes: dict[str, FrontHandler] | None = None) -> None:
         self.app = app
         self.front = front
+        self.front_routes = front_routes or {}
         self.max_age = max_age
         self.max_body = max_body
         self.max_upload = max_upload
@@ -74,6 +80,16 @@ class RequestHygiene:
                     response = public_response(Headers(scope=scope), entry, self.max_age)
                     await response(scope, receive, self._nosniff(send))
                     return
+                # a route's own front handler: the well-formed queries it can
+                # answer without the router (None: the router answers)
+                handler = self.front_routes.get(scope["path"])
+                if handler is not None:
+                    body = await handler(scope["app"].state, scope.get("query_string", b""))
+                    if body is not None:
+                        response = body_response(Headers(scope=scope), body, GEOJSON,
+                                                 self.max_age)
+                        await response(scope, receive, self._nosniff(send))
+                        return
             if method == "GET" and self._public(scope):
                 send = self._conditional(scope, send)
             await self.app(scope, receive, self._nosniff(send))
@@ -210,7 +226,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.public_cache = cache = PublicCache(settings.cache_ttl_s, settings.cache_entries)
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,
-                       max_age=settings.cache_max_age_s, front=settings.cache_front)
+                       max_age=settings.cache_max_age_s, front=settings.cache_front,
+                       front_routes=front_routes())
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(

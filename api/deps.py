@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,7 +40,9 @@ from geo.hours import CHINA_TZ
 from geo.tokens import ROLE_ZH, ROLES, Principal
 
 __all__ = [
+    "FrontHandler",
     "PublicCache",
+    "body_response",
     "cached_public",
     "current_token",
     "get_conn",
@@ -257,6 +259,21 @@ def public_response(headers_in: Any, entry: CachedBody, max_age: int) -> Respons
         headers["Content-Encoding"] = "gzip"
         return Response(entry.gz, media_type=entry.media_type, headers=headers)
     return Response(entry.body, media_type=entry.media_type, headers=headers)
+
+
+#: A route's front handler: ``(app.state, raw query string) -> body or None``.
+FrontHandler = Callable[[Any, bytes], Awaitable[bytes | None]]
+
+
+def body_response(headers_in: Any, body: bytes, media_type: str, max_age: int) -> Response:
+    """:func:`public_response` for a body built for this request only (the
+    front handlers'): the same ETag, Cache-Control, 304 and gzip."""
+    gz = None
+    if len(body) >= 1024 and "gzip" in headers_in.get("accept-encoding", ""):
+        gz = gzip.compress(body, compresslevel=6, mtime=0)
+    entry = CachedBody(body=body, gz=gz, etag=etag_of(body), media_type=media_type,
+                       expires=0.0)
+    return public_response(headers_in, entry, max_age)
 
 
 def china_minute() -> str:

@@ -201,6 +201,51 @@ class PointCollection(BaseModel):
     offset: int
 
 
+class NearestProperties(BaseModel):
+    rank: int = Field(ge=1, description="1 = nearest")
+    code: str
+    name: str
+    kind: str
+    address: str | None
+    walk_distance_m: float = Field(ge=0, description="walking metres, off-network legs included")
+    walk_minutes: float = Field(ge=0, description="at `speed_kmh`")
+    speed_kmh: float
+    method: Literal["network", "straight_line"] = Field(
+        description="`straight_line` when the location or the point is off the network")
+
+
+class NearestFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: NearestProperties
+
+
+class NearestQuery(BaseModel):
+    lng: float
+    lat: float
+    crs: OutputCrs
+    k: int
+    profile: str
+
+
+class NearestCollection(BaseModel):
+    """The `k` service points nearest by walking, nearest first; coordinates in `crs`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature",
+                      "geometry": {"type": "Point", "coordinates": _LISHUI_CENTER},
+                      "properties": {"rank": 1, "code": "LS-P-0001", "name": "里水镇党群服务中心",
+                                     "kind": "town_center", "address": "里水镇金峰洲",
+                                     "walk_distance_m": 312.4, "walk_minutes": 5.2,
+                                     "speed_kmh": 3.6, "method": "network"}}],
+        "query": {"lng": 113.153, "lat": 23.195, "crs": "wgs84", "k": 1,
+                  "profile": "elderly"}}]})
+    type: Literal["FeatureCollection"]
+    features: list[NearestFeature]
+    query: NearestQuery
+
+
 # --------------------------------------------------------------------------
 # public: regions
 # --------------------------------------------------------------------------

@@ -14,3 +14,11 @@ def all_routers() -> list[APIRouter]:
             planner.router,
             __import__("api.routes.imports", fromlist=["router"]).router,
             tiles.router, maps.router, coverage.router]
+
+
+
+def front_routes() -> dict:
+    """Path → front handler of the route modules that have them (``FRONT_ROUTES``)."""
+    from api.routes import isochrones
+
+    return dict(isochrones.FRONT_ROUTES)

@@ -1,0 +1,167 @@
+"""``/api/v1/nearest`` searches a snapshot of the networks and points held by
+the app: a write through the API shows in the next answer, however long the
+snapshot would otherwise live; answers match the documented schema."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.app import create_app
+from api.schemas import NearestCollection
+from geo.config import Settings
+from geo.crs import wgs84_to_gcj02
+from tests.api.conftest import bearer
+
+VILLAGE = "440507013001"
+
+
+@pytest.fixture(scope="module")
+def long_lived(rw_engine):
+    """An app whose snapshots live an hour: only writes can refresh them."""
+    app = create_app(Settings(cache_ttl_s=3600), engine=rw_engine)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def spot(rw_engine):
+    """A WGS-84 point inside a Longteng village, and its distance to the nearest
+    street in metres measured by PostGIS in UTM 50N."""
+    with rw_engine.connect() as c:
+        lng, lat = c.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
+            "FROM regions WHERE code = :c) s"), {"c": VILLAGE}).one()
+        off = c.execute(text(
+            "SELECT min(ST_Distance(ST_Transform(geom, 32650), "
+            "ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 32650))) "
+            "FROM network_edges WHERE dataset = 'longteng'"), {"x": lng, "y": lat}).scalar()
+    return lng, lat, off
+
+
+def _nearest(client, lng, lat, **params) -> NearestCollection:
+    r = client.get("/api/v1/nearest", params={"lng": lng, "lat": lat, **params})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/geo+json"
+    return NearestCollection.model_validate(r.json())
+
+
+def test_a_new_point_is_found_at_once_and_a_deleted_one_is_gone(long_lived, tokens, spot):
+    lng, lat, off = spot
+    assert 0 < off < 300
+    before = _nearest(long_lived, lng, lat, k=3)
+    assert [f.properties.rank for f in before.features] == [1, 2, 3]
+    h = bearer(tokens["longteng_planner"])
+    r = long_lived.post("/api/v1/points", headers=h, json={
+        "code": "LT-T-NEAR", "name": "测试最近服务站", "kind": "station",
+        "region_code": VILLAGE, "geometry": {"type": "Point", "coordinates": [lng, lat]}})
+    assert r.status_code == 201, r.text
+    try:
+        after = _nearest(long_lived, lng, lat, k=3)
+        new = next(f.properties for f in after.features if f.properties.code == "LT-T-NEAR")
+        assert new.method == "network"
+        # from the street and back to the same spot: twice the way to the street
+        assert new.walk_distance_m == pytest.approx(2 * off, abs=0.2)
+        # it takes its place among the earlier answers by walking distance
+        merged = sorted([(f.properties.walk_distance_m, f.properties.code)
+                         for f in before.features] + [(new.walk_distance_m, new.code)])
+        assert [f.properties.code for f in after.features] == [c for _, c in merged[:3]]
+        # asked in GCJ-02, answered in GCJ-02 at the same place
+        glng, glat = wgs84_to_gcj02(lng, lat)
+        g = _nearest(long_lived, float(glng), float(glat), crs="gcj02", k=3)
+        assert [f.properties.code for f in g.features] == [c for _, c in merged[:3]]
+        at = next(f for f in g.features if f.properties.code == "LT-T-NEAR")
+        assert at.geometry.coordinates == pytest.approx([glng, glat], abs=1e-6)
+    finally:
+        assert long_lived.delete("/api/v1/points/LT-T-NEAR", headers=h).status_code == 200
+    gone = _nearest(long_lived, lng, lat, k=3)
+    assert [f.properties.code for f in gone.features] == \
+        [f.properties.code for f in before.features]
+
+
+def test_straight_line_answers_follow_the_network_ones(long_lived, spot):
+    lng, lat, _ = spot
+    # more than the town has: every live point, the reachable ones by walk first
+    with long_lived.app.state.engine.connect() as c:
+        live = c.execute(text(
+            "SELECT count(*) FROM service_points WHERE deleted_at IS NULL")).scalar()
+    got = _nearest(long_lived, lng, lat, k=50)
+    assert len(got.features) == min(50, live)
+    methods = [f.properties.method for f in got.features]
+    n_network = methods.count("network")
+    assert methods == ["network"] * n_network + ["straight_line"] * (len(methods) - n_network)
+    walks = [f.properties.walk_distance_m for f in got.features[:n_network]]
+    assert walks == sorted(walks)
+    assert [f.properties.rank for f in got.features] == list(range(1, len(methods) + 1))
+
+
+# --------------------------------------------------------------------------
+# the front handler answers exactly what the route answers
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def twins(samples_engine):
+    """The app with its front (default) and without (every request routed)."""
+    front = create_app(Settings(cache_ttl_s=3600), engine=samples_engine)
+    routed = create_app(Settings(cache_ttl_s=3600, cache_front=False), engine=samples_engine)
+    with TestClient(front) as f, TestClient(routed) as r:
+        yield f, r
+
+
+def _queries(samples_engine) -> list[str]:
+    with samples_engine.connect() as c:
+        rows = c.execute(text(
+            "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
+            "ORDER BY md5(code) LIMIT 12")).all()
+    out = []
+    for i, (x, y) in enumerate(rows):
+        extra = ["", "&k=1", "&k=50&profile=standard", "&profile=adult&k=07"][i % 4]
+        out.append(f"lng={x:.6f}&lat={y:.6f}{extra}")
+        gx, gy = wgs84_to_gcj02(x, y)
+        out.append(f"crs=gcj02&lat={gy:.7f}&lng={gx:.7f}{extra}")
+    return out
+
+
+def test_front_and_route_give_the_same_bytes(twins, samples_engine):
+    import asyncio
+
+    from api.routes.isochrones import nearest_front
+
+    front, routed = twins
+    for q in _queries(samples_engine):
+        a = front.get(f"/api/v1/nearest?{q}")
+        b = routed.get(f"/api/v1/nearest?{q}")
+        assert a.status_code == b.status_code == 200, (q, a.text, b.text)
+        assert a.content == b.content, q
+        assert a.headers["etag"] == b.headers["etag"]
+        assert a.headers["content-type"] == b.headers["content-type"] == "application/geo+json"
+        # and the handler itself answered it (not the router behind it)
+        body = asyncio.run(nearest_front(front.app.state, q.encode()))
+        assert body == a.content, q
+    # a conditional GET answered by the front
+    etag = front.get(f"/api/v1/nearest?{q}").headers["etag"]
+    assert front.get(f"/api/v1/nearest?{q}", headers={"If-None-Match": etag}).status_code == 304
+
+
+@pytest.mark.parametrize("query, field", [
+    ("lng=1e2&lat=23.2", "lng/lat"),          # an exponent: the route parses it (Beijing-far)
+    ("lng=inf&lat=23.2", "lng"),
+    ("lng=113.1&lat=23.1&k=0", "k"),
+    ("lng=113.1&lat=23.1&k=51", "k"),
+    ("lng=113.1&lat=23.1&crs=utm", "crs"),
+    ("lng=113.1&lat=23.1&profile=jogger", "profile"),
+    ("lng=113.1&lat=23.1&foo=1", "foo"),
+    ("lng=116.4&lat=39.9", "lng/lat"),         # Beijing: outside every network
+    ("lat=23.1", "lng"),
+])
+def test_what_the_front_does_not_answer_the_route_refuses(twins, query, field):
+    import asyncio
+
+    from api.routes.isochrones import nearest_front
+
+    front, _ = twins
+    assert asyncio.run(nearest_front(front.app.state, query.encode())) is None
+    r = front.get(f"/api/v1/nearest?{query}")
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert any(field in e["field"] for e in r.json()["errors"]), r.json()
