@@ -443,6 +443,8 @@ def query_point(lng: float, lat: float, crs: str) -> tuple[float, float]:
                                 expected="-90..90"))
     if problems:
         raise InvalidInput("invalid query point", problems)
+    if crs == "wgs84":
+        return float(lng), float(lat)
     x, y = to_wgs84(lng, lat, crs)
     return float(x), float(y)
 
@@ -544,6 +546,11 @@ def nearest_in(points: PointSet, network: Network | None, lng: float, lat: float
     return out
 
 
+#: Largest nodes × points walk table kept per network for nearest searches
+#: (float64: 10M cells = 80 MB); beyond it each search walks (numba kernel).
+NEAREST_TABLE_CELLS = 10_000_000
+
+
 def point_targets(network: Network, points: PointSet,
                   max_snap_m: float) -> tuple[np.ndarray, Targets]:
     """The points of ``points`` that snap to ``network`` (their indices) and
@@ -556,7 +563,8 @@ def point_targets(network: Network, points: PointSet,
         px, py = network.project(points.lng, points.lat)
         snaps = network.snap_many(np.atleast_1d(px), np.atleast_1d(py), max_snap_m=max_snap_m)
         on = np.array([i for i, t in enumerate(snaps) if t is not None], dtype=np.int64)
-        found = (on, prepare_targets(network, [snaps[i] for i in on]))
+        found = (on, prepare_targets(network, [snaps[i] for i in on],
+                                     table_max_cells=NEAREST_TABLE_CELLS))
         cache.clear()
         cache[key] = found
     return found

@@ -31,6 +31,7 @@ All geometry is in the network's metric CRS; :func:`to_wgs84` transforms to EPSG
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -530,6 +531,8 @@ class Targets:
     ``edge``, ``to_source``, ``to_target`` and ``off`` are per target; ``node_ptr``
     (CSR over the network's nodes), ``node_target`` and ``node_along`` list, for
     each node, the targets on its edges and the metres along the edge from it.
+    ``table``, when built, holds the walk from every node to every target's
+    snapped point (nodes × targets, metres; inf where unreachable).
     """
 
     edge: np.ndarray
@@ -539,13 +542,22 @@ class Targets:
     node_ptr: np.ndarray
     node_target: np.ndarray
     node_along: np.ndarray
+    table: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.edge)
 
 
-def prepare_targets(network: Network, targets: Sequence[Snap]) -> Targets:
-    """Index snapped targets by the nodes of their edges (see :class:`Targets`)."""
+def prepare_targets(network: Network, targets: Sequence[Snap], *,
+                    table_max_cells: int = 0) -> Targets:
+    """Index snapped targets by the nodes of their edges (see :class:`Targets`).
+
+    With ``nodes × targets ≤ table_max_cells``, also walk once from every
+    target to every node (SciPy's multi-source ``dijkstra``; the network is
+    undirected, so that is the walk from the node to the target): each search
+    then reads two rows instead of walking. A town (15,000 nodes, 200 points:
+    23 MB) takes about a third of a second.
+    """
     n = len(targets)
     te = np.fromiter((t.edge for t in targets), dtype=np.int64, count=n)
     ts = np.fromiter((t.to_source_m for t in targets), dtype=np.float64, count=n)
@@ -557,7 +569,14 @@ def prepare_targets(network: Network, targets: Sequence[Snap]) -> Targets:
     order = np.argsort(nodes, kind="stable")
     ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(nodes, minlength=network.n_nodes), out=ptr[1:])
-    return Targets(te, ts, tt, to, ptr, ids[order], np.ascontiguousarray(along[order]))
+    table = None
+    if n and network.n_nodes * n <= table_max_cells:
+        on_street = [dataclasses.replace(t, off_network_m=0.0) for t in targets]
+        table = np.empty((network.n_nodes, n))
+        for k0, dist in _node_distances(network, on_street, np.inf):
+            table[:, k0 : k0 + dist.shape[0]] = dist.T
+    return Targets(te, ts, tt, to, ptr, ids[order], np.ascontiguousarray(along[order]),
+                   table)
 
 
 def nearest_by_walk(
@@ -593,7 +612,8 @@ def nearest_by_walk(
     never gets shorter, so nothing later can enter the top ``k``). Hand-written
     in numba because SciPy's ``dijkstra`` cannot stop at the ``k``-th target: it
     settles every node within its ``limit`` and needs a copy of the graph with
-    a virtual start node per call.
+    a virtual start node per call. Targets prepared with a ``table`` need no
+    search at all: two rows of the table give every walk.
     """
     if k <= 0 or len(targets) == 0:
         return []
@@ -606,6 +626,16 @@ def nearest_by_walk(
         best[same] = (snap.off_network_m + np.abs(prepared.to_source[same] - snap.to_source_m)
                       + prepared.off[same])
     e = snap.edge
+    if prepared.table is not None:
+        # read the walks from both ends of the start's edge
+        walk = np.minimum((snap.off_network_m + snap.to_source_m)
+                          + prepared.table[network.src[e]],
+                          (snap.off_network_m + snap.to_target_m)
+                          + prepared.table[network.dst[e]]) + prepared.off
+        np.minimum(best, walk, out=best)
+        idx = np.flatnonzero(np.isfinite(best) & (best <= limit))
+        order = np.lexsort((idx, best[idx]))[:k]
+        return [(int(idx[o]), float(best[idx[o]])) for o in order]
     adj = network.adjacency
     seeds = np.array([network.src[e], network.dst[e]], dtype=np.int64)
     seed_d = np.array([snap.off_network_m + snap.to_source_m,
