@@ -298,3 +298,43 @@ def test_chinese_names_of_kinds_and_services_as_in_files(rw_client, rw_engine, t
     for path in ("points/LT-T-ZH1", "grid-cells/LT-T-ZHG"):
         assert rw_client.delete(f"/api/v1/{path}", headers=h).status_code == 200
     assert row(rw_engine, "service_points", "LT-T-ZH1").kind == "station"
+
+
+def test_a_write_shows_at_once_in_cached_public_coverage(rw_engine, tokens):
+    """Public coverage answers are cached (here for an hour); deleting a branch
+    through the API changes the next answer, and restoring it brings it back."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from geo.config import Settings
+
+    with rw_engine.connect() as c:
+        # the Longteng branch that alone covers the most compounds
+        branch, alone = c.execute(text("""
+            WITH cover AS (
+                SELECT bc.branch_code AS b, bc.compound_code AS c FROM branch_compounds bc
+                JOIN party_branches p ON p.code = bc.branch_code AND p.deleted_at IS NULL
+                UNION SELECT code, seat_compound_code FROM party_branches
+                WHERE deleted_at IS NULL AND seat_compound_code IS NOT NULL),
+            solo AS (SELECT c FROM cover GROUP BY c HAVING count(*) = 1)
+            SELECT cover.b, count(*) FROM cover JOIN solo USING (c)
+            WHERE cover.b IN (SELECT code FROM party_branches WHERE region_code LIKE :t)
+            GROUP BY cover.b ORDER BY count(*) DESC, cover.b LIMIT 1"""),
+            {"t": LONGTENG + "%"}).one()
+    assert alone > 0
+    h = bearer(tokens["longteng_planner"])
+    app = create_app(Settings(cache_ttl_s=3600), engine=rw_engine)
+    with TestClient(app) as client:
+        def fraction() -> str:
+            r = client.get("/api/v1/coverage/branches", params={"region": LONGTENG})
+            assert r.status_code == 200, r.text
+            return r.json()["totals"]["fraction"]
+
+        assert fraction() == "32/36"
+        assert client.delete(f"/api/v1/branches/{branch}", headers=h).status_code == 200
+        try:
+            assert fraction() == f"{32 - alone}/36"
+        finally:
+            r = client.post(f"/api/v1/branches/{branch}/restore", headers=h)
+            assert r.status_code == 200, r.text
+        assert fraction() == "32/36"
