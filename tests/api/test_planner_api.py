@@ -302,7 +302,8 @@ def test_chinese_names_of_kinds_and_services_as_in_files(rw_client, rw_engine, t
 
 def test_a_write_shows_at_once_in_cached_public_coverage(rw_engine, tokens):
     """Public coverage answers are cached (here for an hour); deleting a branch
-    through the API changes the next answer, and restoring it brings it back."""
+    through the API changes the next answer by the compounds only it covered,
+    and restoring it brings the answer back."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -330,11 +331,14 @@ def test_a_write_shows_at_once_in_cached_public_coverage(rw_engine, tokens):
             assert r.status_code == 200, r.text
             return r.json()["totals"]["fraction"]
 
-        assert fraction() == "32/36"
+        # 32/36 in the sample, plus what other tests of this module created
+        before = fraction()
+        covered, compounds = map(int, before.split("/"))
+        assert covered >= 32 and compounds >= 36
         assert client.delete(f"/api/v1/branches/{branch}", headers=h).status_code == 200
         try:
-            assert fraction() == f"{32 - alone}/36"
+            assert fraction() == f"{covered - alone}/{compounds}"
         finally:
             r = client.post(f"/api/v1/branches/{branch}/restore", headers=h)
             assert r.status_code == 200, r.text
-        assert fraction() == "32/36"
+        assert fraction() == before
