@@ -969,6 +969,26 @@ def _kth_bound(best, k, limit):
     return v if v < limit else limit
 
 
+@njit(cache=True, inline="always")
+def _heap_push(hd, hn, size, d, v):
+    """Push ``(d, v)`` on the binary min-heap ``hd``/``hn`` of ``size`` items
+    (grown when full); returns the arrays and the new size."""
+    if size == len(hd):
+        hd = _grow(hd, 2 * size)
+        hn = _grow(hn, 2 * size)
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if hd[parent] <= d:
+            break
+        hd[j] = hd[parent]
+        hn[j] = hn[parent]
+        j = parent
+    hd[j] = d
+    hn[j] = v
+    return hd, hn, size + 1
+
+
 @njit(cache=True)
 def _nearest_search(indptr, indices, weights, n, seeds, seed_d, t_ptr, t_id, t_along, t_off,
                     best, k, limit):
@@ -988,18 +1008,7 @@ def _nearest_search(indptr, indices, weights, n, seeds, seed_d, t_ptr, t_id, t_a
         d = seed_d[i]
         if d < dist[v] and d <= bound:
             dist[v] = d
-            # push
-            j = size
-            size += 1
-            while j > 0:
-                parent = (j - 1) >> 1
-                if hd[parent] <= d:
-                    break
-                hd[j] = hd[parent]
-                hn[j] = hn[parent]
-                j = parent
-            hd[j] = d
-            hn[j] = v
+            hd, hn, size = _heap_push(hd, hn, size, d, v)
     while size > 0:
         d = hd[0]
         u = hn[0]
@@ -1042,20 +1051,7 @@ def _nearest_search(indptr, indices, weights, n, seeds, seed_d, t_ptr, t_id, t_a
             nd = d + weights[q]
             if nd < dist[v] and nd <= bound:
                 dist[v] = nd
-                if size == len(hd):
-                    hd = _grow(hd, 2 * size)
-                    hn = _grow(hn, 2 * size)
-                j = size
-                size += 1
-                while j > 0:
-                    parent = (j - 1) >> 1
-                    if hd[parent] <= nd:
-                        break
-                    hd[j] = hd[parent]
-                    hn[j] = hn[parent]
-                    j = parent
-                hd[j] = nd
-                hn[j] = v
+                hd, hn, size = _heap_push(hd, hn, size, nd, v)
 
 
 @njit(cache=True)
