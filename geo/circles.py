@@ -555,7 +555,8 @@ def point_targets(network: Network, points: PointSet,
                   max_snap_m: float) -> tuple[np.ndarray, Targets]:
     """The points of ``points`` that snap to ``network`` (their indices) and
     their snaps prepared for :func:`geo.isochrones.nearest_by_walk`; cached on
-    the network for the same positions."""
+    the network for the same positions (the last two sets: searches on the
+    previous snapshot go on while the next one is prepared)."""
     key = (max_snap_m, points.key)
     cache = network.cache.setdefault("point_targets", {})
     found = cache.get(key)
@@ -565,7 +566,8 @@ def point_targets(network: Network, points: PointSet,
         on = np.array([i for i, t in enumerate(snaps) if t is not None], dtype=np.int64)
         found = (on, prepare_targets(network, [snaps[i] for i in on],
                                      table_max_cells=NEAREST_TABLE_CELLS))
-        cache.clear()
+        for old in list(cache)[:-1]:
+            cache.pop(old, None)
         cache[key] = found
     return found
 

@@ -26,6 +26,7 @@ from geo.circles import (
     load_point_set,
     nearest_in,
     network_for_query,
+    point_targets,
     profile_key,
     query_point,
     require_point,
@@ -126,7 +127,8 @@ class QueryData:
             return None
         return snap[0], snap[1]
 
-    def load(self, engine: Engine, generation: int) -> tuple[Networks, PointSet]:
+    def load(self, engine: Engine, generation: int,
+             max_snap_m: float) -> tuple[Networks, PointSet]:
         with self._lock:
             found = self.fresh(generation)
             if found is not None:  # another request loaded it meanwhile
@@ -134,6 +136,10 @@ class QueryData:
             with engine.connect() as conn:
                 networks = self.networks.get(conn)
                 points = load_point_set(conn)
+            # snap the points and walk their tables here, in the thread pool,
+            # not in the first search on the event loop
+            for network in networks.by_dataset.values():
+                point_targets(network, points, max_snap_m)
             self._snapshot = (networks, points, time.monotonic() + self.ttl_s, generation)
             return networks, points
 
@@ -146,7 +152,8 @@ async def _query_data(state) -> tuple[Networks, PointSet]:
     generation = state.public_cache.generation
     found = data.fresh(generation)
     if found is None:
-        found = await run_in_threadpool(data.load, state.engine, generation)
+        found = await run_in_threadpool(data.load, state.engine, generation,
+                                        state.settings.max_snap_m)
     return found
 
 
