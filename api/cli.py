@@ -118,6 +118,11 @@ def cmd_up(args, settings: Settings) -> int:
     from api.app import create_app
 
     app = create_app(settings, engine=engine)
+    with step("preparing the nearest-by-walk search"):
+        from api.routes.isochrones import prepare_queries
+
+        networks, points = prepare_queries(app)
+        say(f"    {len(points)} points on {len(networks.by_dataset)} walking network(s)")
     base = f"http://{settings.host}:{settings.port}"
     say(f"==> serving on {base}  (points: {base}/api/v1/points, docs: {base}/docs)")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -144,11 +144,24 @@ class QueryData:
             return networks, points
 
 
-async def _query_data(state) -> tuple[Networks, PointSet]:
-    """The app's current networks and points (``state``: ``app.state``)."""
+def _data(state) -> QueryData:
     data: QueryData | None = getattr(state, "query_data", None)
     if data is None:
         data = state.query_data = QueryData(state.settings.cache_ttl_s)
+    return data
+
+
+def prepare_queries(app) -> tuple[Networks, PointSet]:
+    """Load the ``/nearest`` snapshot now (at server start) rather than in the
+    first resident's request."""
+    state = app.state
+    return _data(state).load(state.engine, state.public_cache.generation,
+                             state.settings.max_snap_m)
+
+
+async def _query_data(state) -> tuple[Networks, PointSet]:
+    """The app's current networks and points (``state``: ``app.state``)."""
+    data = _data(state)
     generation = state.public_cache.generation
     found = data.fresh(generation)
     if found is None:

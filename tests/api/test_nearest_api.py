@@ -173,3 +173,18 @@ def test_what_the_front_does_not_answer_the_route_refuses(twins, query, field):
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert any(field in e["field"] for e in r.json()["errors"]), r.json()
+
+
+def test_prepared_at_start(samples_engine):
+    """``servicemap up`` loads the snapshot before serving: the first request
+    then finds it fresh."""
+    from api.routes.isochrones import prepare_queries
+
+    app = create_app(Settings(cache_ttl_s=3600), engine=samples_engine)
+    assert getattr(app.state, "query_data", None) is None
+    networks, points = prepare_queries(app)
+    with samples_engine.connect() as c:
+        live = c.execute(text(
+            "SELECT count(*) FROM service_points WHERE deleted_at IS NULL")).scalar()
+    assert len(points) == live and set(networks.by_dataset) == {"lishui", "longteng"}
+    assert app.state.query_data.fresh(app.state.public_cache.generation) == (networks, points)
