@@ -26,6 +26,7 @@ from api.deps import (
 )
 from api.routes import all_routers, front_routes
 from api.routes.points import GEOJSON
+from geo.circles import NetworkCache
 from geo.config import Settings
 from geo.db.engine import make_engine, resolve_url
 
@@ -224,6 +225,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.public_cache = cache = PublicCache(settings.cache_ttl_s, settings.cache_entries)
+    app.state.network_cache = NetworkCache()
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,
                        max_age=settings.cache_max_age_s, front=settings.cache_front,

@@ -35,6 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.engine import Connection, Engine
 
 from api.auth import bearer, forbidden, principal_from_request, unauthorized
+from geo.circles import Networks
 from geo.config import Settings
 from geo.hours import CHINA_TZ
 from geo.tokens import ROLE_ZH, ROLES, Principal
@@ -42,6 +43,7 @@ from geo.tokens import ROLE_ZH, ROLES, Principal
 __all__ = [
     "FrontHandler",
     "PublicCache",
+    "app_networks",
     "body_response",
     "cached_public",
     "current_token",
@@ -63,6 +65,12 @@ def get_settings(request: Request) -> Settings:
 
 def get_engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+def app_networks(request: Request, conn: Connection) -> Networks:
+    """The walking networks, loaded once per network version and shared by
+    every route of the app (``app.state.network_cache``)."""
+    return request.app.state.network_cache.get(conn)
 
 
 def get_conn(request: Request) -> Iterator[Connection]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -197,18 +198,24 @@ class Networks:
 
 
 class NetworkCache:
-    """The networks of a database, reloaded only when their version changes."""
+    """The networks of a database, reloaded only when their version changes
+    (one load at a time: threads asking together share it)."""
 
     def __init__(self) -> None:
         self._version: str | None = None
         self._networks: Networks | None = None
+        self._lock = threading.Lock()
 
     def get(self, conn: Connection) -> Networks:
         version = network_version(conn)
-        if version != self._version or self._networks is None:
-            self._networks = Networks.load(conn)
-            self._version = version
-        return self._networks
+        networks = self._networks
+        if version == self._version and networks is not None:
+            return networks
+        with self._lock:
+            if version != self._version or self._networks is None:
+                self._networks = Networks.load(conn)
+                self._version = version
+            return self._networks
 
 
 # ------------------------------------------------------------ computation

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from api.auth import forbidden, unauthorized
 from api.deps import (
+    app_networks,
     cached_public,
     current_token,
     encode_json,
@@ -30,7 +31,7 @@ from api.deps import (
 )
 from geo import coverage as cov
 from geo import siting
-from geo.circles import CircleParams, NetworkCache
+from geo.circles import CircleParams
 from geo.config import Settings
 from geo.domain import PointKind
 from geo.errors import InvalidInput, Problem
@@ -91,13 +92,6 @@ def _params(settings: Settings, minutes: float | None, profile: str | None,
 
 def _circle_params(settings: Settings) -> CircleParams:
     return CircleParams(walk_off_m=settings.walk_off_m, max_snap_m=settings.max_snap_m)
-
-
-def _networks(request: Request, conn: Connection):
-    cache = getattr(request.app.state, "network_cache", None)
-    if cache is None:
-        cache = request.app.state.network_cache = NetworkCache()
-    return cache.get(conn)
 
 
 def _check_scope(principal: Principal, conn: Connection, region: str | None) -> str:
@@ -348,7 +342,7 @@ def post_siting(body: SitingBody, request: Request, principal: Planner, engine: 
         _check_scope(principal, conn, body.region)
         sites = [s.model_dump() for s in body.sites] if body.sites is not None else None
         result = siting.site(conn, body.region, body.k, params,
-                             networks=_networks(request, conn), source=body.candidates,
+                             networks=app_networks(request, conn), source=body.candidates,
                              sites=sites, method=body.method,
                              circle_params=_circle_params(settings),
                              max_candidates=body.max_candidates,
@@ -365,7 +359,7 @@ def post_what_if(body: WhatIfBody, request: Request, principal: Planner, engine:
     with engine.connect() as conn:
         _check_scope(principal, conn, body.region)
         result = siting.what_if(conn, body.region, body.lng, body.lat, params,
-                                networks=_networks(request, conn), crs=body.crs,
+                                networks=app_networks(request, conn), crs=body.crs,
                                 name=body.name, circle_params=_circle_params(settings))
     return Response(encode_json(result), media_type="application/json", headers=PRIVATE)
 

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection, Engine
 
-from api.deps import encode_json, get_conn, get_settings
+from api.deps import app_networks, encode_json, get_conn, get_settings
 from api.routes.points import GEOJSON, GeoJSONResponse
 from api.schemas import NearestCollection
 from geo.circles import (
@@ -40,13 +40,6 @@ Profile = Literal["standard", "adult", "elderly"]
 Crs = Literal["wgs84", "gcj02", "bd09"]
 
 
-def _networks(request: Request, conn: Connection):
-    cache = getattr(request.app.state, "network_cache", None)
-    if cache is None:
-        cache = request.app.state.network_cache = NetworkCache()
-    return cache.get(conn)
-
-
 def _params(settings: Settings) -> CircleParams:
     return CircleParams(walk_off_m=settings.walk_off_m, max_snap_m=settings.max_snap_m)
 
@@ -64,7 +57,7 @@ def get_isochrone(
 ) -> dict:
     budget = budget_for(profile or settings.default_profile, minutes, speed_kmh)
     params = _params(settings)
-    networks = _networks(request, conn)
+    networks = app_networks(request, conn)
     found = stored_circle(conn, point, budget.minutes, profile_key(budget), networks=networks,
                           params=params)
     if found is not None and not found["properties"]["stale"]:
@@ -96,7 +89,7 @@ def post_isochrone(
 ) -> dict:
     budget = budget_for(body.profile or settings.default_profile, body.minutes, body.speed_kmh)
     lng, lat = query_point(body.lng, body.lat, body.crs)
-    networks = _networks(request, conn)
+    networks = app_networks(request, conn)
     network_for_query(networks, lng, lat, settings.max_snap_m)
     circle = circles_at(networks, [lng], [lat], budget, params=_params(settings))[0]
     return circle_feature(circle, lng=lng, lat=lat, stored=False)
@@ -109,15 +102,17 @@ class QueryData:
     A snapshot is reused for ``ttl_s`` seconds (the public response cache's time
     to live: a write by another process, such as a file import, shows within it)
     and replaced at once after a write through this app (the public cache's
-    generation). Networks reload only when their version changed
-    (:class:`geo.circles.NetworkCache`), points are re-read (170 rows: ~1 ms).
-    Holding it lets a request search without a database round trip: the answer
-    is a snap, one early-stopping walk search and a few hundred bytes of JSON.
+    generation). Networks come from the app's :class:`geo.circles.NetworkCache`
+    (reloaded only when their version changed); points are re-read (170 rows:
+    ~1 ms), and snapped and tabled again only when they moved. Holding it lets a
+    request search without a database round trip: the answer is a snap, two
+    rows of the walk table (or one early-stopping search) and a few hundred
+    bytes of JSON.
     """
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, networks: NetworkCache) -> None:
         self.ttl_s = ttl_s
-        self.networks = NetworkCache()
+        self.networks = networks
         self._lock = threading.Lock()
         self._snapshot: tuple[Networks, PointSet, float, int] | None = None
 
@@ -147,7 +142,7 @@ class QueryData:
 def _data(state) -> QueryData:
     data: QueryData | None = getattr(state, "query_data", None)
     if data is None:
-        data = state.query_data = QueryData(state.settings.cache_ttl_s)
+        data = state.query_data = QueryData(state.settings.cache_ttl_s, state.network_cache)
     return data
 
 
