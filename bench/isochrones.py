@@ -14,6 +14,13 @@ Run: ``.venv/bin/python bench/isochrones.py [--sources 170] [--exact 50] [--nx 1
                distance="length")``, buffer the subgraph's nodes and edge geometries by
                the walk-off and union. No partial edges, no off-network walk.
 
+Nearest by walk (the ``/api/v1/nearest`` search): the ``k = 5`` nearest of the
+170 sources (as targets) from ``--starts`` other points, by (a) the walk table
+(:func:`geo.isochrones.prepare_targets` with a table, two rows per start),
+(a') the early-stopping numba search, (b) SciPy's ``dijkstra`` over the whole
+network from a virtual start node (the previous implementation) and (c)
+networkx ``single_source_dijkstra_path_length``; all must agree.
+
 Slow methods run on a subset and are extrapolated (said so in the table). Timings are
 the best of ``--repeat`` runs (wall clock and process CPU time); numba compilation
 (or loading its on-disk cache) happens in a warm-up call and is reported apart.
@@ -53,6 +60,8 @@ from geo.isochrones import (  # noqa: E402
     DEFAULT_WALK_OFF_M,
     circles_for_sources,
     exact_polygon,
+    nearest_by_walk,
+    prepare_targets,
     reach_many,
 )
 from geo.network import Network, Snap  # noqa: E402
@@ -149,6 +158,7 @@ def main() -> None:
     ap.add_argument("--nx", type=int, default=10, help="sources for the networkx recipe")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--grid", type=float, default=DEFAULT_GRID_M, help="lattice step, m")
+    ap.add_argument("--starts", type=int, default=500, help="starts of the nearest search")
     ap.add_argument("--cold-compile", action="store_true",
                     help="compile the numba kernels from scratch (temporary cache dir)")
     args = ap.parse_args()
@@ -216,6 +226,85 @@ def main() -> None:
     for name, (n, med, p95, mx) in accuracy.items():
         print(f"  {name:24s} n={n:3d}  median {med * 100:.3f} %  p95 {p95 * 100:.3f} %  "
               f"max {mx * 100:.3f} %")
+    nearest_section(net, g, snaps, args)
+
+
+def _walks_from(node_dist, start: Snap, targets: list[Snap], net: Network) -> np.ndarray:
+    """Walks to every target from the node distances of one start (both off-network
+    legs; a target on the start's edge also directly along it)."""
+    te = np.array([t.edge for t in targets])
+    ts = np.array([t.to_source_m for t in targets])
+    tt = np.array([t.to_target_m for t in targets])
+    to = np.array([t.off_network_m for t in targets])
+    via = np.minimum(node_dist[net.src[te]] + ts, node_dist[net.dst[te]] + tt) + to
+    direct = start.off_network_m + np.abs(ts - start.to_source_m) + to
+    return np.where(te == start.edge, np.minimum(via, direct), via)
+
+
+def _top(walk: np.ndarray, k: int) -> list[int]:
+    idx = np.flatnonzero(np.isfinite(walk))
+    return idx[np.lexsort((idx, walk[idx]))][:k].tolist()
+
+
+def nearest_section(net: Network, g: nx.Graph, targets: list[Snap], args) -> None:
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    k = 5
+    starts, _ = draw_sources(net, args.starts, seed=SEED + 1)
+    t0 = time.perf_counter()
+    table = prepare_targets(net, targets, table_max_cells=10**9)
+    t_table = time.perf_counter() - t0
+    plain = prepare_targets(net, targets)
+    nearest_by_walk(net, starts[0], plain, k)  # compile or cache load
+
+    adj = net.adjacency
+    n = net.n_nodes
+
+    def scipy_full(s: Snap) -> list[int]:
+        # the previous implementation: the graph plus a virtual start node, full search
+        indptr = np.concatenate([adj.indptr, [adj.indptr[-1] + 2]])
+        indices = np.concatenate([adj.indices, [net.src[s.edge], net.dst[s.edge]]])
+        data = np.concatenate([adj.data, [s.off_network_m + s.to_source_m,
+                                          s.off_network_m + s.to_target_m]])
+        graph = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+        d = dijkstra(graph, directed=True, indices=n)[:n]
+        return _top(_walks_from(d, s, targets, net), k)
+
+    def networkx_full(s: Snap) -> list[int]:
+        h = g.copy()
+        u, v = int(net.src[s.edge]), int(net.dst[s.edge])
+        h.add_edge("start", u, length=s.off_network_m + s.to_source_m)
+        h.add_edge("start", v, length=s.off_network_m + s.to_target_m)
+        dd = nx.single_source_dijkstra_path_length(h, "start", weight="length")
+        d = np.array([dd.get(i, np.inf) for i in range(n)])
+        return _top(_walks_from(d, s, targets, net), k)
+
+    nsub = min(args.nx, len(starts))
+    methods = [
+        ("(a) walk table, two rows per start", len(starts),
+         lambda: [[i for i, _ in nearest_by_walk(net, s, table, k)] for s in starts]),
+        ("(a') early-stopping numba search", len(starts),
+         lambda: [[i for i, _ in nearest_by_walk(net, s, plain, k)] for s in starts]),
+        ("(b) SciPy dijkstra, whole network", len(starts),
+         lambda: [scipy_full(s) for s in starts]),
+        ("(c) networkx dijkstra, whole network", nsub,
+         lambda: [networkx_full(s) for s in starts[:nsub]]),
+    ]
+    print(f"\nnearest by walk: k = {k} of {len(targets)} targets from {len(starts)} starts; "
+          f"walk table {n} × {len(targets)} built in {t_table:.2f} s")
+    results = {}
+    rows = []
+    for name, count, fn in methods:
+        w, c, out = timed(fn, args.repeat if count == len(starts) else 1)
+        results[name] = out
+        rows.append((name, count, w / count * 1e6))
+    base = rows[0][2]
+    for name, count, us in rows:
+        print(f"  {name:40s} {count:5d} starts  {us:10.1f} µs/start  {us / base:8.1f}× (a)")
+    ref = results[methods[2][0]]
+    agree = all(results[m[0]] == ref[: len(results[m[0]])] for m in methods)
+    print(f"  same k nearest from every method: {agree}")
 
 
 if __name__ == "__main__":
