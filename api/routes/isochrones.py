@@ -188,11 +188,15 @@ async def _nearest_body(state, lng: float, lat: float, crs: str, k: int,
             summary="The k service points nearest by walking, with distance and time")
 async def nearest(
     request: Request,
-    lng: Annotated[float, Query(ge=-180, le=180)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    crs: Crs = "wgs84",
-    k: Annotated[int, Query(ge=1, le=50)] = 5,
-    profile: Profile | None = None,
+    lng: Annotated[float, Query(ge=-180, le=180, description="longitude in `crs`",
+                                openapi_examples={"lishui": {"value": 113.153}})],
+    lat: Annotated[float, Query(ge=-90, le=90, description="latitude in `crs`",
+                                openapi_examples={"lishui": {"value": 23.195}})],
+    crs: Annotated[Crs, Query(description="coordinate system of `lng`/`lat` and of the "
+                                          "answer (`gcj02`: Amap, Tencent, WeChat)")] = "wgs84",
+    k: Annotated[int, Query(ge=1, le=50, description="how many points")] = 5,
+    profile: Annotated[Profile | None, Query(
+        description="walking speed of `walk_minutes` (default: the server's, elderly)")] = None,
 ) -> Response:
     body = await _nearest_body(request.app.state, lng, lat, crs, k, profile)
     return Response(body, media_type=GEOJSON)
