@@ -162,6 +162,19 @@ def _finish(lng: np.ndarray, lat: np.ndarray, scalar: bool) -> tuple[Any, Any]:
     return lng, lat
 
 
+def _in_china(convert: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+              lng: Any, lat: Any) -> tuple[Any, Any]:
+    """Apply ``convert`` (flat arrays in, flat arrays out) to the points inside
+    :data:`CHINA_BBOX`; points outside are returned unchanged (the Chinese
+    systems equal WGS-84 abroad). Scalars in, floats out."""
+    lng_a, lat_a, scalar = _prepare(lng, lat)
+    flat_lng, flat_lat = lng_a.reshape(-1), lat_a.reshape(-1)
+    inside = in_china_bbox(flat_lng, flat_lat)
+    out_lng, out_lat = flat_lng.copy(), flat_lat.copy()
+    out_lng[inside], out_lat[inside] = convert(flat_lng[inside], flat_lat[inside])
+    return _finish(out_lng.reshape(lng_a.shape), out_lat.reshape(lat_a.shape), scalar)
+
+
 def in_china_bbox(
     lng: Any, lat: Any, *, bbox: tuple[float, float, float, float] = CHINA_BBOX
 ) -> Any:
@@ -301,12 +314,7 @@ def wgs84_to_gcj02(lng: Any, lat: Any) -> tuple[Any, Any]:
         GCJ-02 longitude and latitude, degrees.  Points outside
         :data:`CHINA_BBOX` are returned unchanged.
     """
-    lng_a, lat_a, scalar = _prepare(lng, lat)
-    flat_lng, flat_lat = lng_a.reshape(-1), lat_a.reshape(-1)
-    inside = in_china_bbox(flat_lng, flat_lat)
-    out_lng, out_lat = flat_lng.copy(), flat_lat.copy()
-    out_lng[inside], out_lat[inside] = _gcj_forward_raw(flat_lng[inside], flat_lat[inside])
-    return _finish(out_lng.reshape(lng_a.shape), out_lat.reshape(lat_a.shape), scalar)
+    return _in_china(_gcj_forward_raw, lng, lat)
 
 
 def gcj02_to_wgs84(lng: Any, lat: Any) -> tuple[Any, Any]:
@@ -325,13 +333,8 @@ def gcj02_to_wgs84(lng: Any, lat: Any) -> tuple[Any, Any]:
         ``1e-9`` degrees.  Points outside :data:`CHINA_BBOX` are returned
         unchanged.
     """
-    lng_a, lat_a, scalar = _prepare(lng, lat)
-    flat_lng, flat_lat = lng_a.reshape(-1), lat_a.reshape(-1)
-    inside = in_china_bbox(flat_lng, flat_lat)
-    out_lng, out_lat = flat_lng.copy(), flat_lat.copy()
-    g_lng, g_lat = flat_lng[inside], flat_lat[inside]
-    out_lng[inside], out_lat[inside] = _invert(_gcj_forward_raw, g_lng, g_lat, g_lng, g_lat)
-    return _finish(out_lng.reshape(lng_a.shape), out_lat.reshape(lat_a.shape), scalar)
+    return _in_china(lambda g_lng, g_lat: _invert(_gcj_forward_raw, g_lng, g_lat, g_lng, g_lat),
+                     lng, lat)
 
 
 def gcj02_to_bd09(lng: Any, lat: Any) -> tuple[Any, Any]:
@@ -348,12 +351,7 @@ def gcj02_to_bd09(lng: Any, lat: Any) -> tuple[Any, Any]:
         BD-09 longitude and latitude, degrees.  Points outside
         :data:`CHINA_BBOX` are returned unchanged (Baidu uses WGS-84 abroad).
     """
-    lng_a, lat_a, scalar = _prepare(lng, lat)
-    flat_lng, flat_lat = lng_a.reshape(-1), lat_a.reshape(-1)
-    inside = in_china_bbox(flat_lng, flat_lat)
-    out_lng, out_lat = flat_lng.copy(), flat_lat.copy()
-    out_lng[inside], out_lat[inside] = _bd_forward_raw(flat_lng[inside], flat_lat[inside])
-    return _finish(out_lng.reshape(lng_a.shape), out_lat.reshape(lat_a.shape), scalar)
+    return _in_china(_bd_forward_raw, lng, lat)
 
 
 def bd09_to_gcj02(lng: Any, lat: Any) -> tuple[Any, Any]:
@@ -371,14 +369,9 @@ def bd09_to_gcj02(lng: Any, lat: Any) -> tuple[Any, Any]:
         :func:`gcj02_to_bd09` maps them back to the input within ``1e-9``
         degrees.  Points outside :data:`CHINA_BBOX` are returned unchanged.
     """
-    lng_a, lat_a, scalar = _prepare(lng, lat)
-    flat_lng, flat_lat = lng_a.reshape(-1), lat_a.reshape(-1)
-    inside = in_china_bbox(flat_lng, flat_lat)
-    out_lng, out_lat = flat_lng.copy(), flat_lat.copy()
-    b_lng, b_lat = flat_lng[inside], flat_lat[inside]
-    s_lng, s_lat = _bd_inverse_approx(b_lng, b_lat)
-    out_lng[inside], out_lat[inside] = _invert(_bd_forward_raw, b_lng, b_lat, s_lng, s_lat)
-    return _finish(out_lng.reshape(lng_a.shape), out_lat.reshape(lat_a.shape), scalar)
+    return _in_china(lambda b_lng, b_lat: _invert(_bd_forward_raw, b_lng, b_lat,
+                                                  *_bd_inverse_approx(b_lng, b_lat)),
+                     lng, lat)
 
 
 def wgs84_to_bd09(lng: Any, lat: Any) -> tuple[Any, Any]:
