@@ -100,6 +100,15 @@ def samples_engine(samples_url):
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def center(samples_engine):
+    """Lishui's town center (里水镇党群服务中心): code, name, kind, lng, lat."""
+    with samples_engine.connect() as c:
+        return c.execute(text(
+            "SELECT code, name, kind, ST_X(geom) AS lng, ST_Y(geom) AS lat FROM service_points "
+            "WHERE name = '里水镇党群服务中心'")).one()
+
+
 @pytest.fixture
 def samples_conn(samples_engine):
     with samples_engine.connect() as c:

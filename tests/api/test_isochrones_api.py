@@ -22,14 +22,6 @@ def client(samples_engine):
         c.execute(text("DELETE FROM service_circles"))
 
 
-@pytest.fixture(scope="module")
-def center(samples_engine):
-    with samples_engine.connect() as c:
-        return c.execute(text(
-            "SELECT code, ST_X(geom) AS lng, ST_Y(geom) AS lat FROM service_points "
-            "WHERE name = '里水镇党群服务中心'")).one()
-
-
 def test_stored_circle_of_a_point(client, center):
     r = client.get("/api/v1/isochrones", params={"point": center.code, "minutes": 10})
     assert r.status_code == 200

@@ -65,7 +65,7 @@ def _rendered_count(page) -> int:
     }""")
 
 
-def test_resident_map_on_a_phone(watched, live_server, samples_engine, artifacts):
+def test_resident_map_on_a_phone(watched, live_server, samples_engine, center, artifacts):
     page = watched.page
     # 10:00 on a Monday, China time: a daily 09:00-21:00 center is open (the page
     # reads the instant from window.SM_NOW when set)
@@ -74,8 +74,6 @@ def test_resident_map_on_a_phone(watched, live_server, samples_engine, artifacts
     with samples_engine.connect() as c:
         n = c.execute(text("SELECT count(*) FROM service_points WHERE deleted_at IS NULL "
                            "AND starts_with(region_code, :r)"), {"r": LISHUI}).scalar_one()
-        center = c.execute(text("SELECT code, name FROM service_points "
-                                "WHERE name = '里水镇党群服务中心'")).one()
     assert n == 170
     assert page.evaluate("smApp.points.length") == n
     assert _rendered_count(page) == n          # every point is a marker or in a cluster
@@ -137,10 +135,8 @@ def test_closed_at_night_and_filter_by_service(watched, live_server):
 
 
 def test_nearest_to_me_uses_walking_distance(watched, live_server, browser_context,
-                                             samples_engine, artifacts):
-    with samples_engine.connect() as c:
-        lng, lat = c.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM service_points "
-                                  "WHERE name = '里水镇党群服务中心'")).one()
+                                             center, artifacts):
+    lng, lat = center.lng, center.lat
     browser_context.set_geolocation({"latitude": lat, "longitude": lng + 0.0005})
     page = watched.page
     watched.open(f"{live_server}/maps/resident?region={LISHUI}")

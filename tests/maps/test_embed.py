@@ -8,7 +8,6 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import text
 
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InvalidInput
@@ -16,13 +15,6 @@ from maps.embed import kind_icon_png, layer_geojson, miniprogram_markers, overla
 from maps.render import lnglat_to_merc
 from maps.style import kind_style, rgb
 from tests.maps.conftest import LONGTENG
-
-
-@pytest.fixture(scope="module")
-def center(samples_engine):
-    with samples_engine.connect() as c:
-        return c.execute(text("SELECT code, kind, ST_X(geom) AS lng, ST_Y(geom) AS lat "
-                              "FROM service_points WHERE name = '里水镇党群服务中心'")).one()
 
 
 def test_overlay_draws_points_at_their_gcj02_position(samples_engine, center, map_circles):

@@ -29,14 +29,6 @@ def client(samples_engine, map_circles):
         yield tc
 
 
-@pytest.fixture(scope="module")
-def center(samples_engine):
-    with samples_engine.connect() as c:
-        return c.execute(text(
-            "SELECT code, ST_X(geom) AS lng, ST_Y(geom) AS lat FROM service_points "
-            "WHERE name = '里水镇党群服务中心'")).one()
-
-
 @pytest.mark.parametrize("z, x, y", [(0, 0, 0), (14, 13341, 7106), (18, 213462, 113700)])
 def test_tile_bounds_agree_with_mercantile(z, x, y):
     b = mercantile.xy_bounds(x, y, z)
