@@ -207,17 +207,15 @@ outside_points = st.one_of(
 )
 
 
+#: every conversion between the three systems
+CONVERSIONS = (crs.wgs84_to_gcj02, crs.gcj02_to_wgs84, crs.gcj02_to_bd09, crs.bd09_to_gcj02,
+               crs.wgs84_to_bd09, crs.bd09_to_wgs84)
+
+
 @settings(max_examples=300, deadline=None)
 @given(outside_points)
 def test_identity_outside_china(p: tuple[float, float]) -> None:
-    for fn in (
-        crs.wgs84_to_gcj02,
-        crs.gcj02_to_wgs84,
-        crs.gcj02_to_bd09,
-        crs.bd09_to_gcj02,
-        crs.wgs84_to_bd09,
-        crs.bd09_to_wgs84,
-    ):
+    for fn in CONVERSIONS:
         assert fn(*p) == p
 
 
@@ -232,14 +230,7 @@ def test_identity_outside_china_examples() -> None:
 def test_vectorised_equals_scalar(points: list[tuple[float, float]]) -> None:
     lng = np.array([p[0] for p in points])
     lat = np.array([p[1] for p in points])
-    for fn in (
-        crs.wgs84_to_gcj02,
-        crs.gcj02_to_wgs84,
-        crs.gcj02_to_bd09,
-        crs.bd09_to_gcj02,
-        crs.wgs84_to_bd09,
-        crs.bd09_to_wgs84,
-    ):
+    for fn in CONVERSIONS:
         vec = fn(lng, lat)
         assert isinstance(vec[0], np.ndarray) and vec[0].shape == lng.shape
         for i, p in enumerate(points):
