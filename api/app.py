@@ -247,13 +247,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 # --------------------------------------------------------------------------
 # OpenAPI: problem+json for every error, 304 for public GETs
 # --------------------------------------------------------------------------
-_ERROR_TEXT = {
-    400: "请求有误", 401: "缺少或无效的令牌", 403: "令牌缺少所需角色或区划", 404: "未找到",
-    409: "与现有数据冲突（编码重复、未删除）", 413: "请求体过大", 422: "请求参数不正确",
-    500: "服务器内部错误", 503: "数据库暂时不可用",
-}
-
-
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -278,11 +271,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if method != "get":
                 codes |= {409, 413}
             for code in codes:
-                responses.setdefault(str(code), {"description": _ERROR_TEXT[code]})
+                responses.setdefault(str(code), {"description": problems.HTTP_TITLES[code]})
             for code, resp in responses.items():
                 if code[0] in "45":
                     resp["content"] = {problems.MEDIA_TYPE: {"schema": ref}}
-                    resp.setdefault("description", _ERROR_TEXT.get(int(code), "错误"))
+                    resp.setdefault("description", problems.HTTP_TITLES.get(int(code), "错误"))
             if method == "get" and not op.get("security") and path.startswith("/api/"):
                 responses.setdefault("304", {"description": "未修改（If-None-Match 命中）"})
     for name in ("HTTPValidationError", "ValidationError"):

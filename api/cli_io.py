@@ -21,8 +21,9 @@ from pathlib import Path
 
 from api.cli import open_engine, say
 from geo.config import Settings
+from geo.errors import ImportRejected
 from geo.io.export import EXPORT_FORMATS, EXPORT_LAYERS, export_layer
-from geo.io.importer import ENTITY_NAMES, ImportOptions, ImportRejected, ImportReport, import_file
+from geo.io.importer import ENTITY_NAMES, ImportOptions, ImportReport, import_file
 
 
 def register(sub) -> None:

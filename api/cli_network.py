@@ -60,7 +60,7 @@ def cmd_import_osm(args, settings: Settings) -> int:
     from geo.db.migrate import upgrade
 
     upgrade(engine.url.render_as_string(hide_password=False))
-    from geo.io.osm import NetworkImportError
+    from geo.errors import NetworkImportError
 
     try:
         import_osm(engine, args.file, bbox=bbox, dataset=args.dataset, log=say)

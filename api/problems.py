@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo.editing import Conflict, Forbidden
 from geo.errors import (
     ConfigurationError,
+    Conflict,
     DatabaseUnavailable,
+    Forbidden,
     InvalidInput,
     NotFound,
     ServiceMapError,
@@ -31,16 +32,17 @@ log = logging.getLogger("servicemap.api")
 TYPE_BASE = "https://servicemap.example/problems/"
 MEDIA_TYPE = "application/problem+json"
 
-#: domain error → (HTTP status, Chinese title)
-STATUS: list[tuple[type[Exception], int, str]] = [
-    (InvalidInput, 422, "请求参数不正确"),
-    (NotFound, 404, "未找到"),
-    (Forbidden, 403, "无权访问"),
-    (Conflict, 409, "与现有数据冲突"),
-    (DatabaseUnavailable, 503, "数据库暂时不可用"),
-    (ConfigurationError, 500, "服务器配置错误"),
+#: domain error → HTTP status (the first matching class wins)
+STATUS: list[tuple[type[Exception], int]] = [
+    (InvalidInput, 422),
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (DatabaseUnavailable, 503),
+    (ConfigurationError, 500),
 ]
 
+#: HTTP status → its one Chinese title (problem ``title`` and OpenAPI description)
 HTTP_TITLES = {400: "请求有误", 401: "未认证", 403: "无权访问", 404: "未找到",
                405: "不支持的请求方法", 406: "无法提供所需格式", 409: "与现有数据冲突",
                411: "缺少请求体长度", 412: "前提条件不满足", 413: "请求体过大",
@@ -89,14 +91,18 @@ def problem_errors(problems) -> list[dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceMapError)
     async def _domain(request: Request, exc: ServiceMapError):
-        for cls, status, title in STATUS:
+        for cls, status in STATUS:
             if isinstance(exc, cls):
+                title = HTTP_TITLES[status]
                 extra = {}
                 if isinstance(exc, InvalidInput) and exc.problems:
                     extra["errors"] = problem_errors(exc.problems)
                 if status >= 500:  # details (hosts, URLs) are for the log only
                     log.error("%s on %s %s: %s", type(exc).__name__, request.method,
                               request.url.path, exc)
+                    if isinstance(exc, DatabaseUnavailable):
+                        return problem(status, exc.code, title, "数据库暂时不可用，请稍后重试",
+                                       headers={"Retry-After": "5"})
                     return problem(status, exc.code, title)
                 detail = exc.message if isinstance(exc, InvalidInput) else str(exc)
                 return problem(status, exc.code, title, detail, **extra)
@@ -127,8 +133,8 @@ def install(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: OperationalError):
         log.error("database error on %s %s: %s", request.method, request.url.path,
                   str(exc.orig or exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return problem(503, DatabaseUnavailable.code, "数据库暂时不可用",
-                       headers={"Retry-After": "5"})
+        return problem(503, DatabaseUnavailable.code, HTTP_TITLES[503],
+                       "数据库暂时不可用，请稍后重试", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):

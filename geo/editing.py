@@ -44,16 +44,14 @@ from sqlalchemy.exc import IntegrityError
 from geo import rules
 from geo.crs import normalize_crs_name, transform_geometry
 from geo.domain import INPUT_CRS, GridKind
-from geo.errors import InvalidInput, NotFound, Problem, ServiceMapError
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from geo.points import convert_geojson
 from geo.regions import town_geometry_of
 from geo.tokens import Principal
 
 __all__ = [
     "ENTITIES",
-    "Conflict",
     "EditResult",
-    "Forbidden",
     "check_text",
     "create",
     "delete",
@@ -66,18 +64,6 @@ __all__ = [
     "restore",
     "update",
 ]
-
-
-class Forbidden(ServiceMapError, PermissionError):
-    """The principal lacks the role or the region for this action."""
-
-    code = "forbidden"
-
-
-class Conflict(ServiceMapError):
-    """The request conflicts with the stored state (duplicate code, not deleted)."""
-
-    code = "conflict"
 
 
 #: A new or moved geometry may lie at most this far outside its town (metres).
@@ -371,7 +357,7 @@ def _services(v: Any, f: FieldSpec, problems: list[Problem]) -> list[str] | None
         return None
     tags, unknown = rules.service_tags(v)
     for i in unknown:
-        problems.append(rules.RuleProblem("不是已知的服务内容", column=f"{f.name}.{i}",
+        problems.append(Problem("不是已知的服务内容", column=f"{f.name}.{i}",
                                           value=_short(v[i]), expected=rules.SERVICE_EXPECTED,
                                           kind="unknown_service"))
     return None if unknown else tags

@@ -13,10 +13,9 @@ limits from here; ``tests/geo/test_rules_parity.py`` feeds the same rows
 through both and checks they agree.
 
 A rule function returns ``(value, problem)``: the normalised value and
-``None``, or ``None`` and a :class:`RuleProblem` (a
-:class:`geo.errors.Problem` that also carries the importer's machine-readable
-``kind``; ``column`` is the field name, ``message`` a short Chinese phrase,
-``expected`` what would be accepted).  The callers add where the value was
+``None``, or ``None`` and a :class:`geo.errors.Problem` (``kind`` machine-readable,
+``column`` the field name, ``message`` a short Chinese phrase, ``expected`` what
+would be accepted).  The callers add where the value was
 (request field, file row and column).
 """
 
@@ -58,7 +57,6 @@ __all__ = [
     "SERVICE_LOOKUP",
     "TOWN_TOLERANCE_M",
     "NumberRange",
-    "RuleProblem",
     "check_code",
     "check_hours",
     "check_number",
@@ -79,23 +77,9 @@ __all__ = [
 ]
 
 
-@dataclass
-class RuleProblem(Problem):
-    """A :class:`Problem` found by a rule, with the importer's ``kind``
-    (``value_too_long``, ``unknown_kind`` ...; see ``docs/data-formats.md``).
-    ``kind`` is not part of :meth:`as_dict`: API errors keep their shape."""
-
-    kind: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out = super().as_dict()
-        out.pop("kind", None)
-        return out
-
-
 def _refuse(kind: str, message: str, column: str, value: Any = None,
-            expected: str | None = None) -> tuple[None, RuleProblem]:
-    return None, RuleProblem(message, column=column, value=shorten(value), expected=expected,
+            expected: str | None = None) -> tuple[None, Problem]:
+    return None, Problem(message, column=column, value=shorten(value), expected=expected,
                              kind=kind)
 
 
@@ -151,7 +135,7 @@ def is_empty_token(s: str) -> bool:
 
 
 def check_text(value: Any, *, field: str, max_len: int = NAME_MAX_LEN, required: bool = False,
-               empty_tokens: bool = False) -> tuple[str | None, RuleProblem | None]:
+               empty_tokens: bool = False) -> tuple[str | None, Problem | None]:
     """A free-text value, stripped (``None`` when empty and allowed).
 
     Refused: non-strings, control characters and lone surrogates, text longer
@@ -196,7 +180,7 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _CODE_EXPECTED = "字母、数字和 - _ .（以字母或数字开头，最多 64 个字符）"
 
 
-def check_code(value: Any, *, field: str = "code") -> tuple[str | None, RuleProblem | None]:
+def check_code(value: Any, *, field: str = "code") -> tuple[str | None, Problem | None]:
     """A row's code (the natural key, also its URL): :data:`CODE_RE`, stripped."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return _refuse("missing_value", "编码为空", field, expected=_CODE_EXPECTED)
@@ -302,7 +286,7 @@ GRID_KIND_EXPECTED = "治理网格（基础网格）或 党建网格（或英文
 
 
 def _vocab(value: Any, lookup: Mapping[str, str], field: str, kind: str, what: str,
-           expected: str) -> tuple[str | None, RuleProblem | None]:
+           expected: str) -> tuple[str | None, Problem | None]:
     if isinstance(value, str):
         hit = lookup.get(normalize_label(value))
         if hit is not None:
@@ -310,12 +294,12 @@ def _vocab(value: Any, lookup: Mapping[str, str], field: str, kind: str, what: s
     return _refuse(kind, f"不是已知的{what}", field, value, expected)
 
 
-def point_kind(value: Any, *, field: str = "kind") -> tuple[str | None, RuleProblem | None]:
+def point_kind(value: Any, *, field: str = "kind") -> tuple[str | None, Problem | None]:
     """A point kind: its slug (``station``) or a Chinese name (``党群服务站``, ``党群驿站``)."""
     return _vocab(value, KIND_LOOKUP, field, "unknown_kind", "阵地类型", KIND_EXPECTED)
 
 
-def grid_kind(value: Any, *, field: str = "kind") -> tuple[str | None, RuleProblem | None]:
+def grid_kind(value: Any, *, field: str = "kind") -> tuple[str | None, Problem | None]:
     """A grid kind: ``governance``/``party`` or ``治理网格``, ``党建网格`` ..."""
     return _vocab(value, GRID_KIND_LOOKUP, field, "unknown_grid_kind", "网格类型",
                   GRID_KIND_EXPECTED)
@@ -392,7 +376,7 @@ RANGES: dict[str, NumberRange] = {
 
 
 def check_number(value: Any, *, field: str, rng: NumberRange | None = None
-                 ) -> tuple[int | float | None, RuleProblem | None]:
+                 ) -> tuple[int | float | None, Problem | None]:
     """A number in the field's :data:`RANGES` (an integral float such as ``3.0``
     is an integer). ``None`` stays ``None``."""
     r = rng or RANGES[field]
@@ -419,7 +403,7 @@ _ZH_DIGIT = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _STARS_RE = re.compile(r"([0-9]+(?:\.0+)?|[一二两三四五])\s*(?:星级?|星)?")
 
 
-def parse_stars(value: Any, *, field: str = "stars") -> tuple[int | None, RuleProblem | None]:
+def parse_stars(value: Any, *, field: str = "stars") -> tuple[int | None, Problem | None]:
     """A star rating: a number, ``3``/``3.0``, ``三星``, ``3星级`` or ``★★★``;
     within :data:`RANGES` ``["stars"]``."""
     if value is None or isinstance(value, bool):
@@ -455,7 +439,7 @@ _PHONE_OK = re.compile(r"^[\d\s\-+()（）转,，/、;；#*]+$|^[\d\s\-+()]+(?:e
 _PHONE_EXPECTED = "如 0757-86500000 或 13800000000，多个号码用“、”分隔"
 
 
-def check_phone(value: Any, *, field: str = "phone") -> tuple[str | None, RuleProblem | None]:
+def check_phone(value: Any, *, field: str = "phone") -> tuple[str | None, Problem | None]:
     """A phone number (or several): digits with ``- + ( ) 、 ,`` ``转``/``ext``, at
     least 5 digits, NFKC-normalised (full-width digits become ASCII)."""
     if value is None:
@@ -511,9 +495,9 @@ def _fmt(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[RuleProblem]]:
+def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Problem]]:
     """Structured opening hours (the form of :mod:`geo.hours`), normalised."""
-    problems: list[RuleProblem] = []
+    problems: list[Problem] = []
 
     def bad(message: str, column: str, value: Any, expected: str) -> None:
         problems.append(_refuse("invalid_hours", message, column, value, expected)[1])

@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection
 
 from api.deps import get_conn, require_planner
 from api.problems import HTTP_TITLES, problem
-from geo.io.importer import ENTITY_NAMES, ImportOptions, ImportRejected, import_file
+from geo.errors import ImportRejected
+from geo.io.importer import ENTITY_NAMES, ImportOptions, import_file
 from geo.tokens import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])

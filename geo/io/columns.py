@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geo.io.tables import ImportProblem, bracket_remark, normalize_label
+from geo.errors import Problem
+from geo.io.tables import bracket_remark, normalize_label
 
 __all__ = [
     "ENTITIES",
@@ -338,12 +339,12 @@ class MappingFile:
 
 
 def _mapping_problem(path: str, message: str, value: Any = None,
-                     expected: str | None = None) -> ImportProblem:
-    return ImportProblem(message=message, file=path, value=value, expected=expected,
+                     expected: str | None = None) -> Problem:
+    return Problem(message=message, file=path, value=value, expected=expected,
                          kind="invalid_mapping_file")
 
 
-def load_mapping(path: str | Path, entity: str) -> tuple[MappingFile | None, list[ImportProblem]]:
+def load_mapping(path: str | Path, entity: str) -> tuple[MappingFile | None, list[Problem]]:
     """Read and check a mapping file (``.toml`` or ``.json``).
 
     Parameters
@@ -357,7 +358,7 @@ def load_mapping(path: str | Path, entity: str) -> tuple[MappingFile | None, lis
     -------
     mapping : MappingFile or None
         ``None`` when the file cannot be used.
-    problems : list of ImportProblem
+    problems : list of Problem
         File-level problems (kind ``invalid_mapping_file``), empty when fine.
     """
     p = Path(path)
@@ -375,7 +376,7 @@ def load_mapping(path: str | Path, entity: str) -> tuple[MappingFile | None, lis
     if not isinstance(data, dict):
         return None, [_mapping_problem(shown, f"映射文件 {shown} 的内容应为键值表",
                                        expected="[columns] 表")]
-    problems: list[ImportProblem] = []
+    problems: list[Problem] = []
     allowed_keys = {"columns", "defaults", "crs", "sheet", "header_row"}
     for key in data:
         if key not in allowed_keys:
@@ -430,7 +431,7 @@ class ColumnMapping:
     ignored : list of str
         Columns dropped on purpose (``ignore`` in the mapping file, running
         numbers such as ``序号``).
-    problems : list of ImportProblem
+    problems : list of Problem
         File-level problems (two columns for one field).
     """
 
@@ -438,7 +439,7 @@ class ColumnMapping:
     entries: list[dict[str, str]] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    problems: list[ImportProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def map_columns(headers: list[str], entity: str, mapping: MappingFile | None = None, *,
@@ -482,7 +483,7 @@ def map_columns(headers: list[str], entity: str, mapping: MappingFile | None = N
             continue
         if target in claimed:
             f = spec.field(target)
-            out.problems.append(ImportProblem(
+            out.problems.append(Problem(
                 message=f"“{claimed[target]}”和“{header}”两列都对应字段『{f.label}』({target})，"
                         "无法确定使用哪一列",
                 file=file, sheet=sheet, column=header, value=header,

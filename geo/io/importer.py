@@ -72,7 +72,7 @@ from sqlalchemy.exc import DBAPIError
 from geo import crs as crsmod
 from geo import rules
 from geo.domain import GridKind
-from geo.errors import InvalidInput
+from geo.errors import ImportRejected, Problem, TableError
 from geo.io.columns import (
     ENTITIES,
     ColumnMapping,
@@ -84,9 +84,7 @@ from geo.io.columns import (
     score_header,
 )
 from geo.io.tables import (
-    ImportProblem,
     RawTable,
-    TableError,
     cell_text,
     normalize_label,
     read_table,
@@ -112,7 +110,6 @@ __all__ = [
     "LNG_RANGE",
     "OVERLAP_DISTANCE_M",
     "ImportOptions",
-    "ImportRejected",
     "ImportReport",
     "import_file",
 ]
@@ -213,7 +210,7 @@ class ImportReport:
         Outcome of the upsert of the valid rows (would-be counts for a dry run).
     dry_run, written : bool
         Whether this was a dry run, and whether anything was committed.
-    warnings, errors : list of ImportProblem
+    warnings, errors : list of Problem
         Every problem found, with file, sheet, row, column, value, expected.
     rejects_file : str or None
         Path of the rejected-rows file written.
@@ -247,8 +244,8 @@ class ImportReport:
     unchanged: int = 0
     dry_run: bool = False
     written: bool = False
-    warnings: list[ImportProblem] = field(default_factory=list)
-    errors: list[ImportProblem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     rejects_file: str | None = None
     rejects: bytes | None = None
     rejects_name: str | None = None
@@ -351,22 +348,6 @@ class ImportReport:
                 not any(p.row is None for p in self.errors) else ""
             lines.append(f"未写入任何数据{hint}")
         return "\n".join(lines)
-
-
-class ImportRejected(InvalidInput):
-    """Nothing was written: the file or some rows are invalid.
-
-    Attributes
-    ----------
-    report : ImportReport
-        The full report; ``problems`` are its errors.
-    """
-
-    def __init__(self, report: ImportReport) -> None:
-        n = len(report.errors)
-        super().__init__(message=f"{report.file} 未导入：发现 {n} 个错误",
-                         problems=list(report.errors))
-        self.report = report
 
 
 # ==========================================================================
@@ -517,8 +498,8 @@ class _Run:
         return out
 
     def _problem(self, i: int | None, column: str | None, kind: str, message: str,
-                 value: Any, expected: str | None) -> ImportProblem:
-        return ImportProblem(message=message, file=self.raw.file, sheet=self.raw.sheet,
+                 value: Any, expected: str | None) -> Problem:
+        return Problem(message=message, file=self.raw.file, sheet=self.raw.sheet,
                              row=None if i is None else int(self.row_numbers[i]), column=column,
                              value=_shown(value), expected=expected, kind=kind)
 
@@ -828,7 +809,7 @@ def _resolve_crs(run: _Run, requested: str | None) -> str:
             if is_plain_4326 or (raw.format in ("geojson", "kml")):
                 rep.crs, rep.crs_source = requested, "--crs"
                 return requested
-            run.report.errors.append(ImportProblem(
+            run.report.errors.append(Problem(
                 message=f"{raw.file} 声明的坐标系是 {raw.file_crs.name}"
                         f"（{_CRS_ZH.get(name or '', name)}），"
                         f"与 --crs {requested} 矛盾",
@@ -983,7 +964,7 @@ def _file_not_lnglat(run: _Run, geoms: np.ndarray) -> bool:
     if big.mean() < 0.5:
         return False
     k = int(np.flatnonzero(big)[0])
-    run.report.errors.append(ImportProblem(
+    run.report.errors.append(Problem(
         message=f"{run.raw.file} 的坐标（如 {b[k, 0]:.1f}, {b[k, 1]:.1f}）不是经纬度，"
                 "像是投影坐标，"
                 "但文件没有说明坐标系（缺少 .prj）",
@@ -2082,7 +2063,7 @@ def _transaction(conn: Connection) -> Iterator[None]:
             yield
 
 
-def _required_columns(run: _Run) -> list[ImportProblem]:
+def _required_columns(run: _Run) -> list[Problem]:
     spec = run.spec
     raw = run.raw
     missing: list[tuple[str, str]] = []
@@ -2113,7 +2094,7 @@ def _required_columns(run: _Run) -> list[ImportProblem]:
     elif spec.name == "branches":
         need("name")
     headers = "、".join(str(c) for c in raw.frame.columns) or "（无）"
-    return [ImportProblem(message=f"{raw.file} 缺少『{label}』列（文件中的列：{headers}）",
+    return [Problem(message=f"{raw.file} 缺少『{label}』列（文件中的列：{headers}）",
                           file=raw.file, sheet=raw.sheet, column=label, value=None,
                           expected=f"列名为 {aliases} 之一，或在映射文件中指定",
                           kind="missing_column") for label, aliases in missing]
@@ -2171,7 +2152,7 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
         try:
             requested = crsmod.normalize_crs_name(opts.crs)
         except ValueError:
-            report.errors.append(ImportProblem(
+            report.errors.append(Problem(
                 message=f"不认识的坐标系 '{opts.crs}'", file=shown, value=opts.crs,
                 expected="wgs84、gcj02、bd09 或 cgcs2000", kind="unknown_crs"))
     mapping: MappingFile | None = None
@@ -2182,7 +2163,7 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
             try:
                 mapping.crs = crsmod.normalize_crs_name(mapping.crs)
             except ValueError:
-                report.errors.append(ImportProblem(
+                report.errors.append(Problem(
                     message=f"映射文件中的坐标系 '{mapping.crs}' 不认识", file=mapping.path,
                     value=mapping.crs, expected="wgs84、gcj02、bd09 或 cgcs2000",
                     kind="invalid_mapping_file"))
@@ -2201,7 +2182,7 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
     report.header_rows = list(raw.header_rows)
     report.rows_read = len(raw.frame)
     for note in raw.notes:
-        report.warnings.append(ImportProblem(message=note, file=shown, sheet=raw.sheet,
+        report.warnings.append(Problem(message=note, file=shown, sheet=raw.sheet,
                                              kind="read_note"))
     cmap = map_columns([str(c) for c in raw.frame.columns], entity, mapping, file=shown,
                        sheet=raw.sheet)
@@ -2220,7 +2201,7 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
     if report.errors:
         raise reject()
     if cmap.unused and not spec.keeps_properties:
-        report.warnings.append(ImportProblem(
+        report.warnings.append(Problem(
             message=f"未使用的列：{'、'.join(cmap.unused)}（{spec.label}不保存其他属性）",
             file=shown,
             sheet=raw.sheet, kind="unused_columns"))
@@ -2270,14 +2251,14 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
                     inserted, updated, moved = _write(conn, spec, rows, keep, report.timings)
             except DBAPIError as exc:
                 detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
-                report.errors.append(ImportProblem(
+                report.errors.append(Problem(
                     message=f"数据库拒绝写入，已全部撤销：{detail}", file=shown, sheet=raw.sheet,
                     kind="database_rejected", expected="符合数据库约束的数据"))
                 raise reject() from None
         report.inserted, report.updated = len(inserted), len(updated)
         if moved:
             verb = "将" if opts.dry_run else "已"
-            report.warnings.append(ImportProblem(
+            report.warnings.append(Problem(
                 message=f"{len(moved)} 个阵地的位置有变化，版本号{verb}加一，其服务圈{verb}删除、"
                         "需重新计算（servicemap isochrones）",
                 file=shown, sheet=raw.sheet, value=len(moved), kind="circles_invalidated"))

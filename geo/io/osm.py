@@ -47,7 +47,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["NetworkImportError", "WALKABLE_HIGHWAYS", "network_from_pbf"]
+from geo.errors import NetworkImportError
+
+__all__ = ["WALKABLE_HIGHWAYS", "network_from_pbf"]
 
 #: highway values kept, in order of preference when two ways share a segment.
 WALKABLE_HIGHWAYS: tuple[str, ...] = (
@@ -73,10 +75,6 @@ WALKABLE_HIGHWAYS: tuple[str, ...] = (
 _FOOT_CLOSED = frozenset({"no", "private"})
 _FOOT_OPEN = frozenset({"yes", "designated", "permissive"})
 _ACCESS_CLOSED = frozenset({"no", "private"})
-
-
-class NetworkImportError(ValueError):
-    """The OSM file cannot be read or holds no walkable ways (in the bbox)."""
 
 
 def _tag_values(series: pd.Series | None, n: int) -> list[set[str]]:

@@ -58,15 +58,13 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from geo.errors import Problem
+from geo.errors import Problem, TableError
 from geo.rules import normalize_label  # noqa: F401 - shared with geo.editing
 
 __all__ = [
     "FORMATS",
     "HEADER_SCAN_ROWS",
-    "ImportProblem",
     "RawTable",
-    "TableError",
     "cell_text",
     "detect_encoding",
     "bracket_remark",
@@ -97,28 +95,6 @@ _EXTENSIONS: dict[str, str] = {
 HEADER_SCAN_ROWS = 20
 
 _NOTE_ROW = re.compile(r"^\s*(注|备注|说明|填表|制表|审核|合计|总计|小计)")
-
-
-@dataclass
-class ImportProblem(Problem):
-    """A :class:`geo.errors.Problem` with a machine-readable ``kind``.
-
-    Attributes
-    ----------
-    kind : str
-        Stable identifier of the kind of problem (``"not_a_number"``,
-        ``"unknown_region"``, ...), listed in ``docs/data-formats.md``.
-    """
-
-    kind: str | None = None
-
-
-class TableError(Exception):
-    """The file cannot be read as a table; carries one file-level problem."""
-
-    def __init__(self, problem: ImportProblem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
 
 
 @dataclass
@@ -177,7 +153,7 @@ class RawTable:
 
 def _fail(kind: str, message: str, *, file: str, value: Any = None,
           expected: str | None = None, sheet: str | None = None) -> TableError:
-    return TableError(ImportProblem(message=message, file=file, sheet=sheet, value=value,
+    return TableError(Problem(message=message, file=file, sheet=sheet, value=value,
                                     expected=expected, kind=kind))
 
 
@@ -619,7 +595,7 @@ def read_table(path: str | Path, *, name: str | None = None, sheet: str | None =
     Raises
     ------
     TableError
-        With one file-level :class:`ImportProblem` when the file cannot be
+        With one file-level :class:`Problem` when the file cannot be
         read (kinds ``unsupported_format``, ``unreadable_file``, ``empty_file``,
         ``sheet_not_found``, ``layer_not_found``, ``header_not_found``,
         ``no_shapefile_in_zip``, ``undecodable_text``).

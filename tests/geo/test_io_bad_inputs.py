@@ -15,7 +15,8 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.io.importer import ImportOptions, ImportRejected, import_file
+from geo.errors import ImportRejected
+from geo.io.importer import ImportOptions, import_file
 from tests.geo.test_io_files import grids_gdf, write_csv, write_geojson, write_shapefile_zip
 
 POINT_HEAD = ["编码", "名称", "类型", "所属村居", "经度", "纬度", "服务内容", "联系电话",

@@ -25,8 +25,9 @@ import shapely
 from openpyxl.styles import Font
 
 from geo import crs as crsmod
+from geo.errors import TableError
 from geo.io.columns import ENTITIES, crs_hint, load_mapping, map_columns, score_header
-from geo.io.tables import TableError, cell_text, detect_encoding, normalize_label, read_table
+from geo.io.tables import cell_text, detect_encoding, normalize_label, read_table
 
 LISHUI_TOWN = "440605126"
 #: CGCS2000 / 3-degree Gauss-Kruger CM 117E (Shantou): what a surveying office delivers.

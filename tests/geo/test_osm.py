@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.io.osm import WALKABLE_HIGHWAYS, NetworkImportError, network_from_pbf
+from geo.errors import NetworkImportError
+from geo.io.osm import WALKABLE_HIGHWAYS, network_from_pbf
 
 pyrosm = pytest.importorskip("pyrosm")
 

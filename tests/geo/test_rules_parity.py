@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import text
 
 from geo import editing, rules
-from geo.errors import InvalidInput
-from geo.io.importer import ImportRejected, import_file
+from geo.errors import ImportRejected, InvalidInput
+from geo.io.importer import import_file
 from geo.tokens import Principal
 from tests.geo.test_io_files import write_csv
 
