@@ -26,8 +26,8 @@ from api.deps import (
 )
 from api.routes import all_routers, front_routes
 from api.routes.points import GEOJSON
+from api.settings import Settings
 from geo.circles import NetworkCache
-from geo.config import Settings
 from geo.db.engine import make_engine, resolve_url
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

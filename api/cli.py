@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from geo.config import Settings
+from api.settings import Settings
 from geo.errors import ServiceMapError
 
 

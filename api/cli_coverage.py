@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from api.cli import open_engine, say
+from api.settings import Settings
 from geo import coverage as cov
-from geo.config import Settings
 from geo.domain import PointKind
 from geo.errors import InvalidInput, Problem
 

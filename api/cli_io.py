@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from api.cli import open_engine, say
-from geo.config import Settings
+from api.settings import Settings
 from geo.errors import ImportRejected
 from geo.io.export import EXPORT_FORMATS, EXPORT_LAYERS, export_layer
 from geo.io.importer import ENTITY_NAMES, ImportOptions, ImportReport, import_file

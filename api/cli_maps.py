@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from api.cli import open_engine, say
-from geo.config import Settings
+from api.settings import Settings
 from geo.errors import InvalidInput, Problem
 
 

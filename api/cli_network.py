@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from api.cli import open_engine, say
+from api.settings import Settings
 from geo.circles import CircleParams, compute_circles
-from geo.config import Settings
 from geo.errors import InvalidInput, Problem
 
 

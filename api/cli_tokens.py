@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from api.cli import open_engine, say
-from geo.config import Settings
+from api.settings import Settings
 from geo.tokens import ROLES, create_token, list_tokens, revoke_token
 
 

@@ -35,8 +35,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.engine import Connection, Engine
 
 from api.auth import bearer, forbidden, principal_from_request, unauthorized
+from api.settings import Settings
 from geo.circles import Networks
-from geo.config import Settings
 from geo.hours import CHINA_TZ
 from geo.tokens import ROLE_ZH, ROLES, Principal
 

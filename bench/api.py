@@ -82,7 +82,7 @@ def serve(kind: str, port: int, db_url: str | None, payload: list[str] | None) -
 
     if kind in ("app", "app-routed"):
         from api.app import create_app
-        from geo.config import Settings
+        from api.settings import Settings
 
         app = create_app(Settings(database_url=db_url, cache_front=kind == "app"))
     else:

@@ -69,7 +69,7 @@ def prepare_database() -> tuple[str, object | None]:
 
 
 def start_server(url: str, port: int) -> subprocess.Popen:
-    code = ("import uvicorn\nfrom api.app import create_app\nfrom geo.config import Settings\n"
+    code = ("import uvicorn\nfrom api.app import create_app\nfrom api.settings import Settings\n"
             f"uvicorn.run(create_app(Settings()), host='127.0.0.1', port={port}, "
             "log_level='warning', access_log=False)\n")
     env = {**os.environ, "SERVICEMAP_DATABASE_URL": url}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo.errors import InvalidInput, Problem
+from maps.settings import MapSettings
 
 __all__ = ["BASEMAP_KEYS", "Basemap", "available_basemaps", "choose_basemap", "tianditu_key"]
 
@@ -53,12 +54,12 @@ class Basemap:
                 "subdomains": self.subdomains, "overlay": False, "control": True}
 
 
-def tianditu_key(settings: Any) -> str | None:
+def tianditu_key(settings: MapSettings) -> str | None:
     """The Tianditu key (``SERVICEMAP_TIANDITU_KEY``), None when unset or empty."""
     return settings.tianditu_key or None
 
 
-def available_basemaps(settings: Any, *, prefix: str = "",
+def available_basemaps(settings: MapSettings, *, prefix: str = "",
                        version: str | None = None) -> dict[str, Basemap]:
     """The basemaps this installation can offer, by key (Tianditu only with a key).
 
@@ -98,7 +99,7 @@ def available_basemaps(settings: Any, *, prefix: str = "",
     return {k: out[k] for k in BASEMAP_KEYS if k in out}
 
 
-def choose_basemap(requested: str | None, *, synthetic: bool, settings: Any,
+def choose_basemap(requested: str | None, *, synthetic: bool, settings: MapSettings,
                    prefix: str = "", version: str | None = None) -> tuple[Basemap, list[Basemap]]:
     """The basemap of a page and the alternatives its layer control offers.
 

@@ -27,6 +27,7 @@ from maps.layers import source_sql
 from maps.pages import AppScript, finish_html, local_map
 from maps.resident import resident_points
 from maps.scope import Scope, resolve_scope
+from maps.settings import MapSettings
 from maps.style import (
     BADGE_SYNTHETIC,
     CIRCLE,
@@ -206,7 +207,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
     }
 
 
-def planner_html(conn: Connection, settings: Any, *, region: str | None = None,
+def planner_html(conn: Connection, settings: MapSettings, *, region: str | None = None,
                  basemap: str | None = None, prefix: str = "",
                  basemap_version: str | None = None, tile_version: str | None = None,
                  sites: int = 0) -> str:

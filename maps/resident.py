@@ -23,6 +23,7 @@ from geo.points import query_points
 from maps.basemap import choose_basemap
 from maps.pages import AppScript, add_basemaps, finish_html, local_map
 from maps.scope import Scope, resolve_scope
+from maps.settings import MapSettings
 from maps.style import BADGE_SYNTHETIC, CIRCLE, kinds_json, services_json
 
 __all__ = ["resident_config", "resident_html", "resident_points"]
@@ -89,7 +90,7 @@ def resident_config(conn: Connection, scope: Scope, *, crs: str, minutes: float,
     }
 
 
-def resident_html(conn: Connection, settings: Any, *, region: str | None = None,
+def resident_html(conn: Connection, settings: MapSettings, *, region: str | None = None,
                   basemap: str | None = None, point: str | None = None,
                   service: str | None = None, embed: bool = False, prefix: str = "",
                   basemap_version: str | None = None) -> str:
@@ -98,7 +99,7 @@ def resident_html(conn: Connection, settings: Any, *, region: str | None = None,
     Parameters
     ----------
     settings
-        :class:`geo.config.Settings` (walking budget, Tianditu key).
+        :class:`maps.settings.MapSettings` (walking budget, Tianditu key).
     basemap
         A key of :data:`maps.basemap.BASEMAP_KEYS`; default offline for
         synthetic data.

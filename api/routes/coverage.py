@@ -29,10 +29,10 @@ from api.deps import (
     get_settings,
     require_planner,
 )
+from api.settings import Settings
 from geo import coverage as cov
 from geo import siting
 from geo.circles import CircleParams
-from geo.config import Settings
 from geo.domain import PointKind
 from geo.errors import InvalidInput, Problem
 from geo.tokens import Principal

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from api.deps import app_networks, encode_json, get_conn, get_settings
 from api.routes.points import GEOJSON, GeoJSONResponse
 from api.schemas import NearestCollection
+from api.settings import Settings
 from geo.circles import (
     CircleParams,
     NetworkCache,
@@ -32,7 +33,6 @@ from geo.circles import (
     require_point,
     stored_circle,
 )
-from geo.config import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["isochrones"])
 

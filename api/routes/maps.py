@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import get_conn, get_settings
 from api.routes.tiles import CacheBuster, tile_service
-from geo.config import Settings
+from api.settings import Settings
 from geo.errors import NotFound
 from maps.assets import STATIC_PATH, asset
 from maps.layers import LAYERS

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from geo.config import Settings
+from api.settings import Settings
 from geo.errors import InvalidInput, NotFound, Problem
 from maps.layers import LAYERS
 from maps.tiles import Tile, TileService, layer_bounds, tilejson

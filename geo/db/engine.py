@@ -6,16 +6,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from geo.config import Settings
 from geo.db.cluster import LocalCluster
 from geo.errors import DatabaseUnavailable
+from geo.settings import StoreSettings
 
 
-def local_cluster(settings: Settings, *, log=print) -> LocalCluster:
+def local_cluster(settings: StoreSettings, *, log=print) -> LocalCluster:
     return LocalCluster(settings.state_dir, db_name=settings.db_name, log=log)
 
 
-def resolve_url(settings: Settings, *, start: bool = False, log=print) -> str:
+def resolve_url(settings: StoreSettings, *, start: bool = False, log=print) -> str:
     """The database URL to use: ``SERVICEMAP_DATABASE_URL`` when set (nothing is
     started), else the embedded cluster's (started when ``start``)."""
     if settings.database_url:

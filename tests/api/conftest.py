@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from geo.config import Settings
+from api.settings import Settings
 from geo.db.migrate import upgrade
 from geo.tokens import create_token, revoke_token
 from tests.conftest import create_database

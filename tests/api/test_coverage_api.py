@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
+from api.settings import Settings
 from geo.circles import compute_circles
-from geo.config import Settings
 from geo.tokens import create_token
 
 LONGTENG, LISHUI = "440507013", "440605126"

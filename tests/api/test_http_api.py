@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from api.app import create_app
-from geo.config import Settings
+from api.settings import Settings
 
 
 @pytest.fixture(scope="module")

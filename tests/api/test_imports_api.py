@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from api.cli import main
 from api.routes import imports as imports_route
-from geo.config import Settings
+from api.settings import Settings
 from geo.db.bulk import ewkb_hex
 from geo.db.migrate import upgrade
 from geo.tokens import create_token

@@ -6,8 +6,8 @@ from shapely.geometry import Point, shape
 from sqlalchemy import text
 
 from api.app import create_app
+from api.settings import Settings
 from geo.circles import compute_circles
-from geo.config import Settings
 from geo.crs import wgs84_to_gcj02
 
 

@@ -11,8 +11,8 @@ from PIL import Image
 from sqlalchemy import text
 
 from api.app import create_app
+from api.settings import Settings
 from geo.circles import compute_circles
-from geo.config import Settings
 
 LONGTENG = "440507013"
 

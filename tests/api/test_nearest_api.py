@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.schemas import NearestCollection
-from geo.config import Settings
+from api.settings import Settings
 from geo.crs import wgs84_to_gcj02
 from tests.api.conftest import bearer
 

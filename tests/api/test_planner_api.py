@@ -307,7 +307,7 @@ def test_a_write_shows_at_once_in_cached_public_coverage(rw_engine, tokens):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from geo.config import Settings
+    from api.settings import Settings
 
     with rw_engine.connect() as c:
         # the Longteng branch that alone covers the most compounds

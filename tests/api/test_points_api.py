@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo.config import Settings
+from api.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from shapely.geometry import shape
 
 from api.app import create_app
 from api.schemas import RegionFeature, RegionTree
-from geo.config import Settings
+from api.settings import Settings
 from geo.crs import wgs84_to_gcj02
 
 ROOT = Path(__file__).resolve().parents[2]

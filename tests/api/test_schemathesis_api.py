@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from geo.config import Settings
+from api.settings import Settings
 from geo.tokens import create_token
 from tests.api.conftest import LONGTENG
 from tests.conftest import serve_in_thread

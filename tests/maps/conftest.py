@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from api.app import create_app
+from api.settings import Settings
 from geo.circles import compute_circles
-from geo.config import Settings
 from tests.conftest import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from api.app import create_app
-from geo.config import Settings
+from api.settings import Settings
 from maps.layers import LAYERS, MVT_EXTENT
 from maps.render import tile_bounds_lnglat, tile_bounds_merc
 from maps.style import CIRCLE, rgb

@@ -1,0 +1,59 @@
+"""Settings of the web server and the main job, and :class:`Settings`, all of
+them together (environment prefix ``SERVICEMAP_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from geo.settings import GeoSettings, SettingsBase
+from maps.settings import MapSettings
+
+__all__ = ["ApiSettings", "Settings"]
+
+
+class ApiSettings(SettingsBase):
+    """The web server.
+
+    Attributes
+    ----------
+    host, port
+        Where ``servicemap up`` serves the API.
+    sample
+        Sample town ``servicemap up`` loads into an empty database.
+    page_max
+        Hard maximum of items in one page of a list endpoint.
+    cors_origins
+        Origins (e.g. the town's H5 domains, ``https://h5.lishui.example``) allowed
+        to call the API from a browser; empty: no cross-origin access. From the
+        environment as a JSON list: ``SERVICEMAP_CORS_ORIGINS='["https://a.example"]'``.
+    max_body_bytes, max_upload_bytes
+        Largest request body accepted (413 beyond); ``multipart/form-data``
+        uploads get the larger limit.
+    cache_max_age_s
+        ``Cache-Control: public, max-age=...`` of public GET responses, seconds.
+    cache_ttl_s
+        How long the API process reuses a built public response, seconds (0:
+        never). Writes through the API clear it at once; writes by other
+        processes show after at most this long.
+    cache_entries
+        Most public responses kept in the process's cache.
+    cache_front
+        Answer a fresh cached public GET before routing (in the app's
+        middleware, like a caching proxy), skipping parameter parsing.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sample: str = "lishui"
+    page_max: int = 1000
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 64 * 1_048_576
+    cache_max_age_s: int = 60
+    cache_ttl_s: float = 5.0
+    cache_entries: int = 256
+    cache_front: bool = True
+
+
+class Settings(GeoSettings, MapSettings, ApiSettings):
+    """All settings: what ``servicemap`` and :func:`api.app.create_app` take."""

@@ -1,0 +1,69 @@
+"""Settings of the domain layer (pydantic-settings, environment prefix ``SERVICEMAP_``).
+
+Settings are split by concern: the store (:class:`StoreSettings`), the
+analyses (:class:`AnalysisSettings`), the maps (:class:`maps.settings.MapSettings`)
+and the web server (:class:`api.settings.ApiSettings`); :class:`api.settings.Settings`
+combines them and is what the ``servicemap`` command and ``create_app`` take.
+Each layer types its functions with the part it reads. Settings are built by
+the caller and passed in; nothing here instantiates them at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AnalysisSettings", "GeoSettings", "SettingsBase", "StoreSettings"]
+
+
+class SettingsBase(BaseSettings):
+    """Common configuration of every settings class: the ``SERVICEMAP_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVICEMAP_", extra="ignore")
+
+
+class StoreSettings(SettingsBase):
+    """Where the data lives.
+
+    Attributes
+    ----------
+    database_url
+        SQLAlchemy URL of an existing PostgreSQL/PostGIS server. When unset the
+        embedded local cluster in ``state_dir`` is used (and started on demand).
+    state_dir
+        Directory for the embedded cluster's state (data directory, port,
+        generated password). Default ``.servicemap`` under the working directory.
+    db_name
+        Database of the embedded cluster.
+    """
+
+    database_url: str | None = None
+    state_dir: Path = Field(default_factory=lambda: Path.cwd() / ".servicemap")
+    db_name: str = "servicemap"
+
+
+class AnalysisSettings(SettingsBase):
+    """How service circles are drawn and measured.
+
+    Attributes
+    ----------
+    default_minutes, default_profile
+        The service-circle budget computed by the main job and used when a
+        request names none (minutes; ``standard``, ``adult`` or ``elderly``).
+    max_snap_m
+        Farthest a location may lie from the walking network and still walk
+        on it, metres.
+    walk_off_m
+        Distance from a walked street to a door still served, metres.
+    """
+
+    default_minutes: int = 10
+    default_profile: str = "elderly"
+    max_snap_m: float = 300.0
+    walk_off_m: float = 25.0
+
+
+class GeoSettings(StoreSettings, AnalysisSettings):
+    """Everything the domain layer reads."""
