@@ -28,7 +28,7 @@ from api.routes import all_routers, front_routes
 from api.routes.points import GEOJSON
 from api.settings import Settings
 from geo.circles import NetworkCache
-from geo.db.engine import make_engine, resolve_url
+from geo.store.engine import make_engine, resolve_url
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -29,7 +29,7 @@ def step(title: str) -> Iterator[None]:
 
 
 def open_engine(settings: Settings, *, start: bool = False):
-    from geo.db.engine import check_connection, make_engine, resolve_url
+    from geo.store.engine import check_connection, make_engine, resolve_url
 
     engine = make_engine(resolve_url(settings, start=start, log=say))
     check_connection(engine)
@@ -38,7 +38,7 @@ def open_engine(settings: Settings, *, start: bool = False):
 
 # -- db ---------------------------------------------------------------------
 def cmd_db(args, settings: Settings) -> int:
-    from geo.db.engine import local_cluster, masked, resolve_url
+    from geo.store.engine import local_cluster, masked, resolve_url
 
     if settings.database_url and args.action in ("start", "stop"):
         say(f"SERVICEMAP_DATABASE_URL is set ({masked(resolve_url(settings))}): "
@@ -60,7 +60,7 @@ def cmd_db(args, settings: Settings) -> int:
         url = resolve_url(settings)
         say(url if args.show_password else masked(url))
     elif args.action == "migrate":
-        from geo.db.migrate import upgrade
+        from geo.store.migrate import upgrade
 
         engine = open_engine(settings, start=True)
         upgrade(engine.url.render_as_string(hide_password=False))
@@ -70,8 +70,8 @@ def cmd_db(args, settings: Settings) -> int:
 
 def cmd_load_sample(args, settings: Settings) -> int:
     import data
-    from geo.db.migrate import upgrade
-    from geo.db.samples import load_sample
+    from data.loading import load_sample
+    from geo.store.migrate import upgrade
 
     engine = open_engine(settings, start=True)
     upgrade(engine.url.render_as_string(hide_password=False))
@@ -84,9 +84,9 @@ def cmd_load_sample(args, settings: Settings) -> int:
 
 def cmd_up(args, settings: Settings) -> int:
     import data
-    from geo.db.migrate import upgrade
-    from geo.db.samples import load_sample
+    from data.loading import load_sample
     from geo.points import count_points
+    from geo.store.migrate import upgrade
 
     if args.host:
         settings.host = args.host

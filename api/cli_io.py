@@ -103,7 +103,7 @@ def cmd_import(args, settings: Settings) -> int:
         from api.cli_network import cmd_import_osm
 
         return cmd_import_osm(args, settings)
-    from geo.db.migrate import upgrade
+    from geo.store.migrate import upgrade
 
     engine = open_engine(settings, start=True)
     upgrade(engine.url.render_as_string(hide_password=False))

@@ -53,11 +53,11 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 def cmd_import_osm(args, settings: Settings) -> int:
     """``servicemap import osm FILE [--bbox W,S,E,N] [--dataset NAME]``: load the
     walkable network, then recompute the circles it affects."""
-    from geo.db.network import import_osm
+    from geo.io.osm import import_osm
 
     bbox = parse_bbox(args.bbox)
     engine = open_engine(settings, start=True)
-    from geo.db.migrate import upgrade
+    from geo.store.migrate import upgrade
 
     upgrade(engine.url.render_as_string(hide_password=False))
     from geo.errors import NetworkImportError

@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 
 def _engine(settings: Settings):
-    from geo.db.migrate import upgrade
+    from geo.store.migrate import upgrade
 
     engine = open_engine(settings, start=True)
     upgrade(engine.url.render_as_string(hide_password=False))

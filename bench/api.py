@@ -270,7 +270,7 @@ def measure(name: str, base: str, path: str, args, paths: list[str] | None = Non
 def prepare_database(args) -> tuple[str, object | None]:
     if args.db_url:
         return args.db_url, None
-    from geo.db.samples import scratch_sample_database
+    from data.loading import scratch_sample_database
 
     print("==> starting a throw-away PostGIS cluster with the Lishui sample ...", flush=True)
     return scratch_sample_database(("lishui",))
@@ -280,7 +280,7 @@ def nearest_paths(db_url: str, n: int) -> list[str]:
     """``/api/v1/nearest`` at ``n`` building centroids (a fixed pseudo-random pick)."""
     from sqlalchemy import text
 
-    from geo.db.engine import make_engine
+    from geo.store.engine import make_engine
 
     engine = make_engine(db_url)
     try:

@@ -74,7 +74,7 @@ def prepare_database() -> tuple[str, object | None]:
             compute_circles(c, [10], profile="elderly")
         eng.dispose()
         return url, None
-    from geo.db.samples import scratch_sample_database
+    from data.loading import scratch_sample_database
 
     return scratch_sample_database(("lishui",), circles_minutes=10)
 

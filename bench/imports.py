@@ -138,7 +138,7 @@ def make_data(workdir: Path, url: str, n_buildings: int, n_points: int) -> tuple
     from sqlalchemy import create_engine, text
 
     from geo import crs as crsmod
-    from geo.db.bulk import copy_rows, ewkb_hex
+    from geo.store.copy import copy_rows, ewkb_hex
 
     rng = np.random.default_rng(20261122)
     x0, y0, x1, y1 = BBOX
@@ -164,7 +164,7 @@ def make_data(workdir: Path, url: str, n_buildings: int, n_points: int) -> tuple
                               "ST_GeomFromEWKB(decode(:g, 'hex')))"),
                          {"c": code, "n": name, "g": ewkb_hex([g], multi=True)[0]})
         polys = [shapely.box(x - 0.002, y - 0.002, x + 0.002, y + 0.002) for x, y in comp_xy]
-        copy_rows(conn.connection.driver_connection, "compounds",
+        copy_rows(conn, "compounds",
                   ["code", "name", "households", "population", "geom"],
                   ((f"C{i:04d}", f"小区{i}", 0, 0, g) for i, g in
                    enumerate(ewkb_hex(polys, multi=True))))
@@ -226,12 +226,12 @@ def reset(url: str, table: str) -> None:
 # database
 # --------------------------------------------------------------------------
 def database(tmp: Path) -> tuple[str, object | None]:
-    from geo.db.migrate import upgrade
+    from geo.store.migrate import upgrade
 
     url = os.environ.get("SERVICEMAP_DATABASE_URL")
     cluster = None
     if not url:
-        from geo.db.cluster import LocalCluster, ensure_extensions
+        from geo.store.cluster import LocalCluster, ensure_extensions
 
         cluster = LocalCluster(tmp / "pg", db_name="servicemap_bench", log=lambda m: None)
         cluster.start()

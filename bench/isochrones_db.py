@@ -1,7 +1,7 @@
 """Service circles against the database: the product vs pgRouting in one run.
 
 Starts a throwaway local PostGIS cluster with the lishui sample
-(``geo.db.samples.scratch_sample_database``) and measures, on the same edge table:
+(``data.loading.scratch_sample_database``) and measures, on the same edge table:
 
 (a) the product: all 170 lishui 10-minute circles (elderly, 600 m) computed and
     stored by ``geo.circles.compute_circles`` — network loading shown apart;
@@ -29,9 +29,9 @@ if sys.path[1:2] == [str(Path(__file__).resolve().parent)]:  # keep bench/ off t
 import numpy as np  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from data.loading import scratch_sample_database  # noqa: E402
 from geo.circles import CircleParams, Networks, budget_for, circles_at, compute_circles  # noqa: E402
 from geo.coverage import CoverageRule, covered_mask, load_town  # noqa: E402
-from geo.db.samples import scratch_sample_database  # noqa: E402
 
 PEER_SQL = """
 WITH start AS (

@@ -63,7 +63,7 @@ def prepare_database() -> tuple[str, object | None]:
     url = os.environ.get("SERVICEMAP_DATABASE_URL")
     if url:
         return url, None
-    from geo.db.samples import scratch_sample_database
+    from data.loading import scratch_sample_database
 
     return scratch_sample_database(("lishui",), circles_minutes=10)
 

@@ -12,7 +12,6 @@ one is stale and is recomputed; fresh circles are left alone.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -27,7 +26,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.crs import from_wgs84, metric_crs_for, to_wgs84
-from geo.db.bulk import copy_rows, ewkb_hex
 from geo.errors import InvalidInput, NotFound, Problem
 from geo.isochrones import (
     DEFAULT_GRID_M,
@@ -40,6 +38,8 @@ from geo.isochrones import (
 )
 from geo.network import Network
 from geo.profiles import WalkBudget, walking_budget
+from geo.store.copy import copy_rows, ewkb_hex
+from geo.store.versions import dataset_versions, network_version
 
 #: Valid coordinate systems of ad-hoc query points.
 QUERY_CRS = ("wgs84", "gcj02", "bd09")
@@ -80,21 +80,6 @@ def profile_key(budget: WalkBudget) -> str:
 
 
 # ----------------------------------------------------------------- network
-def dataset_versions(conn: Connection) -> dict[str, str]:
-    """Version of each walking-network dataset (bumped whenever it is rewritten)."""
-    rows = conn.execute(text(
-        "SELECT substr(key, 9), value->>'version' FROM meta WHERE key LIKE 'network:%'")).all()
-    return dict(rows)
-
-
-def network_version(conn: Connection) -> str:
-    """Version of all walking networks together (changes when any is rewritten)."""
-    rows = sorted(dataset_versions(conn).items())
-    if not rows:
-        return "none"
-    return hashlib.sha1(";".join(f"{k}={v}" for k, v in rows).encode()).hexdigest()[:12]
-
-
 def load_network(conn: Connection, dataset: str) -> Network | None:
     """The walking network ``dataset`` as a :class:`Network` in the UTM zone of
     its extent (None when it has no edges)."""
@@ -319,8 +304,7 @@ def compute_circles(
             "DELETE FROM service_circles WHERE minutes = :m AND profile = :pr "
             "AND point_code = ANY(:codes)"),
             {"m": budget.minutes, "pr": key, "codes": [r.code for r in todo]})
-        raw = conn.connection.driver_connection
-        copy_rows(raw, "service_circles", [
+        copy_rows(conn, "service_circles", [
             "point_code", "minutes", "profile", "speed_kmh", "budget_m", "method", "walk_off_m",
             "snap_distance_m", "geom", "input_version"],
             ((r.code, budget.minutes, key, budget.speed_kmh, budget.metres, c.method.value,

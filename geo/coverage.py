@@ -59,11 +59,12 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.circles import budget_for, dataset_versions, profile_key
+from geo.circles import budget_for, profile_key
 from geo.crs import metric_crs_for
 from geo.domain import POINT_KIND_ZH, GridKind, PointKind
 from geo.errors import InvalidInput, NotFound, Problem
 from geo.profiles import WalkBudget
+from geo.store.versions import dataset_versions
 
 __all__ = [
     "BUILDING_RULES",

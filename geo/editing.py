@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,8 @@ from geo.domain import INPUT_CRS, GridKind
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from geo.points import convert_geojson
 from geo.regions import town_geometry_of
+from geo.store import versions
+from geo.store.audit import write_audit
 from geo.tokens import Principal
 
 __all__ = [
@@ -60,7 +62,6 @@ __all__ = [
     "list_entities",
     "move",
     "parse_geometry",
-    "register_invalidator",
     "restore",
     "update",
 ]
@@ -662,20 +663,6 @@ def _view(spec: EntitySpec, snap: dict[str, Any], *, viewer: Principal | None,
 # --------------------------------------------------------------------------
 # invalidation
 # --------------------------------------------------------------------------
-#: hooks called by :func:`invalidate_for_change` after the built-in rules
-_INVALIDATORS: list[Callable[[Connection, str, str, dict | None, dict | None], dict]] = []
-
-
-def register_invalidator(
-        fn: Callable[[Connection, str, str, dict | None, dict | None], dict]) -> None:
-    """Add a rule to :func:`invalidate_for_change` (e.g. the coverage module's:
-    drop the coverage results of the regions a changed compound or point
-    touches). ``fn(conn, entity, code, before, after)`` returns a summary dict
-    merged into the result."""
-    if fn not in _INVALIDATORS:
-        _INVALIDATORS.append(fn)
-
-
 def _moved(before: dict | None, after: dict | None) -> bool:
     return (before or {}).get("geometry") != (after or {}).get("geometry")
 
@@ -704,8 +691,8 @@ def invalidate_for_change(conn: Connection, entity: str, code: str, before: dict
       service circles are deleted — that point's only.
     * A service point deleted (soft): its circles are deleted. Other changes
       of a point (name, hours, services) leave its circles alone.
-    * Coverage results (not stored yet): rules registered with
-      :func:`register_invalidator` run after these.
+    * Coverage is computed from the current rows and circles on demand;
+      caches of it follow the data versions (:mod:`geo.store.versions`).
 
     Returns
     -------
@@ -717,14 +704,10 @@ def invalidate_for_change(conn: Connection, entity: str, code: str, before: dict
         moved = _live(before) and _live(after) and _moved(before, after)
         removed = _live(before) and not _live(after)
         if moved:
-            out["point_version"] = conn.execute(text(
-                "UPDATE service_points SET version = version + 1 WHERE code = :c "
-                "RETURNING version"), {"c": code}).scalar_one()
-        if moved or removed:
-            out["circles_deleted"] = conn.execute(text(
-                "DELETE FROM service_circles WHERE point_code = :c"), {"c": code}).rowcount
-    for fn in _INVALIDATORS:
-        out.update(fn(conn, entity, code, before, after) or {})
+            new, out["circles_deleted"] = versions.points_moved(conn, [code])
+            out["point_version"] = new[code]
+        elif removed:
+            out["circles_deleted"] = versions.drop_circles(conn, [code])
     return out
 
 
@@ -743,23 +726,10 @@ class EditResult:
     changed: list[str] = field(default_factory=list)
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    return str(o)
-
-
 def _audit(conn: Connection, actor: Principal, action: str, spec: EntitySpec, code: str,
            before: dict | None, after: dict | None) -> int:
-    return conn.execute(text(
-        "INSERT INTO audit_log (actor, action, entity, entity_code, before, after) "
-        "VALUES (:actor, :action, :entity, :code, CAST(:before AS jsonb), "
-        "CAST(:after AS jsonb)) RETURNING id"),
-        {"actor": actor.actor, "action": action, "entity": spec.name, "code": code,
-         "before": json.dumps(before, ensure_ascii=False, default=_json_default)
-         if before is not None else None,
-         "after": json.dumps(after, ensure_ascii=False, default=_json_default)
-         if after is not None else None}).scalar_one()
+    return write_audit(conn, actor=actor.actor, action=action, entity=spec.name, code=code,
+                       before=before, after=after)
 
 
 def _require(actor: Principal, region_code: str | None, spec: EntitySpec, code: str,

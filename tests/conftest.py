@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from geo.db.cluster import LocalCluster
-from geo.db.migrate import upgrade
+from geo.store.cluster import LocalCluster
+from geo.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ def samples():
 @pytest.fixture(scope="session")
 def samples_url(pg_cluster, samples) -> str:
     """A migrated database with both sample towns loaded (read-only for tests)."""
-    from geo.db.samples import load_sample
+    from data.loading import load_sample
 
     url = create_database(pg_cluster.url(), "sm_samples")
     upgrade(url)

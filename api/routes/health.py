@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from api.deps import get_engine
 from api.schemas import Health
-from geo.db.engine import check_connection
+from geo.store.engine import check_connection
 
 router = APIRouter(tags=["health"])
 

@@ -52,7 +52,6 @@ import io
 import json
 import math
 import re
-import struct
 import tempfile
 import time
 import unicodedata
@@ -101,6 +100,9 @@ from geo.rules import (
     LNG_RANGE,
     SERVICE_EXPECTED,
 )
+from geo.store.audit import write_audit
+from geo.store.copy import copy_columns, ewkb_hex, pg_array
+from geo.store.versions import drop_circles
 from geo.tokens import region_in_scope
 
 __all__ = [
@@ -1773,94 +1775,12 @@ _NOT_NULL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-_SRID_FLAG = 0x20000000
-_SRID = struct.pack("<I", 4326)
-_MULTI_ONE = b"\x01" + struct.pack("<III", 6 | _SRID_FLAG, 4326, 1)
-
-
-def _ewkb(geoms: np.ndarray, *, multi: bool) -> list[str | None]:
-    """Hex EWKB (SRID 4326) of a geometry array, polygons as one-part MultiPolygons.
-
-    Same bytes as :func:`geo.db.bulk.ewkb_hex` (``None`` stays ``None``), built
-    from shapely's ISO WKB by adding the SRID to the header (and a one-part
-    MultiPolygon header around a Polygon), which is several times faster than
-    building MultiPolygon objects and hex-encoding in shapely.
-    """
-    out: list[str | None] = [None] * len(geoms)
-    present = np.flatnonzero(shapely.get_type_id(geoms) >= 0)
-    if not present.size:
-        return out
-    wkbs = shapely.to_wkb(geoms[present], hex=False, byte_order=1, include_srid=False,
-                          output_dimension=2)
-    for k, w in zip(present.tolist(), wkbs.tolist(), strict=True):
-        code = struct.unpack_from("<I", w, 1)[0]
-        if multi and code == 3:
-            out[k] = (_MULTI_ONE + w).hex()
-        else:
-            out[k] = (w[:1] + struct.pack("<I", code | _SRID_FLAG) + _SRID + w[5:]).hex()
-    return out
-
-
-def _pg_array(values: list[str] | None) -> str | None:
-    """PostgreSQL text-array literal."""
-    if values is None:
-        return None
-    items = ['"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"' for x in values]
-    return "{" + ",".join(items) + "}"
-
-
-_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_cell(v: Any) -> str:
-    if v is None:
-        return "\\N"
-    if isinstance(v, bool | np.bool_):
-        return "t" if v else "f"
-    if isinstance(v, float | np.floating):
-        return "\\N" if math.isnan(v) else repr(float(v))
-    if isinstance(v, int | np.integer):
-        return str(int(v))
-    return str(v).translate(_COPY_ESCAPE)
-
-
-def _copy_column(values: list[Any]) -> list[str]:
-    """COPY text of a column (``\\N`` for NULL), with fast paths for plain
-    strings and integers."""
-    kind = pd.api.types.infer_dtype(values, skipna=False)
-    if kind == "string":
-        joined = "".join(values)
-        if not any(ch in joined for ch in "\\\t\n\r"):
-            return values
-        return [v.translate(_COPY_ESCAPE) for v in values]
-    if kind == "integer":
-        return [str(int(v)) for v in values]
-    return [_copy_cell(v) for v in values]
-
-
-#: rows per COPY chunk: the server inserts one chunk while the next is encoded
-_COPY_CHUNK = 5000
-
-
-def _copy_text(conn: Connection, table: str, columns: dict[str, list[Any]]) -> None:
-    """COPY columns of values into ``table`` (text format; ``None`` is NULL)."""
-    cols = list(columns)
-    texts = [_copy_column(list(columns[c])) for c in cols]
-    n = len(texts[0]) if texts else 0
-    names = ", ".join(f'"{c}"' for c in cols)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as cp:
-        for start in range(0, n, _COPY_CHUNK):
-            part = [t[start:start + _COPY_CHUNK] for t in texts]
-            cp.write("".join("\t".join(row) + "\n" for row in zip(*part, strict=True)))
-
-
 def _write(conn: Connection, spec: EntitySpec, rows: _Rows, keep: np.ndarray,
            timings: dict[str, float]) -> tuple[list[str], list[str], list[str]]:
     """Upsert the kept rows; returns (inserted, updated, moved point) codes.
 
     Moved service points get ``version + 1`` (in the upsert) and lose their
-    stored service circles, as :func:`geo.editing.invalidate_for_change` does
+    stored service circles, with :func:`geo.store.versions.drop_circles`, as
     for a single edit.
     """
     table = spec.table
@@ -1879,11 +1799,11 @@ def _write(conn: Connection, spec: EntitySpec, rows: _Rows, keep: np.ndarray,
         v = rows.values[c][idx]
         kind = _TABLE_COLUMNS[table][c]
         if kind == "geom":
-            data[c] = _ewkb(v, multi=spec.geometry == "polygon")
+            data[c] = ewkb_hex(v, multi=spec.geometry == "polygon")
         elif c in ("hours", "properties"):
             data[c] = [None if x is None else json.dumps(x, ensure_ascii=False) for x in v]
         elif c == "services":
-            data[c] = [_pg_array(x) for x in v]
+            data[c] = [pg_array(x) for x in v]
         else:
             data[c] = list(v)
     codes = [str(c) for c in data["code"]]
@@ -1906,7 +1826,7 @@ def _write(conn: Connection, spec: EntitySpec, rows: _Rows, keep: np.ndarray,
             fresh = [fresh[k] for k in order]
     # new codes go straight in with COPY; existing ones through the compare-and-upsert
     if fresh:
-        _copy_text(conn, f'"{table}"', {c: [data[c][k] for k in fresh] for c in cols})
+        copy_columns(conn, table, {c: [data[c][k] for k in fresh] for c in cols})
     timings["copy_new"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     result: list[Any] = []
@@ -1914,7 +1834,7 @@ def _write(conn: Connection, spec: EntitySpec, rows: _Rows, keep: np.ndarray,
         conn.execute(text(f"DROP TABLE IF EXISTS {_STAGE}"))
         conn.execute(text(f"CREATE TEMP TABLE {_STAGE} AS SELECT {', '.join(cols)} "
                           f'FROM "{table}" WITH NO DATA'))
-        _copy_text(conn, _STAGE, {c: [data[c][k] for k in old] for c in cols})
+        copy_columns(conn, _STAGE, {c: [data[c][k] for k in old] for c in cols})
         result = conn.execute(text(_upsert_sql(table, cols, rows.coalesce))).all()
         conn.execute(text(f"DROP TABLE {_STAGE}"))
     timings["upsert_existing"] = time.perf_counter() - t0
@@ -1924,9 +1844,7 @@ def _write(conn: Connection, spec: EntitySpec, rows: _Rows, keep: np.ndarray,
     if table == "service_points":
         moved = [str(r.code) for r in result
                  if not r.inserted and int(r.version) > versions.get(str(r.code), r.version)]
-        if moved:
-            conn.execute(text("DELETE FROM service_circles WHERE point_code = ANY(:c)"),
-                         {"c": moved})
+        drop_circles(conn, moved)
     if rows.compound_sets is not None:
         changed = _write_branch_compounds(conn, rows.values["code"][idx], rows.compound_sets[idx])
         done = set(inserted) | set(updated)
@@ -1965,10 +1883,7 @@ def _audit(conn: Connection, report: ImportReport, actor: str, inserted: list[st
         "inserted_codes": inserted[:AUDIT_MAX_CODES], "updated_codes": updated[:AUDIT_MAX_CODES],
         "codes_truncated": len(inserted) > AUDIT_MAX_CODES or len(updated) > AUDIT_MAX_CODES,
     }
-    conn.execute(text("INSERT INTO audit_log (actor, action, entity, entity_code, before, after) "
-                      "VALUES (:actor, 'import', :entity, NULL, NULL, CAST(:after AS jsonb))"),
-                 {"actor": actor, "entity": report.table,
-                  "after": json.dumps(after, ensure_ascii=False)})
+    write_audit(conn, actor=actor, action="import", entity=report.table, after=after)
 
 
 # ==========================================================================

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.settings import Settings
-from geo.db.migrate import upgrade
+from geo.store.migrate import upgrade
 from geo.tokens import create_token, revoke_token
 from tests.conftest import create_database
 
@@ -66,7 +66,7 @@ def seed_circles(conn, codes: list[str]) -> None:
 
 
 def _database(pg_cluster, samples, name: str, towns: tuple[str, ...]) -> str:
-    from geo.db.samples import load_sample
+    from data.loading import load_sample
 
     url = create_database(pg_cluster.url(), name)
     upgrade(url)

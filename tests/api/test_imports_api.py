@@ -16,8 +16,8 @@ from api.app import create_app
 from api.cli import main
 from api.routes import imports as imports_route
 from api.settings import Settings
-from geo.db.bulk import ewkb_hex
-from geo.db.migrate import upgrade
+from geo.store.copy import ewkb_hex
+from geo.store.migrate import upgrade
 from geo.tokens import create_token
 from tests.conftest import create_database
 from tests.geo.test_io_files import point_rows, points_csv, write_points_xlsx

@@ -20,10 +20,10 @@ from geo.circles import (
     compute_circles,
     load_network,
 )
-from geo.db.meta import bump_network_version
-from geo.db.network import write_network
 from geo.errors import InvalidInput
 from geo.isochrones import reach
+from geo.store.network import write_network
+from geo.store.versions import bump_network_version
 from tests.conftest import scalar
 
 # A plus-shaped street of four 200 m arms around (113.0, 23.0), built in UTM 49N.

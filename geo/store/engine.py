@@ -6,9 +6,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from geo.db.cluster import LocalCluster
 from geo.errors import DatabaseUnavailable
 from geo.settings import StoreSettings
+from geo.store.cluster import LocalCluster
 
 
 def local_cluster(settings: StoreSettings, *, log=print) -> LocalCluster:

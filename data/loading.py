@@ -1,4 +1,5 @@
-"""Loading a generated sample town into PostGIS (``servicemap load-sample``)."""
+"""Loading a generated sample town into PostGIS (``servicemap load-sample``), and
+throwaway databases holding samples (benchmarks, demos)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from data.sample import Sample
-from geo.db.bulk import column_or, copy_rows, ewkb_hex
-from geo.db.meta import set_meta
-from geo.db.network import write_network
+from geo.store.copy import column_or, copy_rows, ewkb_hex
+from geo.store.network import write_network
+from geo.store.versions import set_meta
 
 
 def _codes(df) -> list[str]:
@@ -29,7 +30,6 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
     with engine.begin() as conn:
-        raw = conn.connection.driver_connection
         # -- remove what this sample replaces (children first) -------------
         conn.execute(text("DELETE FROM branch_compounds WHERE branch_code = ANY(:c)"),
                      {"c": list(sample.branches["code"])})
@@ -72,7 +72,7 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
         syn = sample.synthetic
 
         p = sample.points
-        counts["points"] = copy_rows(raw, "service_points", [
+        counts["points"] = copy_rows(conn, "service_points", [
             "code", "name", "kind", "region_code", "address", "geom", "hours", "hours_text",
             "services", "rooms", "floor_area_m2", "stars", "phone", "source_crs", "synthetic",
         ], zip(p["code"], p["name"], p["kind"], p["region_code"], column_or(p, "address"),
@@ -81,28 +81,28 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
                column_or(p, "stars"), column_or(p, "phone"), ["wgs84"] * len(p), [syn] * len(p),
                strict=True))
         g = sample.grids
-        counts["grids"] = copy_rows(raw, "grid_cells", [
+        counts["grids"] = copy_rows(conn, "grid_cells", [
             "code", "name", "region_code", "kind", "workers", "has_branch", "geom", "synthetic",
         ], zip(g["code"], g["name"], g["region_code"], g["kind"], g["workers"],
                g["has_branch"], ewkb_hex(g.geometry, multi=True), [syn] * len(g), strict=True))
         c = sample.compounds
-        counts["compounds"] = copy_rows(raw, "compounds", [
+        counts["compounds"] = copy_rows(conn, "compounds", [
             "code", "name", "region_code", "households", "population", "geom", "synthetic",
         ], zip(c["code"], c["name"], c["region_code"], c["households"], c["population"],
                ewkb_hex(c.geometry, multi=True), [syn] * len(c), strict=True))
         b = sample.buildings
-        counts["buildings"] = copy_rows(raw, "buildings", [
+        counts["buildings"] = copy_rows(conn, "buildings", [
             "code", "compound_code", "households", "population", "geom", "synthetic",
         ], zip(b["code"], b["compound_code"].astype(object).where(b["compound_code"].notna(),
                                                                   None),
                b["households"], b["population"], ewkb_hex(b.geometry, multi=True),
                [syn] * len(b), strict=True))
         br = sample.branches
-        counts["branches"] = copy_rows(raw, "party_branches", [
+        counts["branches"] = copy_rows(conn, "party_branches", [
             "code", "name", "region_code", "seat_compound_code", "synthetic",
         ], zip(br["code"], br["name"], br["region_code"], column_or(br, "seat_compound_code"),
                [syn] * len(br), strict=True))
-        copy_rows(raw, "branch_compounds", ["branch_code", "compound_code"],
+        copy_rows(conn, "branch_compounds", ["branch_code", "compound_code"],
                   ((code, cc) for code, ccs in zip(br["code"], br["compound_codes"], strict=True)
                    for cc in ccs))
         counts["network_edges"] = write_network(conn, sample.nodes, sample.edges,
@@ -111,7 +111,7 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
         if len(sample.water):
             w = sample.water
             names = column_or(w, "name", "")
-            copy_rows(raw, "water_areas", ["name", "geom", "synthetic"],
+            copy_rows(conn, "water_areas", ["name", "geom", "synthetic"],
                       zip([f"{sample.name}:{n}" for n in names],
                           ewkb_hex(w.geometry, multi=True), [syn] * len(w), strict=True))
         set_meta(conn, f"sample:{sample.name}", {"synthetic": bool(syn), "counts": counts})
@@ -139,7 +139,7 @@ def scratch_sample_database(names: tuple[str, ...] = ("lishui",), *,
                             log: Callable[[str], None] = lambda m: None):
     """A throwaway local cluster holding the named samples (benchmarks, demos).
 
-    Starts a :class:`geo.db.cluster.LocalCluster` in a new temporary directory,
+    Starts a :class:`geo.store.cluster.LocalCluster` in a new temporary directory,
     migrates it, loads each sample and, with ``circles_minutes``, computes the
     elderly-profile service circles. Returns ``(url, cluster)``; call
     ``cluster.destroy()`` when done.
@@ -148,9 +148,9 @@ def scratch_sample_database(names: tuple[str, ...] = ("lishui",), *,
     from pathlib import Path
 
     import data
-    from geo.db.cluster import LocalCluster
-    from geo.db.engine import make_engine
-    from geo.db.migrate import upgrade
+    from geo.store.cluster import LocalCluster
+    from geo.store.engine import make_engine
+    from geo.store.migrate import upgrade
 
     state = Path(tempfile.mkdtemp(prefix="servicemap-scratch-"))
     cluster = LocalCluster(state, db_name="servicemap_scratch", log=log)

@@ -1,6 +1,6 @@
 """ORM models: the store of record. Geometries are SRID 4326 with GiST indexes
 and validity checks. The schema itself is created by the Alembic migrations in
-``geo/db/migrations``; a test checks that these models and the migrated schema
+``geo/store/migrations``; a test checks that these models and the migrated schema
 agree."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from geo.db.models import Base
+from geo.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

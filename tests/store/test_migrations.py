@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from geo.db.migrate import alembic_config, current, downgrade, upgrade
-from geo.db.models import Base
+from geo.store.migrate import alembic_config, current, downgrade, upgrade
+from geo.store.models import Base
 from tests.conftest import create_database
 
 OUR_TABLES = {t.name for t in Base.metadata.sorted_tables}

@@ -110,7 +110,7 @@ def test_network_is_pgrouting_compatible(samples_conn):
 
 
 def test_reloading_a_sample_replaces_it(samples_engine, samples):
-    from geo.db.samples import load_sample
+    from data.loading import load_sample
 
     with samples_engine.connect() as c:
         before = scalar(c, "SELECT count(*) FROM service_points")

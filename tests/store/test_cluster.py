@@ -9,10 +9,10 @@ import socket
 import psycopg
 import pytest
 
-from geo.db.cluster import LocalCluster, port_is_free
-from geo.db.engine import check_connection, make_engine, resolve_url
 from geo.errors import DatabaseUnavailable
 from geo.settings import StoreSettings as Settings
+from geo.store.cluster import LocalCluster, port_is_free
+from geo.store.engine import check_connection, make_engine, resolve_url
 
 
 def _dsn(url: str) -> str:
