@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.cli import open_engine, say
+from api.cli.common import open_engine, say
 from api.settings import Settings
 from geo import coverage as cov
 from geo.domain import PointKind

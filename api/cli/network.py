@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.cli import open_engine, say
+from api.cli.common import open_engine, say
 from api.settings import Settings
 from geo.circles import CircleParams, compute_circles
 from geo.errors import InvalidInput, Problem
@@ -56,15 +56,7 @@ def cmd_import_osm(args, settings: Settings) -> int:
     from geo.io.osm import import_osm
 
     bbox = parse_bbox(args.bbox)
-    engine = open_engine(settings, start=True)
-    from geo.store.migrate import upgrade
-
-    upgrade(engine.url.render_as_string(hide_password=False))
-    from geo.errors import NetworkImportError
-
-    try:
-        import_osm(engine, args.file, bbox=bbox, dataset=args.dataset, log=say)
-    except NetworkImportError as exc:
-        raise InvalidInput(str(exc)) from None
+    engine = open_engine(settings, migrate=True)
+    import_osm(engine, args.file, bbox=bbox, dataset=args.dataset, log=say)
     run_circles(engine, settings)
     return 0

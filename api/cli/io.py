@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from api.cli import open_engine, say
+from api.cli.common import open_engine, say
 from api.settings import Settings
 from geo.errors import ImportRejected
 from geo.io.export import EXPORT_FORMATS, EXPORT_LAYERS, export_layer
@@ -100,13 +100,10 @@ def _save_rejects(report: ImportReport, source: Path) -> None:
 def cmd_import(args, settings: Settings) -> int:
     """Run ``servicemap import``; 0 when imported (or validated), 1 when refused."""
     if args.entity == "osm":
-        from api.cli_network import cmd_import_osm
+        from api.cli.network import cmd_import_osm
 
         return cmd_import_osm(args, settings)
-    from geo.store.migrate import upgrade
-
-    engine = open_engine(settings, start=True)
-    upgrade(engine.url.render_as_string(hide_password=False))
+    engine = open_engine(settings, migrate=True)
     opts = ImportOptions(crs=args.crs, sheet=args.sheet, mapping=args.mapping,
                          dry_run=args.dry_run, skip_invalid=args.skip_invalid,
                          fix_swapped=args.fix_swapped, make_valid=args.make_valid,

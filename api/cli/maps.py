@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.cli import open_engine, say
+from api.cli.common import open_engine, say
 from api.settings import Settings
 from geo.errors import InvalidInput, Problem
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from api.cli import open_engine, say
+from api.cli.common import open_engine, say
 from api.settings import Settings
 from geo.tokens import ROLES, create_token, list_tokens, revoke_token
 
@@ -39,18 +39,10 @@ def register(sub) -> None:
     r.set_defaults(func=cmd_token_revoke)
 
 
-def _engine(settings: Settings):
-    from geo.store.migrate import upgrade
-
-    engine = open_engine(settings, start=True)
-    upgrade(engine.url.render_as_string(hide_password=False))
-    return engine
-
-
 def cmd_token_create(args, settings: Settings) -> int:
     from sqlalchemy import text
 
-    engine = _engine(settings)
+    engine = open_engine(settings, migrate=True)
     regions = [r.strip() for arg in args.region for r in arg.split(",") if r.strip()]
     name = args.name or f"{args.role}@{','.join(regions)}"
     with engine.begin() as conn:
@@ -76,7 +68,7 @@ def cmd_token_create(args, settings: Settings) -> int:
 
 
 def cmd_token_list(args, settings: Settings) -> int:
-    engine = _engine(settings)
+    engine = open_engine(settings, migrate=True)
     with engine.connect() as conn:
         tokens = list_tokens(conn, include_revoked=args.all)
     if args.json:
@@ -101,7 +93,7 @@ def cmd_token_list(args, settings: Settings) -> int:
 
 
 def cmd_token_revoke(args, settings: Settings) -> int:
-    engine = _engine(settings)
+    engine = open_engine(settings, migrate=True)
     with engine.begin() as conn:
         info = revoke_token(conn, args.token)
     say(f"token {info.id} ({info.prefix}, {info.name}) revoked")

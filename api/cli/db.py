@@ -1,0 +1,58 @@
+"""``servicemap db start|stop|status|url|migrate`` and ``servicemap load-sample``."""
+
+from __future__ import annotations
+
+import json
+
+from api.cli.common import open_engine, say, step
+from api.settings import Settings
+
+
+def register(sub) -> None:
+    db = sub.add_parser("db", help="the embedded local database")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db.add_argument("--show-password", action="store_true")
+    db.set_defaults(func=cmd_db)
+    ls = sub.add_parser("load-sample", help="generate and load a sample town")
+    ls.add_argument("name", choices=["lishui", "longteng"])
+    ls.set_defaults(func=cmd_load_sample)
+
+
+def cmd_db(args, settings: Settings) -> int:
+    from geo.store.engine import local_cluster, masked, resolve_url
+
+    if settings.database_url and args.action in ("start", "stop"):
+        say(f"SERVICEMAP_DATABASE_URL is set ({masked(resolve_url(settings))}): "
+            "nothing to start or stop")
+        return 0
+    cluster = local_cluster(settings, log=say)
+    if args.action == "start":
+        state = cluster.start()
+        say(f"database running on 127.0.0.1:{state.port} (state in {cluster.state_dir})")
+    elif args.action == "stop":
+        say("database stopped" if cluster.stop() else "database was not running")
+    elif args.action == "status":
+        if settings.database_url:
+            engine = open_engine(settings)
+            say(json.dumps({"external": True, "url": masked(engine.url), "reachable": True}))
+        else:
+            say(json.dumps(cluster.status(), ensure_ascii=False))
+    elif args.action == "url":
+        url = resolve_url(settings)
+        say(url if args.show_password else masked(url))
+    elif args.action == "migrate":
+        open_engine(settings, migrate=True)
+        say("schema is up to date")
+    return 0
+
+
+def cmd_load_sample(args, settings: Settings) -> int:
+    import data
+    from data.loading import load_sample
+
+    engine = open_engine(settings, migrate=True)
+    with step(f"generating sample {args.name}"):
+        sample = data.generate(args.name)
+    with step(f"loading sample {args.name}"):
+        load_sample(engine, sample, log=say)
+    return 0

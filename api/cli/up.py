@@ -1,0 +1,89 @@
+"""``servicemap up``: the main job — database, schema, sample, analyses, then serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.cli.common import open_engine, say, step, upgrade_schema
+from api.settings import Settings
+
+
+def register(sub) -> None:
+    up = sub.add_parser("up", help="database, schema, sample, analysis, then serve the API")
+    up.add_argument("--host")
+    up.add_argument("--port", type=int)
+    up.add_argument("--no-serve", action="store_true", help="stop before serving")
+    up.set_defaults(func=cmd_up)
+
+
+def cmd_up(args, settings: Settings) -> int:
+    import data
+    from data.loading import load_sample
+    from geo.points import count_points
+
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if not args.no_serve:
+        _check_listen(settings.host, settings.port)
+    with step("starting the database" if not settings.database_url
+              else "connecting to the database"):
+        engine = open_engine(settings, start=True)
+    with step("migrating the schema"):
+        upgrade_schema(engine)
+    with engine.connect() as conn:
+        empty = count_points(conn) == 0
+    if empty:
+        with step(f"generating sample {settings.sample}"):
+            sample = data.generate(settings.sample)
+        with step(f"loading sample {settings.sample}"):
+            load_sample(engine, sample, log=say)
+    else:
+        say("==> data present: sample not reloaded")
+    for title, fn in analysis_steps():
+        with step(title):
+            fn(engine, settings, say)
+    if args.no_serve:
+        return 0
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(settings, engine=engine)
+    with step("preparing the nearest-by-walk search"):
+        from api.routes.isochrones import prepare_queries
+
+        networks, points = prepare_queries(app)
+        say(f"    {len(points)} points on {len(networks.by_dataset)} walking network(s)")
+    base = f"http://{settings.host}:{settings.port}"
+    say(f"==> serving on {base}  (points: {base}/api/v1/points, docs: {base}/docs)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail early, in one line, when the API address is taken."""
+    import socket
+
+    from geo.errors import ConfigurationError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise ConfigurationError(
+                f"cannot serve on {host}:{port}: the address is in use (is ServiceMap already "
+                f"running?); choose another with --port or SERVICEMAP_PORT") from None
+
+
+def analysis_steps():
+    """The analysis steps the main job runs after loading data, in order."""
+    from api.cli.network import run_circles
+
+    title = "computing the 10-minute service circles"
+    if not any((Path(__file__).resolve().parents[2] / "geo" / "__pycache__").glob(
+            "isochrones.*.nbi")):
+        title += " (first run: compiling the walking kernels, about a minute)"
+    return [(title, run_circles)]
