@@ -15,20 +15,23 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.deps import (
+from api.caching import (
     FrontHandler,
     PublicCache,
     body_response,
     etag_matches,
     etag_of,
     public_response,
-    reject_unknown_query,
 )
+from api.deps import reject_unknown_query
 from api.routes import all_routers, front_routes
 from api.routes.points import GEOJSON
 from api.settings import Settings
-from geo.circles import NetworkCache
+from geo.cache import VersionedCache
+from geo.circles import NetworkCache, QuerySnapshot
 from geo.store.engine import make_engine, resolve_url
+from geo.store.versions import DataVersions
+from maps.tiles import TileService
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -50,8 +53,9 @@ Service points (党群服务阵地), regions, service circles and coverage.
 
 class RequestHygiene:
     """Pure ASGI middleware: request body size limit (413), ``nosniff``,
-    clearing the public response cache after every successful write, answers
-    from that cache or from a route's front handler (``front_routes``: path →
+    reading the data versions again after every successful write (so the
+    app's caches never serve what the write changed), answers from the public
+    response cache or from a route's front handler (``front_routes``: path →
     ``async (app.state, query string) -> body | None``), and
     ETag/Cache-Control/304 for public JSON GETs that do not set them."""
 
@@ -222,10 +226,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                       {"name": "planner", "description": "规划编辑：需要令牌"},
                       {"name": "health", "description": "存活与就绪检查"},
                   ])
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.public_cache = cache = PublicCache(settings.cache_ttl_s, settings.cache_entries)
-    app.state.network_cache = NetworkCache()
+    # the app's state, all made here: the data versions every cache follows,
+    # and the caches (public responses, tiles, pages, networks, nearest snapshot)
+    state = app.state
+    state.settings = settings
+    state.engine = engine
+    state.data_versions = versions = DataVersions(engine, ttl_s=settings.cache_ttl_s)
+    state.public_cache = cache = PublicCache(versions, settings.cache_entries)
+    state.network_cache = NetworkCache(versions)
+    state.query_snapshot = QuerySnapshot(versions, state.network_cache,
+                                         max_snap_m=settings.max_snap_m)
+    state.map_tiles = TileService(engine, versions=versions,
+                                  params={"minutes": float(settings.default_minutes),
+                                          "profile": settings.default_profile})
+    state.map_pages = VersionedCache(64)
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,
                        max_age=settings.cache_max_age_s, front=settings.cache_front,

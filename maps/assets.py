@@ -9,11 +9,12 @@ content hash (``?v=``) so browsers may cache them for a long time.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
+from geo.cache import etag_of
 
 __all__ = ["Asset", "asset", "asset_url", "assets", "leaflet_css", "leaflet_js"]
 
@@ -26,7 +27,7 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
 
 @dataclass(frozen=True)
 class Asset:
-    """One static file: its bytes, media type and strong ETag."""
+    """One static file: its bytes, media type and ETag (:func:`geo.cache.etag_of`)."""
 
     path: str
     data: bytes
@@ -50,8 +51,7 @@ def assets() -> dict[str, Asset]:
                 suffix = "." + child.name.rsplit(".", 1)[-1] if "." in child.name else ""
                 media = _TYPES.get(suffix) or mimetypes.guess_type(child.name)[0] \
                     or "application/octet-stream"
-                out[rel] = Asset(rel, data, media,
-                                 '"' + hashlib.sha1(data).hexdigest()[:16] + '"')
+                out[rel] = Asset(rel, data, media, etag_of(data))
 
     walk(root, "")
     return out
@@ -68,7 +68,7 @@ def asset_url(path: str, prefix: str = "") -> str:
     ``prefix`` is the app's root path when it is served below one.
     """
     a = assets()[path]
-    return f"{prefix}{STATIC_PATH}/{path}?v={a.etag.strip(chr(34))[:10]}"
+    return f"{prefix}{STATIC_PATH}/{path}?v={a.etag.split(chr(34))[1][:10]}"
 
 
 def leaflet_js(prefix: str = "") -> list[tuple[str, str]]:

@@ -3,24 +3,20 @@ knows when the data under a tile changed.
 
 Cache and invalidation
 ----------------------
-Rendered tiles live in an in-process LRU keyed by ``(layer, format, z, x, y,
-parameters, data version)``. The data version of a layer is derived from the
-tables under it (:attr:`maps.layers.LayerSpec.tables`): for each table
-``count(*)`` and the sum of the row versions' ``xmin`` transaction ids, so any
-insert, update or delete committed by any process — through the API, the
-importers or plain SQL — gives the layer a new version and its old tiles are
-never served again. The versions are read in one query and reused for
-``ttl_s`` seconds (``Settings.cache_ttl_s``); with ``ttl_s=0`` every request
-sees the newest data. :meth:`TileService.invalidate` forgets them at once.
+Rendered tiles live in a :class:`geo.cache.VersionedCache` keyed by ``(layer,
+format, z, x, y, parameters)`` and tagged with the data version of the layer:
+the :meth:`geo.store.versions.DataVersions.tag` of the tables under it
+(:attr:`maps.layers.LayerSpec.tables`). Those versions are bumped by a trigger
+in every transaction that writes the tables — through the API, the importers
+or plain SQL — so a layer's old tiles are never served again once a change is
+committed. The versions are read in one query and reused for ``ttl_s``
+seconds (``Settings.cache_ttl_s``); with ``ttl_s=0`` every request sees the
+newest data. :meth:`TileService.invalidate` forgets them at once.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -28,18 +24,18 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from geo.cache import VersionedCache, etag_of
 from geo.errors import InvalidInput, NotFound, Problem
+from geo.store.versions import DataVersions
 from maps.draw import draw_basemap, draw_layer
-from maps.layers import LAYERS, LayerSpec, all_tables, mvt_tile
+from maps.layers import LAYERS, LayerSpec, mvt_tile
 from maps.render import Canvas, tile_bounds_lnglat, tile_bounds_merc
 from maps.style import BASEMAP, rgba
 
 __all__ = [
     "MAX_ZOOM",
     "MEDIA_TYPES",
-    "DataVersions",
     "Tile",
-    "TileCache",
     "TileService",
     "check_tile",
     "tilejson",
@@ -90,97 +86,6 @@ class Tile:
         return not self.data
 
 
-class TileCache:
-    """A thread-safe LRU of tiles bounded by entry count and total bytes."""
-
-    def __init__(self, max_entries: int = 4096, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._d: OrderedDict[tuple, Tile] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple) -> Tile | None:
-        with self._lock:
-            t = self._d.get(key)
-            if t is None:
-                self.misses += 1
-                return None
-            self._d.move_to_end(key)
-            self.hits += 1
-            return t
-
-    def put(self, key: tuple, tile: Tile) -> None:
-        size = len(tile.data) + len(tile.gzipped or b"")
-        with self._lock:
-            old = self._d.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.data) + len(old.gzipped or b"")
-            self._d[key] = tile
-            self._bytes += size
-            while self._d and (len(self._d) > self.max_entries or self._bytes > self.max_bytes):
-                _, t = self._d.popitem(last=False)
-                self._bytes -= len(t.data) + len(t.gzipped or b"")
-
-    def clear(self) -> None:
-        with self._lock:
-            self._d.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-
-class DataVersions:
-    """Versions of the tables under the layers, read together and reused for
-    ``ttl_s`` seconds."""
-
-    def __init__(self, engine: Engine, *, ttl_s: float = 1.0,
-                 tables: tuple[str, ...] | None = None) -> None:
-        self.engine = engine
-        self.ttl_s = ttl_s
-        self.tables = tables or all_tables()
-        self._versions: dict[str, str] = {}
-        self._at = -1e18
-        self._lock = threading.Lock()
-        parts = [f"SELECT '{t}' AS tbl, count(*) AS n, "
-                 f"coalesce(sum(xmin::text::bigint), 0) AS s FROM \"{t}\""
-                 for t in self.tables]
-        self._sql = text(" UNION ALL ".join(parts))
-
-    def fresh(self) -> dict[str, str] | None:
-        """The versions when still within their time to live, else None."""
-        if time.monotonic() - self._at < self.ttl_s:
-            return self._versions
-        return None
-
-    def get(self) -> dict[str, str]:
-        """Current versions (read from the database when older than ``ttl_s``)."""
-        got = self.fresh()
-        if got is not None:
-            return got
-        with self._lock:
-            got = self.fresh()
-            if got is not None:
-                return got
-            with self.engine.connect() as conn:
-                rows = conn.execute(self._sql).all()
-            self._versions = {r.tbl: f"{r.n}.{r.s}" for r in rows}
-            self._at = time.monotonic()
-            return self._versions
-
-    def invalidate(self) -> None:
-        self._at = -1e18
-
-    def layer_version(self, spec: LayerSpec, versions: dict[str, str] | None = None) -> str:
-        """Short hash of the versions of ``spec``'s tables."""
-        v = versions if versions is not None else self.get()
-        raw = ";".join(f"{t}={v.get(t, '?')}" for t in spec.tables)
-        return hashlib.sha1(raw.encode()).hexdigest()[:12]
-
-
 class TileService:
     """Renders, caches and validates tiles of the layer registry.
 
@@ -189,7 +94,9 @@ class TileService:
     engine
         Database engine (tiles are read in their own short connections).
     ttl_s
-        How long data versions are reused, seconds.
+        How long data versions are reused, seconds (when ``versions`` is not given).
+    versions
+        The data versions to follow (shared with the app's other caches).
     params
         Layer parameters, e.g. ``{"minutes": 10, "profile": "elderly"}`` for
         the circles and coverage layers.
@@ -198,30 +105,33 @@ class TileService:
     """
 
     def __init__(self, engine: Engine, *, ttl_s: float = 1.0,
+                 versions: DataVersions | None = None,
                  params: dict[str, Any] | None = None, max_entries: int = 4096,
                  max_bytes: int = 64 * 1024 * 1024) -> None:
         self.engine = engine
-        self.versions = DataVersions(engine, ttl_s=ttl_s)
-        self.cache = TileCache(max_entries, max_bytes)
+        self.versions = versions or DataVersions(engine, ttl_s=ttl_s)
+        self.cache: VersionedCache[Tile] = VersionedCache(max_entries, max_bytes)
         self.params = dict(params or {})
 
     def layer_params(self, spec: LayerSpec) -> dict[str, Any]:
         return {k: self.params.get(k, v) for k, v in spec.params.items()}
 
-    def _key(self, spec: LayerSpec, fmt: str, z: int, x: int, y: int,
-             version: str) -> tuple:
+    def _key(self, spec: LayerSpec, fmt: str, z: int, x: int, y: int) -> tuple:
         p = tuple(sorted(self.layer_params(spec).items()))
-        return (spec.name, fmt, z, x, y, p, version)
+        return (spec.name, fmt, z, x, y, p)
+
+    def layer_version(self, spec: LayerSpec) -> str:
+        """The data version of a layer: the tag of its tables' versions."""
+        return self.versions.get_tag(spec.tables)
 
     def cached(self, layer: str, z: int, x: int, y: int, fmt: str) -> Tile | None:
         """The cached tile when the data versions are fresh and it is cached;
         never touches the database (for the fast path of the web server)."""
         spec = LAYERS.get(layer)
-        versions = self.versions.fresh()
-        if spec is None or versions is None:
+        tag = self.versions.fresh_tag(spec.tables) if spec is not None else None
+        if tag is None:
             return None
-        version = self.versions.layer_version(spec, versions)
-        return self.cache.get(self._key(spec, fmt, z, x, y, version))
+        return self.cache.get(self._key(spec, fmt, z, x, y), tag)
 
     def tile(self, layer: str, z: int, x: int, y: int, fmt: str) -> Tile:
         """The tile ``layer/z/x/y.fmt``, from the cache or rendered now.
@@ -234,9 +144,9 @@ class TileService:
             Zoom, column or row out of range.
         """
         spec = check_tile(LAYERS.get(layer), layer, z, x, y, fmt)
-        version = self.versions.layer_version(spec)
-        key = self._key(spec, fmt, z, x, y, version)
-        hit = self.cache.get(key)
+        version = self.layer_version(spec)
+        key = self._key(spec, fmt, z, x, y)
+        hit = self.cache.get(key, version)
         if hit is not None:
             return hit
         if z < spec.minzoom or z > spec.maxzoom:
@@ -249,10 +159,9 @@ class TileService:
         else:
             with self.engine.connect() as conn:
                 data = render_png(conn, spec, z, x, y, self.layer_params(spec))
-        etag = '"' + hashlib.sha1(version.encode() + data).hexdigest()[:20] + '"'
         gz = gzip.compress(data, 6, mtime=0) if fmt == "mvt" and len(data) > 256 else None
-        tile = Tile(data, etag, MEDIA_TYPES[fmt], version, gz)
-        self.cache.put(key, tile)
+        tile = Tile(data, etag_of(version.encode() + data), MEDIA_TYPES[fmt], version, gz)
+        self.cache.put(key, version, tile, len(data) + len(gz or b""))
         return tile
 
     def invalidate(self) -> None:

@@ -20,11 +20,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection, Engine
 
 from api.auth import forbidden, unauthorized
+from api.caching import cached_public, encode_json
 from api.deps import (
     app_networks,
-    cached_public,
     current_token,
-    encode_json,
     get_engine,
     get_settings,
     require_planner,

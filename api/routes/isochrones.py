@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from api.deps import app_networks, encode_json, get_conn, get_settings
+from api.caching import encode_json
+from api.deps import app_networks, get_conn, get_settings
 from api.routes.points import GEOJSON, GeoJSONResponse
 from api.schemas import NearestCollection
 from api.settings import Settings
 from geo.circles import (
     CircleParams,
-    NetworkCache,
     Networks,
     PointSet,
+    QuerySnapshot,
     budget_for,
     circle_feature,
     circles_at,
-    load_point_set,
     nearest_in,
     network_for_query,
-    point_targets,
     profile_key,
     query_point,
     require_point,
@@ -95,73 +92,18 @@ def post_isochrone(
     return circle_feature(circle, lng=lng, lat=lat, stored=False)
 
 
-class QueryData:
-    """The walking networks and live service points that ``/nearest`` searches,
-    shared by all requests of the app.
-
-    A snapshot is reused for ``ttl_s`` seconds (the public response cache's time
-    to live: a write by another process, such as a file import, shows within it)
-    and replaced at once after a write through this app (the public cache's
-    generation). Networks come from the app's :class:`geo.circles.NetworkCache`
-    (reloaded only when their version changed); points are re-read (170 rows:
-    ~1 ms), and snapped and tabled again only when they moved. Holding it lets a
-    request search without a database round trip: the answer is a snap, two
-    rows of the walk table (or one early-stopping search) and a few hundred
-    bytes of JSON.
-    """
-
-    def __init__(self, ttl_s: float, networks: NetworkCache) -> None:
-        self.ttl_s = ttl_s
-        self.networks = networks
-        self._lock = threading.Lock()
-        self._snapshot: tuple[Networks, PointSet, float, int] | None = None
-
-    def fresh(self, generation: int) -> tuple[Networks, PointSet] | None:
-        snap = self._snapshot
-        if snap is None or snap[3] != generation or snap[2] < time.monotonic():
-            return None
-        return snap[0], snap[1]
-
-    def load(self, engine: Engine, generation: int,
-             max_snap_m: float) -> tuple[Networks, PointSet]:
-        with self._lock:
-            found = self.fresh(generation)
-            if found is not None:  # another request loaded it meanwhile
-                return found
-            with engine.connect() as conn:
-                networks = self.networks.get(conn)
-                points = load_point_set(conn)
-            # snap the points and walk their tables here, in the thread pool,
-            # not in the first search on the event loop
-            for network in networks.by_dataset.values():
-                point_targets(network, points, max_snap_m)
-            self._snapshot = (networks, points, time.monotonic() + self.ttl_s, generation)
-            return networks, points
-
-
-def _data(state) -> QueryData:
-    data: QueryData | None = getattr(state, "query_data", None)
-    if data is None:
-        data = state.query_data = QueryData(state.settings.cache_ttl_s, state.network_cache)
-    return data
-
-
 def prepare_queries(app) -> tuple[Networks, PointSet]:
     """Load the ``/nearest`` snapshot now (at server start) rather than in the
     first resident's request."""
-    state = app.state
-    return _data(state).load(state.engine, state.public_cache.generation,
-                             state.settings.max_snap_m)
+    return app.state.query_snapshot.load()
 
 
 async def _query_data(state) -> tuple[Networks, PointSet]:
     """The app's current networks and points (``state``: ``app.state``)."""
-    data = _data(state)
-    generation = state.public_cache.generation
-    found = data.fresh(generation)
+    snapshot: QuerySnapshot = state.query_snapshot
+    found = snapshot.fresh()
     if found is None:
-        found = await run_in_threadpool(data.load, state.engine, generation,
-                                        state.settings.max_snap_m)
+        found = await run_in_threadpool(snapshot.load)
     return found
 
 

@@ -4,9 +4,6 @@ GCJ-02 GeoJSON, and the static assets the pages load (no CDN)."""
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -14,9 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
+from api.caching import not_modified
 from api.deps import get_conn, get_settings
 from api.routes.tiles import CacheBuster, tile_service
 from api.settings import Settings
+from geo.cache import VersionedCache, etag_of
 from geo.errors import NotFound
 from maps.assets import STATIC_PATH, asset
 from maps.layers import LAYERS
@@ -28,37 +27,20 @@ BasemapKey = Annotated[Literal["offline", "osm", "tianditu", "amap", "tencent"] 
                        Query(description="basemap; default offline for synthetic data")]
 
 
-class _PageCache:
-    """Rendered pages keyed by their parameters and the data versions under them."""
+def _pages(request: Request) -> VersionedCache[tuple[bytes, str]]:
+    """The app's rendered pages, keyed by their parameters and tagged with the
+    data versions of the layers they show."""
+    return request.app.state.map_pages
 
-    def __init__(self, entries: int = 64) -> None:
-        self.entries = entries
-        self._d: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def get_or_build(self, key: tuple, build: Callable[[], str]) -> tuple[bytes, str]:
-        return self.get_or_build_bytes(key, lambda: build().encode("utf-8"))
-
-    def get_or_build_bytes(self, key: tuple, build: Callable[[], bytes]) -> tuple[bytes, str]:
-        with self._lock:
-            hit = self._d.get(key)
-            if hit is not None:
-                self._d.move_to_end(key)
-                return hit
+def _page(request: Request, key: tuple, version: tuple, build: Callable[[], bytes]
+          ) -> tuple[bytes, str]:
+    """A page's bytes and ETag, from the cache or built now."""
+    def make() -> tuple[bytes, str]:
         body = build()
-        value = (body, '"' + hashlib.sha1(body).hexdigest()[:20] + '"')
-        with self._lock:
-            self._d[key] = value
-            while len(self._d) > self.entries:
-                self._d.popitem(last=False)
-        return value
+        return body, etag_of(body)
 
-
-def _pages(request: Request) -> _PageCache:
-    cache = getattr(request.app.state, "map_pages", None)
-    if cache is None:
-        cache = request.app.state.map_pages = _PageCache()
-    return cache
+    return _pages(request).get_or_build(key, version, make)
 
 
 def _prefix(request: Request) -> str:
@@ -67,13 +49,12 @@ def _prefix(request: Request) -> str:
 
 def _versions(request: Request, *layers: str) -> tuple[str, ...]:
     svc = tile_service(request)
-    v = svc.versions.get()
-    return tuple(svc.versions.layer_version(LAYERS[name], v) for name in layers)
+    return tuple(svc.layer_version(LAYERS[name]) for name in layers)
 
 
 def _html(request: Request, body: bytes, etag: str, settings: Settings) -> Response:
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}"}
-    if request.headers.get("if-none-match") == etag:
+    if not_modified(request.headers, etag):
         return Response(status_code=304, headers=headers)
     return HTMLResponse(body, headers=headers)
 
@@ -83,12 +64,11 @@ def _resident(request: Request, conn: Connection, settings: Settings, *, region:
               embed: bool) -> Response:
     from maps.resident import resident_html
 
-    points_v, basemap_v = _versions(request, "points", "basemap")
-    key = ("resident", region, basemap, point, service, embed, _prefix(request), points_v,
-           basemap_v)
-    body, etag = _pages(request).get_or_build(key, lambda: resident_html(
+    versions = _versions(request, "points", "basemap")
+    key = ("resident", region, basemap, point, service, embed, _prefix(request))
+    body, etag = _page(request, key, versions, lambda: resident_html(
         conn, settings, region=region, basemap=basemap, point=point, service=service,
-        embed=embed, prefix=_prefix(request), basemap_version=basemap_v))
+        embed=embed, prefix=_prefix(request), basemap_version=versions[1]).encode("utf-8"))
     return _html(request, body, etag, settings)
 
 
@@ -130,7 +110,7 @@ def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response
     if a is None:
         raise NotFound(f"no static file {path!r}")
     headers = {"ETag": a.etag, "Cache-Control": "public, max-age=604800"}
-    if request.headers.get("if-none-match") == a.etag:
+    if not_modified(request.headers, a.etag):
         return Response(status_code=304, headers=headers)
     return Response(a.data, media_type=a.media_type, headers=headers)
 
@@ -149,10 +129,10 @@ def planner_map(
     from maps.planner import planner_html
 
     versions = _versions(request, "coverage", "circles", "grids", "compounds", "basemap")
-    key = ("planner", region, basemap, sites, _prefix(request), versions)
-    body, etag = _pages(request).get_or_build(key, lambda: planner_html(
+    key = ("planner", region, basemap, sites, _prefix(request))
+    body, etag = _page(request, key, versions, lambda: planner_html(
         conn, settings, region=region, basemap=basemap, prefix=_prefix(request),
-        basemap_version=versions[-1], tile_version=versions[1], sites=sites))
+        basemap_version=versions[-1], tile_version=versions[1], sites=sites).encode("utf-8"))
     return _html(request, body, etag, settings)
 
 
@@ -166,8 +146,7 @@ def _static(request: Request, conn: Connection, settings: Settings, fmt: str,
     from maps.static import render_static
 
     versions = _versions(request, "points", "circles", "basemap")
-    key = ("static", fmt, region, width, title, subtitle, str(request.base_url), versions)
-    cache = _pages(request)
+    key = ("static", fmt, region, width, title, subtitle, str(request.base_url))
 
     def build() -> bytes:
         img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
@@ -176,10 +155,10 @@ def _static(request: Request, conn: Connection, settings: Settings, fmt: str,
                             profile=settings.default_profile, basemap_version=versions[2])
         return img.data
 
-    body, etag = cache.get_or_build_bytes(key, build)
+    body, etag = _page(request, key, versions, build)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
                "Content-Disposition": f'inline; filename="servicemap-{region or "map"}.{fmt}"'}
-    if request.headers.get("if-none-match") == etag:
+    if not_modified(request.headers, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="image/png" if fmt == "png" else "image/jpeg",
                     headers=headers)

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.engine import Engine
 
 from api import schemas as s
-from api.deps import encode_json, get_engine, require_planner, require_viewer
+from api.caching import encode_json
+from api.deps import get_engine, require_planner, require_viewer
 from geo import editing
 from geo.tokens import Principal
 

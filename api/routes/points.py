@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import cached_public
+from api.caching import cached_public
 from api.schemas import CODE_PATTERN, REGION_PATTERN, OutputCrs, PointCollection, PointFeature
 from geo.domain import PointKind, Service
 from geo.editing import check_text

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import cached_public
+from api.caching import cached_public
 from api.routes.points import GeoJSONResponse
 from api.schemas import REGION_PATTERN, OutputCrs, RegionFeature, RegionTree
 from geo.regions import get_region, region_tree

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.caching import not_modified
 from api.settings import Settings
 from geo.errors import InvalidInput, NotFound, Problem
 from maps.layers import LAYERS
@@ -27,29 +28,8 @@ CacheBuster = Annotated[str | None, Query(max_length=64, description="cache bust
 
 
 def tile_service(request: Request) -> TileService:
-    """The app's tile service (created on first use)."""
-    svc = getattr(request.app.state, "map_tiles", None)
-    if svc is None:
-        settings: Settings = request.app.state.settings
-        svc = TileService(request.app.state.engine, ttl_s=settings.cache_ttl_s,
-                          params={"minutes": float(settings.default_minutes),
-                                  "profile": settings.default_profile})
-        request.app.state.map_tiles = svc
-    # a write through this API clears the public cache (a new generation):
-    # read the data versions again at once instead of after cache_ttl_s
-    public = getattr(request.app.state, "public_cache", None)
-    generation = getattr(public, "generation", None)
-    if generation != getattr(svc, "api_generation", None):
-        svc.api_generation = generation
-        svc.invalidate()
-    return svc
-
-
-def _etag_matches(request: Request, etag: str) -> bool:
-    inm = request.headers.get("if-none-match")
-    if not inm:
-        return False
-    return inm.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in inm.split(",")]
+    """The app's tile service (it follows the app's data versions)."""
+    return request.app.state.map_tiles
 
 
 def tile_response(request: Request, tile: Tile) -> Response:
@@ -57,7 +37,7 @@ def tile_response(request: Request, tile: Tile) -> Response:
     settings: Settings = request.app.state.settings
     headers = {"ETag": tile.etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
                "Vary": "Accept-Encoding", "Access-Control-Allow-Origin": "*"}
-    if _etag_matches(request, tile.etag):
+    if not_modified(request.headers, tile.etag):
         return Response(status_code=304, headers=headers)
     body = tile.data
     if tile.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
@@ -96,7 +76,7 @@ def get_tilejson(request: Request, layer: str,
     svc = tile_service(request)
     return tilejson(spec, str(request.base_url).rstrip("/"), fmt=format,
                     bounds=layer_bounds(svc.engine, spec),
-                    version=svc.versions.layer_version(spec))
+                    version=svc.layer_version(spec))
 
 
 def _int(name: str, value: str, problems: list[Problem]) -> int:

@@ -290,6 +290,18 @@ class Meta(Base):
                                                  server_default=func.now())
 
 
+class DataVersion(Base):
+    """The version of a table's data: bumped in the writing transaction by a
+    statement trigger (``servicemap_bump_data_version``) on every insert, update,
+    delete or truncate, whoever writes (see :mod:`geo.store.versions`)."""
+
+    __tablename__ = "data_versions"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
 class AuditEntry(Base):
     """Who changed what and when (imports, API writes)."""
 

@@ -1,6 +1,15 @@
 """Data versions and invalidation: what changed, so derived results and caches
 know when they are stale.
 
+* ``data_versions``: one row per table, bumped in the writing transaction by a
+  statement trigger on every insert, update, delete or truncate — whoever
+  writes (the API, an import, a sample load, plain SQL in ``psql``), so a
+  version changes exactly when committed data changed.  :class:`DataVersions`
+  reads them all in one query of a few rows and reuses them for ``ttl_s``
+  seconds; every cache of the product (public responses, tiles, pages, the
+  walking networks, the nearest-by-walk snapshot) keys its entries with
+  :meth:`DataVersions.tag` of the tables it depends on.  This is the one
+  freshness scheme of the product.
 * ``meta``: small key/value facts about the stored data (:func:`set_meta`,
   :func:`get_meta`), among them the version of each walking-network dataset
   (:func:`bump_network_version`, :func:`dataset_versions`), which stored
@@ -15,13 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
+    "NETWORK_TABLES",
+    "DataVersions",
     "bump_network_version",
     "dataset_versions",
     "drop_circles",
@@ -29,7 +42,93 @@ __all__ = [
     "network_version",
     "points_moved",
     "set_meta",
+    "table_versions",
 ]
+
+#: Tables of the walking networks (what :class:`geo.circles.NetworkCache` follows).
+NETWORK_TABLES: tuple[str, ...] = ("network_nodes", "network_edges")
+
+
+# ------------------------------------------------------------ data versions
+def table_versions(conn: Connection) -> dict[str, int]:
+    """The current version of every versioned table (one small query)."""
+    return {str(r.name): int(r.version)
+            for r in conn.execute(text("SELECT name, version FROM data_versions"))}
+
+
+class DataVersions:
+    """The store's data versions, read together and reused for ``ttl_s`` seconds.
+
+    Parameters
+    ----------
+    engine
+        Where to read them (a short connection of its own, unless the caller
+        passes the one it holds to :meth:`get`).
+    ttl_s
+        How long one reading is reused, seconds (0: read at every :meth:`get`).
+        Writes through this process call :meth:`invalidate`, so they show at
+        once; writes by other processes show within ``ttl_s``.
+    """
+
+    def __init__(self, engine: Engine, *, ttl_s: float = 1.0) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._versions: dict[str, int] = {}
+        self._at = -1e18
+        self._lock = threading.Lock()
+        #: tags of the current reading, by table set (hot paths ask for the same ones)
+        self._tags: dict[tuple[str, ...] | None, str] = {}
+
+    def fresh(self) -> dict[str, int] | None:
+        """The versions when still within their time to live (no database
+        access), else None."""
+        if time.monotonic() - self._at < self.ttl_s:
+            return self._versions
+        return None
+
+    def get(self, conn: Connection | None = None) -> dict[str, int]:
+        """The current versions, read again when older than ``ttl_s`` (with
+        ``conn`` when given: no second connection of the pool)."""
+        got = self.fresh()
+        if got is not None:
+            return got
+        with self._lock:
+            got = self.fresh()
+            if got is not None:
+                return got
+            if conn is not None:
+                versions = table_versions(conn)
+            else:
+                with self.engine.connect() as c:
+                    versions = table_versions(c)
+            self._versions, self._tags, self._at = versions, {}, time.monotonic()
+            return versions
+
+    def fresh_tag(self, tables: tuple[str, ...] | None = None) -> str | None:
+        """:meth:`tag` of the fresh reading (no database access), else None."""
+        if time.monotonic() - self._at >= self.ttl_s:
+            return None
+        found = self._tags.get(tables)
+        if found is None:
+            found = self._tags[tables] = self.tag(self._versions, tables)
+        return found
+
+    def get_tag(self, tables: tuple[str, ...] | None = None,
+                conn: Connection | None = None) -> str:
+        """:meth:`tag` of the current versions (read when older than ``ttl_s``)."""
+        return self.fresh_tag(tables) or self.tag(self.get(conn), tables)
+
+    def invalidate(self) -> None:
+        """Forget the reading: the next :meth:`get` reads the versions again."""
+        self._at = -1e18
+
+    @staticmethod
+    def tag(versions: Mapping[str, int], tables: Iterable[str] | None = None) -> str:
+        """A short tag of the versions of ``tables`` (default: all): it changes
+        whenever one of them changes."""
+        names = sorted(versions) if tables is None else sorted(set(tables))
+        raw = ";".join(f"{t}={versions.get(t, 0)}" for t in names)
+        return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
 
 
 # ---------------------------------------------------------------------- meta

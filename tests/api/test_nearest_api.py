@@ -132,7 +132,7 @@ def test_front_and_route_give_the_same_bytes(twins, samples_engine):
     assert front.get(f"/api/v1/nearest?{queries[0]}").status_code == 200
     # the snapshot came with every network's points snapped and tabled (in the
     # thread pool), so no search on the event loop has to prepare them
-    networks, points = front.app.state.query_data.fresh(front.app.state.public_cache.generation)
+    networks, points = front.app.state.query_snapshot.load()
     assert len(networks.by_dataset) == 2
     for network in networks.by_dataset.values():
         assert any(key[1] == points.key for key in network.cache["point_targets"])
@@ -181,10 +181,10 @@ def test_prepared_at_start(samples_engine):
     from api.routes.isochrones import prepare_queries
 
     app = create_app(Settings(cache_ttl_s=3600), engine=samples_engine)
-    assert getattr(app.state, "query_data", None) is None
+    assert app.state.query_snapshot.fresh() is None
     networks, points = prepare_queries(app)
     with samples_engine.connect() as c:
         live = c.execute(text(
             "SELECT count(*) FROM service_points WHERE deleted_at IS NULL")).scalar()
     assert len(points) == live and set(networks.by_dataset) == {"lishui", "longteng"}
-    assert app.state.query_data.fresh(app.state.public_cache.generation) == (networks, points)
+    assert app.state.query_snapshot.fresh() == (networks, points)
