@@ -64,8 +64,8 @@ from geo.isochrones import (  # noqa: E402
     prepare_targets,
     reach_many,
 )
-from geo.network import Network, Snap  # noqa: E402
 from geo.profiles import walking_budget  # noqa: E402
+from geo.walk.network import Network, Snap  # noqa: E402
 
 SEED = 20240611
 

@@ -83,7 +83,7 @@ def analysis_steps():
     from api.cli.network import run_circles
 
     title = "computing the 10-minute service circles"
-    if not any((Path(__file__).resolve().parents[2] / "geo" / "__pycache__").glob(
-            "isochrones.*.nbi")):
+    if not any((Path(__file__).resolve().parents[2] / "geo" / "isochrones" / "__pycache__"
+                ).glob("_kernels.*.nbi")):
         title += " (first run: compiling the walking kernels, about a minute)"
     return [(title, run_circles)]

@@ -9,33 +9,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point
 
-from geo.network import Network, Snap
-
-# A local metric CRS (UTM 50N, southern China); frames built in it stay in it.
-UTM50 = "EPSG:32650"
-
-#   D (0,100)
-#   |
-#   A (0,0) ---- B (100,0) -------- C (300,0)        E (1000,1000) --- F (1100,1000)
-#                                                    G (2000,2000): a node without edges
-POINTS = {1: (0, 0), 2: (100, 0), 3: (300, 0), 4: (0, 100), 5: (1000, 1000),
-          6: (1100, 1000), 7: (2000, 2000)}
-EDGES = [(1, 2), (2, 3), (1, 4), (5, 6)]
-
-
-def small_frames(points=POINTS, edges=EDGES, crs=UTM50):
-    nodes = gpd.GeoDataFrame({"node_id": list(points)},
-                             geometry=[Point(p) for p in points.values()], crs=crs)
-    lines = gpd.GeoDataFrame(
-        {"source": [a for a, _ in edges], "target": [b for _, b in edges],
-         "highway": "footway", "osm_id": np.arange(len(edges))},
-        geometry=[LineString([points[a], points[b]]) for a, b in edges], crs=crs)
-    return nodes, lines
-
-
-@pytest.fixture
-def small() -> Network:
-    return Network.from_frames(*small_frames())
+from geo.walk.network import Network, Snap
+from tests.geo.networks import POINTS, UTM50, small_frames
 
 
 def test_layout_of_the_small_network(small):
@@ -163,3 +138,14 @@ def test_helsinki_network_layout():
     coords = shapely.get_coordinates(net.edge_geoms)
     assert np.array_equal(coords, np.c_[net.vx, net.vy])
     assert len(net.largest_component()) > 0.8 * net.n_nodes
+
+
+def test_snap_of_one_point_equals_snap_many(helsinki):
+    _, _, net = helsinki
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.uniform(net.x.min() - 400, net.x.max() + 400, 1500), net.x[:300]])
+    y = np.concatenate([rng.uniform(net.y.min() - 400, net.y.max() + 400, 1500), net.y[:300]])
+    many = net.snap_many(x, y, max_snap_m=150.0)
+    assert 0 < sum(m is None for m in many) < len(many)
+    assert [net.snap(float(a), float(b), max_snap_m=150.0) for a, b in zip(x, y, strict=True)] \
+        == many
