@@ -15,8 +15,8 @@ from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from geo import rules
-from geo.domain import GridKind, PointKind, Service
+from geo import rules, vocab
+from geo.vocab import GridKind, PointKind, Service
 
 CODE_PATTERN = rules.CODE_RE.pattern
 REGION_PATTERN = r"^\d{6,12}$"
@@ -437,15 +437,15 @@ Count = Annotated[int, Field(ge=rules.RANGES["households"].lo, le=rules.RANGES["
 PointKindIn = Annotated[str, Field(
     min_length=1, max_length=100, examples=["station", "党群服务站"],
     description="point kind: " + " | ".join(k.value for k in PointKind)
-                + " or its Chinese name (" + rules.KIND_EXPECTED + ")")]
+                + " or its Chinese name (" + vocab.KIND_EXPECTED + ")")]
 GridKindIn = Annotated[str, Field(
     min_length=1, max_length=100, examples=["governance", "党建网格"],
     description="grid kind: " + " | ".join(k.value for k in GridKind)
-                + " or its Chinese name (" + rules.GRID_KIND_EXPECTED + ")")]
+                + " or its Chinese name (" + vocab.GRID_KIND_EXPECTED + ")")]
 ServiceIn = Annotated[str, Field(
     min_length=1, max_length=100, examples=["party", "党务"],
     description="service tag: " + " | ".join(k.value for k in Service)
-                + " or its Chinese name (" + rules.SERVICE_EXPECTED + ")")]
+                + " or its Chinese name (" + vocab.SERVICE_EXPECTED + ")")]
 
 
 def _range(name: str) -> dict[str, float]:

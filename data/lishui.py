@@ -32,7 +32,7 @@ from data.synth import (
     draft,
     short_name,
 )
-from geo.domain import PointKind
+from geo.vocab import PointKind
 
 TOWN_CODE = "440605126"
 CENTER_REGION = "440605126050"  # 金峰洲社区
@@ -437,7 +437,7 @@ def with_grids(layout: Layout, sample: Sample, seed: int = 20261122) -> Sample:
     import shapely
 
     from data.synth import short_name
-    from geo.domain import GridKind
+    from geo.vocab import GridKind
 
     rng = np.random.default_rng([seed, 71])
     rows = []

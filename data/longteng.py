@@ -34,7 +34,7 @@ from data.synth import (
     draft,
     short_name,
 )
-from geo.domain import PointKind
+from geo.vocab import PointKind
 
 TOWN_CODE = "440507013"
 N_GRIDS = 12

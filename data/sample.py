@@ -5,9 +5,9 @@ Every frame is a GeoDataFrame in EPSG:4326 (WGS-84 longitude/latitude) except
 
 regions     code (str, national division code), name, level ("town"|"village"),
             parent_code (str|None), geometry (Polygon|MultiPolygon)
-points      code, name, kind (geo.domain.PointKind value), region_code, address,
+points      code, name, kind (geo.vocab.PointKind value), region_code, address,
             hours (dict, geo.hours structured form), hours_text (str),
-            services (list[str] of geo.domain.Service values), rooms (int|None),
+            services (list[str] of geo.vocab.Service values), rooms (int|None),
             floor_area_m2 (float|None), stars (int|None), phone (str|None),
             geometry (Point)
 grids       code, name, region_code, kind ("governance"|"party"), workers (int),

@@ -44,7 +44,7 @@ from shapely import LineString, Polygon
 from shapely.ops import substring
 
 from data.sample import Sample
-from geo.domain import GridKind, PointKind, Service
+from geo.vocab import GridKind, PointKind, Service
 
 WGS84 = 4326
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -41,15 +41,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from geo import rules
+from geo import rules, vocab
 from geo.crs import normalize_crs_name, transform_geometry
-from geo.domain import INPUT_CRS, GridKind
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from geo.points import convert_geojson
 from geo.regions import town_geometry_of
 from geo.store import versions
 from geo.store.audit import write_audit
 from geo.tokens import Principal
+from geo.vocab import INPUT_CRS, GridKind
 
 __all__ = [
     "ENTITIES",
@@ -351,7 +351,7 @@ def _services(v: Any, f: FieldSpec, problems: list[Problem]) -> list[str] | None
     if v is None:
         return []
     if isinstance(v, str):
-        v = rules.split_services(v)
+        v = vocab.split_services(v)
     if not isinstance(v, list):
         problems.append(Problem("应为服务项目列表", column=f.name, value=_short(v),
                                 expected="list of service tags"))
@@ -359,7 +359,7 @@ def _services(v: Any, f: FieldSpec, problems: list[Problem]) -> list[str] | None
     tags, unknown = rules.service_tags(v)
     for i in unknown:
         problems.append(Problem("不是已知的服务内容", column=f"{f.name}.{i}",
-                                          value=_short(v[i]), expected=rules.SERVICE_EXPECTED,
+                                          value=_short(v[i]), expected=vocab.SERVICE_EXPECTED,
                                           kind="unknown_service"))
     return None if unknown else tags
 

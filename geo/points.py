@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.crs import from_wgs84, normalize_crs_name, to_wgs84
-from geo.domain import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 from geo.hours import CHINA_TZ, format_hours_zh, is_open
+from geo.vocab import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 
 __all__ = [
     "PointPage",
@@ -188,9 +188,9 @@ def query_points(conn: Connection, *, region: str | None = None, kind: str | Non
         Division code; the region and everything below it (a town code gives
         all of its villages' points).
     kind : str, optional
-        A :class:`geo.domain.PointKind` value.
+        A :class:`geo.vocab.PointKind` value.
     services : sequence of str, optional
-        :class:`geo.domain.Service` values the point must all offer.
+        :class:`geo.vocab.Service` values the point must all offer.
     bbox : (min_lng, min_lat, max_lng, max_lat), optional
         Degrees, in ``crs``.
     q : str, optional

@@ -16,10 +16,10 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import NotFound
 from geo.points import convert_geojson
+from geo.vocab import LEVEL_ZH
 
 __all__ = ["ancestors", "get_region", "region_row", "region_tree", "town_geometry_of"]
 
-_LEVEL_ZH = {"county": "区县", "town": "镇街", "village": "村居"}
 
 _TREE = """
 SELECT r.code, r.name, r.level, r.parent_code, r.synthetic,
@@ -32,7 +32,7 @@ ORDER BY r.code
 
 def _node(row: Any) -> dict[str, Any]:
     return {"code": row.code, "name": row.name, "level": row.level,
-            "level_label": _LEVEL_ZH.get(row.level, row.level), "parent_code": row.parent_code,
+            "level_label": LEVEL_ZH.get(row.level, row.level), "parent_code": row.parent_code,
             "synthetic": row.synthetic, "points": int(row.own_points), "children": []}
 
 
@@ -118,7 +118,7 @@ def get_region(conn: Connection, code: str, *, crs: str = "wgs84",
             "code": row.code,
             "name": row.name,
             "level": row.level,
-            "level_label": _LEVEL_ZH.get(row.level, row.level),
+            "level_label": LEVEL_ZH.get(row.level, row.level),
             "parent_code": row.parent_code,
             "synthetic": row.synthetic,
             "area_km2": round(float(row.area_km2), 3) if row.area_km2 is not None else None,

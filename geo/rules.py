@@ -31,30 +31,30 @@ from typing import Any
 import numpy as np
 
 from geo.crs import looks_swapped
-from geo.domain import POINT_KIND_ZH, SERVICE_ZH, GridKind, PointKind, RegionLevel, Service
 from geo.errors import Problem
 from geo.hours import DAY_KEYS, format_hours_zh, parse_hours
+from geo.vocab import (
+    BOOL_LOOKUP,
+    GRID_KIND_EXPECTED,
+    GRID_KIND_LOOKUP,
+    KIND_EXPECTED,
+    KIND_LOOKUP,
+    lookup_service,
+    normalize_label,
+)
 
 __all__ = [
     "ADDRESS_MAX_LEN",
-    "BOOL_LOOKUP",
     "CHINA_BOX",
     "CODE_MAX_LEN",
     "CODE_RE",
     "EMPTY_TOKENS",
-    "GRID_KIND_EXPECTED",
-    "GRID_KIND_LOOKUP",
     "HOURS_TEXT_MAX_LEN",
-    "KIND_EXPECTED",
-    "KIND_LOOKUP",
     "LAT_RANGE",
-    "LEVEL_LOOKUP",
     "LNG_RANGE",
     "NAME_MAX_LEN",
     "PHONE_MAX_LEN",
     "RANGES",
-    "SERVICE_EXPECTED",
-    "SERVICE_LOOKUP",
     "TOWN_TOLERANCE_M",
     "NumberRange",
     "check_code",
@@ -66,13 +66,10 @@ __all__ = [
     "hours_from_text",
     "in_china",
     "is_empty_token",
-    "lookup_service",
-    "normalize_label",
     "parse_bool",
     "parse_stars",
     "point_kind",
     "service_tags",
-    "split_services",
     "swapped",
 ]
 
@@ -196,95 +193,8 @@ def check_code(value: Any, *, field: str = "code") -> tuple[str | None, Problem 
 
 
 # ==========================================================================
-# vocabularies (English slugs and Chinese aliases)
+# vocabularies (the words are geo.vocab's)
 # ==========================================================================
-def normalize_label(label: str) -> str:
-    """Normalise a label for alias matching (headers and vocabulary words).
-
-    NFKC (full-width to ASCII), lower case, bracketed remarks removed
-    (``经度（GCJ-02）`` -> ``经度``), whitespace, ``*``, ``_``, ``-``, dots,
-    slashes and colons removed.
-    """
-    s = unicodedata.normalize("NFKC", str(label)).lower()
-    s = re.sub(r"[(\[【{<《][^)\]】}>》]*[)\]】}>》]", "", s)
-    s = re.sub(r"[\s*:：_\-—./\\]+", "", s)
-    return s
-
-
-def _lookup(pairs: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value, words in pairs.items():
-        for w in (value, *words):
-            out[normalize_label(w)] = value
-    return out
-
-
-_KIND_WORDS: dict[str, tuple[str, ...]] = {
-    PointKind.TOWN_CENTER.value: (
-        POINT_KIND_ZH[PointKind.TOWN_CENTER], "镇党群服务中心", "街道党群服务中心",
-        "镇街道党群服务中心", "乡镇党群服务中心", "镇级党群服务中心", "镇街党群中心",
-        "town center", "towncenter"),
-    PointKind.VILLAGE_CENTER.value: (
-        POINT_KIND_ZH[PointKind.VILLAGE_CENTER], "村党群服务中心", "社区党群服务中心",
-        "村社区党群服务中心", "村级党群服务中心", "村居党群中心", "village center"),
-    PointKind.STATION.value: (
-        POINT_KIND_ZH[PointKind.STATION], "小区党群服务站", "党群服务点", "服务站", "党群驿站",
-        "红色驿站"),
-    PointKind.ADMIN_SERVICE.value: (
-        POINT_KIND_ZH[PointKind.ADMIN_SERVICE], "政务服务中心", "行政服务站", "便民服务中心",
-        "政务服务站", "admin service"),
-    PointKind.CIVILIZATION.value: (
-        POINT_KIND_ZH[PointKind.CIVILIZATION], "新时代文明实践站", "新时代文明实践中心",
-        "文明实践所", "文明实践站"),
-    PointKind.RED_EDUCATION.value: (
-        POINT_KIND_ZH[PointKind.RED_EDUCATION], "党员教育基地", "爱国主义教育基地", "红色基地",
-        "red education"),
-    PointKind.OTHER.value: (POINT_KIND_ZH[PointKind.OTHER], "其他", "其它", "其他阵地"),
-}
-#: normalised word -> point kind slug
-KIND_LOOKUP = _lookup(_KIND_WORDS)
-
-_SERVICE_WORDS: dict[str, tuple[str, ...]] = {
-    Service.PARTY.value: (SERVICE_ZH[Service.PARTY], "党建", "党员服务"),
-    Service.GOVERNMENT.value: (SERVICE_ZH[Service.GOVERNMENT], "行政审批", "办事"),
-    Service.ELDERLY_CARE.value: (SERVICE_ZH[Service.ELDERLY_CARE], "养老", "长者", "为老"),
-    Service.MIGRANTS.value: (SERVICE_ZH[Service.MIGRANTS], "新市民", "流动人口", "来穗"),
-    Service.MASS_ORGS.value: (SERVICE_ZH[Service.MASS_ORGS], "工青妇"),
-    Service.CULTURE.value: (SERVICE_ZH[Service.CULTURE], "文化活动", "文体", "文体活动"),
-    Service.THINK_TANK.value: (SERVICE_ZH[Service.THINK_TANK],),
-    Service.CHILDREN.value: (SERVICE_ZH[Service.CHILDREN], "儿童", "四点半课堂", "托管", "青少年"),
-    Service.VOLUNTEER.value: (SERVICE_ZH[Service.VOLUNTEER], "志愿", "志愿者"),
-    Service.MEDICAL.value: (SERVICE_ZH[Service.MEDICAL], "医疗", "卫生", "健康", "义诊"),
-    Service.LEGAL.value: (SERVICE_ZH[Service.LEGAL], "法律", "法律咨询", "普法"),
-    Service.EMPLOYMENT.value: (SERVICE_ZH[Service.EMPLOYMENT], "就业", "招聘", "就业创业"),
-}
-#: normalised word -> service tag
-SERVICE_LOOKUP = _lookup(_SERVICE_WORDS)
-
-#: normalised word -> grid kind slug
-GRID_KIND_LOOKUP = _lookup({
-    GridKind.GOVERNANCE.value: ("治理网格", "基础网格", "综合网格", "社会治理网格", "综治网格"),
-    GridKind.PARTY.value: ("党建网格", "党建"),
-})
-#: normalised word -> region level (files of regions)
-LEVEL_LOOKUP = _lookup({
-    RegionLevel.COUNTY.value: ("县", "区", "县级", "区县", "县区", "district"),
-    RegionLevel.TOWN.value: ("镇", "街道", "乡", "镇街", "乡镇", "镇级", "street"),
-    RegionLevel.VILLAGE.value: ("村", "社区", "村居", "居委会", "村委会", "村级", "community"),
-})
-#: normalised word -> yes/no
-BOOL_LOOKUP: dict[str, bool] = {
-    **{normalize_label(w): True for w in ("是", "有", "√", "✓", "✔", "y", "yes", "true", "1",
-                                            "已建", "已建立", "t")},
-    **{normalize_label(w): False for w in ("否", "无", "×", "✗", "n", "no", "false", "0", "未建",
-                                             "未建立", "f")},
-}
-KIND_EXPECTED = "、".join(POINT_KIND_ZH.values()) + "（或英文 " + "、".join(
-    k.value for k in PointKind) + "）"
-SERVICE_EXPECTED = "、".join(SERVICE_ZH.values()) + "（多项用“、”分隔）"
-GRID_KIND_EXPECTED = "治理网格（基础网格）或 党建网格（或英文 governance、party）"
-
-
 def _vocab(value: Any, lookup: Mapping[str, str], field: str, kind: str, what: str,
            expected: str) -> tuple[str | None, Problem | None]:
     if isinstance(value, str):
@@ -303,23 +213,6 @@ def grid_kind(value: Any, *, field: str = "kind") -> tuple[str | None, Problem |
     """A grid kind: ``governance``/``party`` or ``治理网格``, ``党建网格`` ..."""
     return _vocab(value, GRID_KIND_LOOKUP, field, "unknown_grid_kind", "网格类型",
                   GRID_KIND_EXPECTED)
-
-
-def lookup_service(word: str) -> str | None:
-    """The service tag of one word (``party``, ``党务``, ``法律服务`` ...), else None."""
-    key = normalize_label(word)
-    hit = SERVICE_LOOKUP.get(key)
-    if hit is None and key.endswith("服务") and len(key) > 2:
-        hit = SERVICE_LOOKUP.get(key[:-2])
-    return hit
-
-
-_SERVICE_SPLIT = re.compile(r"[、,，;；/|\s+]+")
-
-
-def split_services(text: str) -> list[str]:
-    """The words of a services cell (``党务、政务；养老``)."""
-    return [w for w in _SERVICE_SPLIT.split(unicodedata.normalize("NFKC", text)) if w]
 
 
 def service_tags(words: Iterable[Any]) -> tuple[list[str], list[int]]:

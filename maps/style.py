@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from geo.domain import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
+from geo.vocab import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 
 __all__ = [
     "BADGE_SYNTHETIC",

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 
 from api.caching import cached_public
 from api.schemas import CODE_PATTERN, REGION_PATTERN, OutputCrs, PointCollection, PointFeature
-from geo.domain import PointKind, Service
 from geo.editing import check_text
 from geo.errors import InvalidInput, NotFound, Problem
 from geo.hours import CHINA_TZ
 from geo.points import query_points
+from geo.vocab import PointKind, Service
 
 router = APIRouter(prefix="/api/v1", tags=["points"])
 

@@ -50,8 +50,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo import crs as crsmod
-from geo.domain import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 from geo.errors import InvalidInput, Problem
+from geo.vocab import GRID_KIND_ZH, LEVEL_ZH, POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 
 __all__ = ["EXPORT_FORMATS", "EXPORT_LAYERS", "ExportResult", "export_layer", "read_layer"]
 
@@ -63,8 +63,6 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "geojson", "gpkg")
 _EXT = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson",
         ".gpkg": "gpkg"}
 _XLSX_CELL_MAX = 32767
-_LEVEL_ZH = {"county": "县（区）", "town": "镇（街道）", "village": "村（社区）"}
-_GRID_KIND_ZH = {"governance": "治理网格", "party": "党建网格"}
 WKT_HEADER = "几何(WKT)"
 
 
@@ -198,7 +196,7 @@ def read_layer(conn: Connection, layer: str, *, region: str | None = None,
             SELECT code, name, level, parent_code, ST_AsBinary(geom) AS g FROM regions
             WHERE (CAST(:region AS text) IS NULL OR code LIKE :region || '%') ORDER BY code""", p)
         out = pd.DataFrame({"区划代码": df["code"], "名称": df["name"],
-                            "级别": [_LEVEL_ZH.get(v, v) for v in df["level"]],
+                            "级别": [LEVEL_ZH.get(v, v) for v in df["level"]],
                             "上级代码": df["parent_code"]})
     elif layer == "grids":
         df = _frame(conn, f"""
@@ -207,7 +205,7 @@ def read_layer(conn: Connection, layer: str, *, region: str | None = None,
             ORDER BY code""", p)
         out = pd.DataFrame({"网格编码": df["code"], "网格名称": df["name"],
                             "所属村居": df["region_code"],
-                            "网格类型": [_GRID_KIND_ZH.get(v, v) for v in df["kind"]],
+                            "网格类型": [GRID_KIND_ZH.get(v, v) for v in df["kind"]],
                             "网格员人数": df["workers"],
                             "是否有党支部": ["是" if v else "否" for v in df["has_branch"]]})
     elif layer == "compounds":
@@ -278,7 +276,7 @@ def read_layer(conn: Connection, layer: str, *, region: str | None = None,
             GROUP BY r.code, r.name, r.level ORDER BY r.code"""), p).all()
         out = pd.DataFrame({
             "区划代码": [r.code for r in rows], "名称": [r.name for r in rows],
-            "级别": [_LEVEL_ZH.get(r.level, r.level) for r in rows],
+            "级别": [LEVEL_ZH.get(r.level, r.level) for r in rows],
             "小区数": [r.total for r in rows], "党支部覆盖小区数": [r.covered for r in rows],
             "覆盖率": [r.covered / r.total if r.total else None for r in rows],
             "覆盖率%": [_pct(r.covered, r.total) for r in rows]})

@@ -70,7 +70,6 @@ from sqlalchemy.exc import DBAPIError
 
 from geo import crs as crsmod
 from geo import rules
-from geo.domain import GridKind
 from geo.errors import ImportRejected, Problem, TableError
 from geo.io.columns import (
     ENTITIES,
@@ -89,21 +88,23 @@ from geo.io.tables import (
     read_table,
 )
 from geo.regions import town_geometry_of
-from geo.rules import (
-    BOOL_LOOKUP,
-    GRID_KIND_EXPECTED,
-    GRID_KIND_LOOKUP,
-    KIND_EXPECTED,
-    KIND_LOOKUP,
-    LAT_RANGE,
-    LEVEL_LOOKUP,
-    LNG_RANGE,
-    SERVICE_EXPECTED,
-)
+from geo.rules import LAT_RANGE, LNG_RANGE
 from geo.store.audit import write_audit
 from geo.store.copy import copy_columns, ewkb_hex, pg_array
 from geo.store.versions import drop_circles
 from geo.tokens import region_in_scope
+from geo.vocab import (
+    BOOL_LOOKUP,
+    CRS_ZH,
+    GRID_KIND_EXPECTED,
+    GRID_KIND_LOOKUP,
+    KIND_EXPECTED,
+    KIND_LOOKUP,
+    LEVEL_LOOKUP,
+    SERVICE_EXPECTED,
+    GridKind,
+    split_services,
+)
 
 __all__ = [
     "ENTITY_NAMES",
@@ -127,8 +128,6 @@ GEOMETRY_TOLERANCE_DEG = 1e-7
 #: At most this many codes per action are listed in the audit entry.
 AUDIT_MAX_CODES = 1000
 
-_CRS_ZH = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）",
-           "cgcs2000": "CGCS2000"}
 _EMPTY_TOKENS = rules.EMPTY_TOKENS
 
 
@@ -318,7 +317,7 @@ class ImportReport:
             src = {"--crs": "命令参数", "mapping": "映射文件", "header": "列名标注",
                    "file": "文件声明", "default": "默认"}.get(self.crs_source or "", "")
             conv = "，已转换为 WGS-84" if self.crs not in ("wgs84",) else ""
-            lines.append(f"坐标系：{_CRS_ZH.get(self.crs, self.crs)}（{src}）{conv}")
+            lines.append(f"坐标系：{CRS_ZH.get(self.crs, self.crs)}（{src}）{conv}")
         if self.columns:
             lines.append("列对应：" + "；".join(
                 f"{c['column']} → {c['label']}({c['field']})" for c in self.columns))
@@ -813,7 +812,7 @@ def _resolve_crs(run: _Run, requested: str | None) -> str:
                 return requested
             run.report.errors.append(Problem(
                 message=f"{raw.file} 声明的坐标系是 {raw.file_crs.name}"
-                        f"（{_CRS_ZH.get(name or '', name)}），"
+                        f"（{CRS_ZH.get(name or '', name)}），"
                         f"与 --crs {requested} 矛盾",
                 file=raw.file, sheet=raw.sheet, value=requested,
                 expected=f"不指定 --crs，或指定 --crs {name}", kind="crs_conflict"))
@@ -825,7 +824,7 @@ def _resolve_crs(run: _Run, requested: str | None) -> str:
         for col, h in hints.items():
             if h != requested:
                 run.warn(None, col, "crs_hint_conflict",
-                         f"的列名表明坐标系是 {_CRS_ZH[h]}，但指定了 --crs {requested}；"
+                         f"的列名表明坐标系是 {CRS_ZH[h]}，但指定了 --crs {requested}；"
                          "已按 --crs 处理",
                          value=col)
         rep.crs, rep.crs_source = requested, "--crs"
@@ -840,7 +839,7 @@ def _resolve_crs(run: _Run, requested: str | None) -> str:
             rep.crs, rep.crs_source = name, "header"
             col = next(iter(hints))
             run.warn(None, col, "crs_from_header",
-                     f"的列名表明坐标系是 {_CRS_ZH[name]}，已按此转换",
+                     f"的列名表明坐标系是 {CRS_ZH[name]}，已按此转换",
                      value=col)
             return name
     rep.crs, rep.crs_source = "wgs84", "default"
@@ -1436,7 +1435,7 @@ def _services(run: _Run) -> np.ndarray:
         if v is None:
             out[i] = []
             continue
-        words = rules.split_services(v)
+        words = split_services(v)
         got, unknown = rules.service_tags(words)
         if unknown:
             shown = "、".join(repr(words[k]) for k in unknown)

@@ -59,7 +59,7 @@ import pandas as pd
 import pyproj
 
 from geo.errors import Problem, TableError
-from geo.rules import normalize_label  # noqa: F401 - shared with geo.editing
+from geo.vocab import normalize_label
 
 __all__ = [
     "FORMATS",

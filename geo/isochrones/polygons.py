@@ -31,7 +31,6 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.domain import CircleMethod
 from geo.isochrones._kernels import (
     _STAMP_MARGIN,
     _build_table,
@@ -39,6 +38,7 @@ from geo.isochrones._kernels import (
     _polygon_rings,
 )
 from geo.profiles import WalkBudget
+from geo.vocab import CircleMethod
 from geo.walk._kernels import _edge_pieces, _piece_coords
 from geo.walk.nearest import nearest_by_walk
 from geo.walk.network import Network, Snap
@@ -75,7 +75,7 @@ class Circle:
         Polygon or MultiPolygon in the network's metric CRS (empty when nothing is
         reachable, e.g. the off-network walk alone exceeds the budget).
     method
-        :class:`geo.domain.CircleMethod` — ``network`` or ``straight_line`` (fallback
+        :class:`geo.vocab.CircleMethod` — ``network`` or ``straight_line`` (fallback
         when the point could not be snapped).
     budget_m
         Walking budget, metres.

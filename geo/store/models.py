@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from geo.domain import INPUT_CRS, CircleMethod, GridKind, PointKind, RegionLevel
+from geo.vocab import INPUT_CRS, CircleMethod, GridKind, PointKind, RegionLevel
 
 
 def _in(column: str, values) -> str:

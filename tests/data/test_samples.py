@@ -20,7 +20,7 @@ import data
 from data.divisions import ENV_VAR, division_names, divisions_csv_path, villages
 from data.sample import Sample
 from data.synth import hours_dict
-from geo.domain import PointKind, Service
+from geo.vocab import PointKind, Service
 
 ROOT = Path(__file__).resolve().parents[2]
 UTM = {"lishui": 32649, "longteng": 32650}

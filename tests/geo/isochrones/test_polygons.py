@@ -11,7 +11,6 @@ import pytest
 import shapely
 from shapely.geometry import Point
 
-from geo.domain import CircleMethod
 from geo.isochrones import (
     DEFAULT_GRID_M,
     circle_polygon,
@@ -21,6 +20,7 @@ from geo.isochrones import (
     to_wgs84,
 )
 from geo.profiles import walking_budget
+from geo.vocab import CircleMethod
 from geo.walk import reach
 from tests.geo.networks import helsinki_sources, sym_diff_ratio
 

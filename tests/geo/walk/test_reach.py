@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.domain import CircleMethod
 from geo.isochrones import (
     circle_polygon,
     circles_for_sources,
     exact_polygon,
 )
+from geo.vocab import CircleMethod
 from geo.walk import reach, reach_many
 from tests.geo.networks import helsinki_sources
 
