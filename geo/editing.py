@@ -41,18 +41,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from geo import rules, vocab
+from geo import rules
 from geo.crs import normalize_crs_name, transform_geometry
+from geo.entities import Entity, Field, entity
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from geo.points import convert_geojson
 from geo.regions import town_geometry_of
 from geo.store import versions
 from geo.store.audit import write_audit
 from geo.tokens import Principal
-from geo.vocab import INPUT_CRS, GridKind
+from geo.vocab import INPUT_CRS
 
 __all__ = [
-    "ENTITIES",
     "EditResult",
     "check_text",
     "create",
@@ -73,119 +73,11 @@ TOWN_TOLERANCE_M = rules.TOWN_TOLERANCE_M
 MAX_VERTICES = 20_000
 
 
-# --------------------------------------------------------------------------
-# entity registry
-# --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FieldSpec:
-    """One editable field. ``kind`` selects the rule of :mod:`geo.rules`; numeric
-    ranges come from :data:`geo.rules.RANGES`."""
-
-    name: str
-    kind: str
-    required: bool = False
-    default: Any = None
-    max_len: int = rules.NAME_MAX_LEN
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    """An editable table."""
-
-    name: str
-    table: str
-    label: str
-    geometry: str | None  # "Point", "MultiPolygon" or None
-    fields: tuple[FieldSpec, ...]
-    region_column: bool = True
-    timestamps: bool = True
-    private: bool = False
-    extra_columns: tuple[str, ...] = ()
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-    def spec(self, name: str) -> FieldSpec:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-
-ENTITIES: dict[str, EntitySpec] = {
-    "point": EntitySpec(
-        name="point", table="service_points", label="服务阵地", geometry="Point",
-        fields=(
-            FieldSpec("name", "text", required=True, label="名称"),
-            FieldSpec("kind", "point_kind", required=True, label="类型"),
-            FieldSpec("region_code", "region", required=True, label="所属区划"),
-            FieldSpec("address", "text", max_len=rules.ADDRESS_MAX_LEN, label="地址"),
-            FieldSpec("hours", "hours", label="开放时间"),
-            FieldSpec("hours_text", "hours_text", max_len=rules.HOURS_TEXT_MAX_LEN,
-                      label="开放时间原文"),
-            FieldSpec("services", "services", default=[], label="服务项目"),
-            FieldSpec("rooms", "number", label="功能室数量"),
-            FieldSpec("floor_area_m2", "number", label="面积（平方米）"),
-            FieldSpec("stars", "number", label="星级"),
-            FieldSpec("phone", "phone", label="联系电话"),
-        ),
-        extra_columns=("source_crs", "version", "synthetic"),
-    ),
-    "compound": EntitySpec(
-        name="compound", table="compounds", label="住宅小区", geometry="MultiPolygon",
-        fields=(
-            FieldSpec("name", "text", required=True, label="名称"),
-            FieldSpec("region_code", "region", required=True, label="所属区划"),
-            FieldSpec("households", "number", default=0, label="户数"),
-            FieldSpec("population", "number", default=0, label="人口"),
-        ),
-        extra_columns=("synthetic",),
-    ),
-    "building": EntitySpec(
-        name="building", table="buildings", label="楼栋", geometry="MultiPolygon",
-        fields=(
-            FieldSpec("compound_code", "compound", label="所属小区"),
-            FieldSpec("households", "number", default=0, label="户数"),
-            FieldSpec("population", "number", default=0, label="人口"),
-        ),
-        region_column=False, timestamps=False, extra_columns=("synthetic",),
-    ),
-    "grid_cell": EntitySpec(
-        name="grid_cell", table="grid_cells", label="网格", geometry="MultiPolygon",
-        fields=(
-            FieldSpec("name", "text", required=True, label="名称"),
-            FieldSpec("region_code", "region", required=True, label="所属区划"),
-            FieldSpec("kind", "grid_kind", default=GridKind.GOVERNANCE.value, label="网格类型"),
-            FieldSpec("workers", "number", default=0, label="网格员人数"),
-            FieldSpec("has_branch", "bool", default=False, label="是否建有党支部"),
-            FieldSpec("private", "private", default={}, label="个人信息"),
-        ),
-        private=True, extra_columns=("synthetic",),
-    ),
-    "branch": EntitySpec(
-        name="branch", table="party_branches", label="党支部", geometry=None,
-        fields=(
-            FieldSpec("name", "text", required=True, label="名称"),
-            FieldSpec("region_code", "region", required=True, label="所属区划"),
-            FieldSpec("seat_compound_code", "compound", label="驻地小区"),
-            FieldSpec("compound_codes", "compounds", default=[], label="覆盖小区"),
-            FieldSpec("private", "private", default={}, label="个人信息"),
-        ),
-        private=True, extra_columns=("synthetic",),
-    ),
-}
-
-#: fields that are not columns of their table
-_VIRTUAL = {"compound_codes"}
-
-
-def _entity(name: str) -> EntitySpec:
-    try:
-        return ENTITIES[name]
-    except KeyError:
-        raise NotFound(f"unknown entity {name!r}") from None
+def _entity(name: str) -> Entity:
+    e = entity(name)
+    if not e.editable:
+        raise NotFound(f"{e.label}不能通过规划编辑接口修改")
+    return e
 
 
 # --------------------------------------------------------------------------
@@ -220,7 +112,7 @@ def _checked(result: tuple[Any, Problem | None], problems: list[Problem]) -> Any
     return value
 
 
-def _private(v: Any, f: FieldSpec, problems: list[Problem]) -> dict | None:
+def _private(v: Any, f: Field, problems: list[Problem]) -> dict | None:
     """Personal data: a JSON object whose strings pass :func:`check_text`."""
     if v is None:
         return {}
@@ -273,48 +165,17 @@ class _Checked:
     warnings: list[str] = field(default_factory=list)
 
 
-def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any], *,
+def _validate_fields(conn: Connection, spec: Entity, data: Mapping[str, Any], *,
                      partial: bool, actor: Principal, checked: _Checked) -> None:
     """Validate ``data`` (only its keys when ``partial``) into ``checked.values``
-    with the rules of :mod:`geo.rules`."""
+    with the field rules (:func:`geo.rules.check_value`: a one-row column)."""
     problems = checked.problems
-    names = spec.field_names if not partial else tuple(k for k in spec.field_names if k in data)
-    for name in names:
-        f = spec.spec(name)
+    fields = [f for f in spec.editable_fields if not partial or f.name in data]
+    for f in fields:
+        name = f.name
         v = data.get(name, f.default)
-        if f.kind == "text":
-            out = check_text(v, field_name=name, max_len=f.max_len, required=f.required,
-                             empty_tokens=True, problems=problems)
-        elif f.kind == "hours_text":
-            out = check_text(v, field_name=name, max_len=f.max_len, empty_tokens=True,
-                             problems=problems)
-        elif f.kind == "region":
+        if f.kind == "region":
             out = _region_value(conn, v, f, actor, problems)
-        elif f.kind == "point_kind":
-            out = _checked(rules.point_kind(v, field=name), problems) if v is not None \
-                else f.default
-        elif f.kind == "grid_kind":
-            out = _checked(rules.grid_kind(v, field=name), problems) if v is not None \
-                else f.default
-        elif f.kind == "services":
-            out = _services(v, f, problems)
-        elif f.kind == "number":
-            out = _checked(rules.check_number(v, field=name), problems)
-            if out is None and v is None:
-                out = f.default
-        elif f.kind == "bool":
-            out = rules.parse_bool(v) if v is not None else None
-            if out is None and v is not None:
-                problems.append(Problem("应为 true/false", column=name, value=_short(v),
-                                        expected="boolean（或 是/否）"))
-            if out is None:
-                out = f.default
-        elif f.kind == "phone":
-            out = _checked(rules.check_phone(v, field=name), problems)
-        elif f.kind == "hours":
-            hours, found = rules.check_hours(v, field=name)
-            problems.extend(found)
-            out = hours
         elif f.kind == "compound":
             out = _compound_refs(conn, [v] if v is not None else [], f, actor, problems)
             out = out[0] if out else None
@@ -329,12 +190,16 @@ def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any]
                 out = _compound_refs(conn, v, f, actor, problems)
         elif f.kind == "private":
             out = _private(v, f, problems)
-        else:  # pragma: no cover - registry error
-            raise AssertionError(f.kind)
-        if out is None and f.required and not any(p.column == name for p in problems):
-            problems.append(Problem("不能为空", column=name, expected=f.label or name))
+        else:
+            out, found = rules.check_value(f, v)
+            problems.extend(found)
+        if out is None and f.required and not any(
+                (p.column or "").split(".")[0] == name for p in problems):
+            problems.append(Problem("不能为空", column=name, expected=f"非空的{f.label}",
+                                    kind="missing_value"))
         checked.values[name] = out
     # opening hours: structured hours win; text alone is parsed
+    names = {f.name for f in fields}
     if spec.name == "point" and ("hours" in names or "hours_text" in names):
         hours, hours_text = checked.values.get("hours"), checked.values.get("hours_text")
         if hours is None and hours_text:
@@ -345,26 +210,7 @@ def _validate_fields(conn: Connection, spec: EntitySpec, data: Mapping[str, Any]
             checked.values["hours_text"] = hours["text"]
 
 
-def _services(v: Any, f: FieldSpec, problems: list[Problem]) -> list[str] | None:
-    """Service tags from a list of tags or Chinese names (or one text such as
-    ``党务、政务``, as in a file)."""
-    if v is None:
-        return []
-    if isinstance(v, str):
-        v = vocab.split_services(v)
-    if not isinstance(v, list):
-        problems.append(Problem("应为服务项目列表", column=f.name, value=_short(v),
-                                expected="list of service tags"))
-        return None
-    tags, unknown = rules.service_tags(v)
-    for i in unknown:
-        problems.append(Problem("不是已知的服务内容", column=f"{f.name}.{i}",
-                                          value=_short(v[i]), expected=vocab.SERVICE_EXPECTED,
-                                          kind="unknown_service"))
-    return None if unknown else tags
-
-
-def _region_value(conn: Connection, v: Any, f: FieldSpec, actor: Principal,
+def _region_value(conn: Connection, v: Any, f: Field, actor: Principal,
                   problems: list[Problem]) -> str | None:
     if v is None:
         return None
@@ -381,7 +227,7 @@ def _region_value(conn: Connection, v: Any, f: FieldSpec, actor: Principal,
     return v
 
 
-def _compound_refs(conn: Connection, codes: list[Any], f: FieldSpec, actor: Principal,
+def _compound_refs(conn: Connection, codes: list[Any], f: Field, actor: Principal,
                    problems: list[Problem]) -> list[str] | None:
     """Codes of existing, live compounds in the actor's regions (duplicates dropped)."""
     before = len(problems)
@@ -582,7 +428,7 @@ def _check_location(conn: Connection, ewkb: str, region_code: str, problems: lis
 # --------------------------------------------------------------------------
 # reading rows
 # --------------------------------------------------------------------------
-def _snapshots(conn: Connection, spec: EntitySpec, codes: list[str], *,
+def _snapshots(conn: Connection, spec: Entity, codes: list[str], *,
                lock: bool = False) -> dict[str, dict[str, Any]]:
     """Everything stored about rows (private data included), JSON-ready: the
     geometry as WGS-84 GeoJSON; branches get their compound codes, buildings
@@ -591,7 +437,7 @@ def _snapshots(conn: Connection, spec: EntitySpec, codes: list[str], *,
         return {}
     geom = ", ST_AsGeoJSON(t.geom, 9)::jsonb AS geometry" if spec.geometry else ""
     derived, join = "", ""
-    if not spec.region_column:
+    if spec.region == "compound":
         derived = ", c.region_code AS derived_region"
         join = " LEFT JOIN compounds c ON c.code = t.compound_code"
     rows = conn.execute(text(
@@ -603,7 +449,7 @@ def _snapshots(conn: Connection, spec: EntitySpec, codes: list[str], *,
         data = dict(row.data)
         if spec.geometry:
             data["geometry"] = row.geometry
-        if not spec.region_column:
+        if spec.region == "compound":
             data["region_code"] = row.derived_region or _building_region(conn, None,
                                                                          code=row.code)
         out[row.code] = data
@@ -618,7 +464,7 @@ def _snapshots(conn: Connection, spec: EntitySpec, codes: list[str], *,
     return out
 
 
-def _snapshot(conn: Connection, spec: EntitySpec, code: str, *,
+def _snapshot(conn: Connection, spec: Entity, code: str, *,
               lock: bool = False) -> dict[str, Any] | None:
     return _snapshots(conn, spec, [code], lock=lock).get(code)
 
@@ -643,7 +489,7 @@ def _building_region(conn: Connection, compound_code: str | None, *, code: str |
         f"ORDER BY length(r.code) DESC LIMIT 1"), params).scalar_one_or_none()
 
 
-def _view(spec: EntitySpec, snap: dict[str, Any], *, viewer: Principal | None,
+def _view(spec: Entity, snap: dict[str, Any], *, viewer: Principal | None,
           crs: str = "wgs84") -> dict[str, Any]:
     """A snapshot as the GeoJSON Feature a principal may see (personal data only
     for planners of the row's region)."""
@@ -726,13 +572,13 @@ class EditResult:
     changed: list[str] = field(default_factory=list)
 
 
-def _audit(conn: Connection, actor: Principal, action: str, spec: EntitySpec, code: str,
+def _audit(conn: Connection, actor: Principal, action: str, spec: Entity, code: str,
            before: dict | None, after: dict | None) -> int:
     return write_audit(conn, actor=actor.actor, action=action, entity=spec.name, code=code,
                        before=before, after=after)
 
 
-def _require(actor: Principal, region_code: str | None, spec: EntitySpec, code: str,
+def _require(actor: Principal, region_code: str | None, spec: Entity, code: str,
              when: str) -> None:
     if not actor.has_role("planner"):
         raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
@@ -745,23 +591,23 @@ def _check_code(code: Any, problems: list[Problem]) -> str | None:
     return _checked(rules.check_code(code), problems)
 
 
-def _bind(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:
+def _bind(spec: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in values.items():
-        if k in _VIRTUAL:
+        if not spec.field(k).column:
             continue
-        f = spec.spec(k)
+        f = spec.field(k)
         out[k] = json.dumps(v, ensure_ascii=False) if f.kind in ("hours", "private") \
             and v is not None else v
     return out
 
 
-def _placeholder(spec: EntitySpec, name: str) -> str:
-    f = spec.spec(name)
+def _placeholder(spec: Entity, name: str) -> str:
+    f = spec.field(name)
     return f"CAST(:{name} AS jsonb)" if f.kind in ("hours", "private") else f":{name}"
 
 
-def _geometry_input(conn: Connection, spec: EntitySpec, value: Any, crs: str, repair: bool,
+def _geometry_input(conn: Connection, spec: Entity, value: Any, crs: str, repair: bool,
                     checked: _Checked) -> str | None:
     geom, problems = parse_geometry(value, expected=spec.geometry or "Point", crs=crs,
                                     repair=repair)
@@ -797,9 +643,9 @@ def _crs(crs: Any, problems: list[Problem]) -> str:
     return name
 
 
-def _unknown_keys(spec: EntitySpec, data: Mapping[str, Any], problems: list[Problem],
+def _unknown_keys(spec: Entity, data: Mapping[str, Any], problems: list[Problem],
                   allowed_extra: Iterable[str]) -> None:
-    allowed = set(spec.field_names) | set(allowed_extra)
+    allowed = {f.name for f in spec.editable_fields} | set(allowed_extra)
     for k in data:
         if k not in allowed:
             problems.append(Problem("未知字段", column=str(k)[:64],
@@ -809,12 +655,12 @@ def _unknown_keys(spec: EntitySpec, data: Mapping[str, Any], problems: list[Prob
 _EXTRA_KEYS = {True: ("code", "geometry", "crs"), False: ("code",)}
 
 
-def _raise(problems: list[Problem], spec: EntitySpec, what: str) -> None:
+def _raise(problems: list[Problem], spec: Entity, what: str) -> None:
     if problems:
         raise InvalidInput(f"{spec.label}{what}未通过校验", problems)
 
 
-def _write_children(conn: Connection, spec: EntitySpec, code: str,
+def _write_children(conn: Connection, spec: Entity, code: str,
                     values: Mapping[str, Any]) -> None:
     if spec.name == "branch" and "compound_codes" in values and \
             values["compound_codes"] is not None:
@@ -849,7 +695,7 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
         else:
             ewkb = _geometry_input(conn, spec, data.get("geometry"), crs_name, repair, checked)
     region = checked.values.get("region_code")
-    if not spec.region_column and ewkb is not None:
+    if spec.region == "compound" and ewkb is not None:
         region = _building_region(conn, checked.values.get("compound_code"), ewkb=ewkb)
         if region is None:
             checked.problems.append(Problem("楼栋不在任何已知区划内", column="geometry",
@@ -866,7 +712,7 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
         hint = "（已删除，可恢复）" if existing.deleted_at is not None else ""
         raise Conflict(f"{spec.label}编码 {code} 已存在{hint}")
     values = {k: v for k, v in checked.values.items()}
-    cols = [k for k in values if k not in _VIRTUAL]
+    cols = [k for k in values if spec.field(k).column]
     names = ["code", *cols]
     places = [":code", *(_placeholder(spec, k) for k in cols)]
     params = {"code": code, **_bind(spec, values)}
@@ -901,7 +747,7 @@ def _constraint(exc: IntegrityError) -> str:
     return name or "constraint violated"
 
 
-def _load_for_edit(conn: Connection, spec: EntitySpec, code: str, actor: Principal,
+def _load_for_edit(conn: Connection, spec: Entity, code: str, actor: Principal,
                    *, deleted: bool = False) -> dict[str, Any]:
     if not isinstance(code, str) or not _CODE_RE.match(code):
         raise NotFound(f"no {spec.name} with code {code!r}")
@@ -940,7 +786,7 @@ def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
     if spec.geometry and data.get("geometry") is not None:
         ewkb = _geometry_input(conn, spec, data["geometry"], crs_name, repair, checked)
     region = checked.values.get("region_code", before.get("region_code"))
-    if not spec.region_column:
+    if spec.region == "compound":
         compound = checked.values.get("compound_code", before.get("compound_code"))
         if ewkb is not None or "compound_code" in checked.values:
             region = _building_region(conn, compound, ewkb=ewkb, code=code)
@@ -955,7 +801,7 @@ def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
     _raise(checked.problems, spec, "修改")
     values = {k: v for k, v in checked.values.items()
               if _differs(before.get(k), v)}
-    sets = [f"{k} = {_placeholder(spec, k)}" for k in values if k not in _VIRTUAL]
+    sets = [f"{k} = {_placeholder(spec, k)}" for k in values if spec.field(k).column]
     params: dict[str, Any] = {"code": code, **_bind(spec, values)}
     if ewkb is not None:
         sets.append("geom = ST_GeomFromEWKB(decode(:geom, 'hex'))")
@@ -963,7 +809,7 @@ def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
         if spec.name == "point":
             sets.append("source_crs = :source_crs")
             params["source_crs"] = crs_name
-    if spec.timestamps and (sets or "compound_codes" in values):
+    if spec.updated_at and (sets or "compound_codes" in values):
         sets.append("updated_at = now()")
     if sets:
         try:
@@ -1008,7 +854,7 @@ def delete(conn: Connection, entity: str, code: str, *, actor: Principal) -> Edi
     """Soft-delete a row (``deleted_at``); :func:`restore` brings it back."""
     spec = _entity(entity)
     before = _load_for_edit(conn, spec, code, actor)
-    sets = "deleted_at = now()" + (", updated_at = now()" if spec.timestamps else "")
+    sets = "deleted_at = now()" + (", updated_at = now()" if spec.updated_at else "")
     conn.execute(text(f'UPDATE "{spec.table}" SET {sets} WHERE code = :c'), {"c": code})
     after = _snapshot(conn, spec, code)
     assert after is not None
@@ -1022,7 +868,7 @@ def restore(conn: Connection, entity: str, code: str, *, actor: Principal) -> Ed
     """Undo a soft delete."""
     spec = _entity(entity)
     before = _load_for_edit(conn, spec, code, actor, deleted=True)
-    sets = "deleted_at = NULL" + (", updated_at = now()" if spec.timestamps else "")
+    sets = "deleted_at = NULL" + (", updated_at = now()" if spec.updated_at else "")
     conn.execute(text(f'UPDATE "{spec.table}" SET {sets} WHERE code = :c'), {"c": code})
     after = _snapshot(conn, spec, code)
     assert after is not None
@@ -1058,7 +904,7 @@ def list_entities(conn: Connection, entity: str, *, viewer: Principal,
     returns ``(features, number matched)``."""
     spec = _entity(entity)
     scopes = list(viewer.regions)
-    if spec.region_column:
+    if spec.region != "compound":
         region_sql = "t.region_code"
         join = ""
     else:

@@ -24,23 +24,30 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from geo.crs import looks_swapped
 from geo.errors import Problem
 from geo.hours import DAY_KEYS, format_hours_zh, parse_hours
+
+if TYPE_CHECKING:
+    from geo.entities import Field
 from geo.vocab import (
     BOOL_LOOKUP,
     GRID_KIND_EXPECTED,
     GRID_KIND_LOOKUP,
     KIND_EXPECTED,
     KIND_LOOKUP,
+    LEVEL_LOOKUP,
+    SERVICE_EXPECTED,
     lookup_service,
     normalize_label,
+    split_services,
 )
 
 __all__ = [
@@ -284,12 +291,82 @@ def check_number(value: Any, *, field: str, rng: NumberRange | None = None
     if r.integer and not v.is_integer():
         return _refuse("not_an_integer", "不是整数", field, value, r.expected)
     if v < r.lo:
-        return _refuse("negative_number" if r.lo == 0 else "out_of_range",
-                       f"太小（超出范围 {r.lo:g}–{r.hi:g}）", field, value, r.expected)
+        return _refuse("negative_number" if r.lo == 0 else "out_of_range", "太小", field,
+                       value, r.expected)
     if v > r.hi:
-        return _refuse("out_of_range", f"太大（超出范围 {r.lo:g}–{r.hi:g}）", field, value,
-                       r.expected)
+        return _refuse("out_of_range", "太大", field, value, r.expected)
     return (int(v) if r.integer else v), None
+
+
+_NUM_CLEAN = re.compile(r"(平方米|平米|㎡|m2|m²|米|个|间|户|人|约|左右|余|多|以上|\s)",
+                        re.IGNORECASE)
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DMS = re.compile(
+    r"^(?P<h1>[ENSW东西南北])?\s*(?P<d>\d+(?:\.\d+)?)\s*[°度]\s*(?:(?P<m>\d+(?:\.\d+)?)\s*['′’分])?"
+    r"\s*(?:(?P<s>\d+(?:\.\d+)?)\s*(?:\"|″|”|''|秒))?\s*(?P<h2>[ENSW东西南北])?$",
+    re.IGNORECASE)
+
+
+def number_from_text(s: str) -> float | None:
+    """Parse a number written by a person: ``2,000㎡``, ``约120平方米``, ``113°12'30\"E``."""
+    t = unicodedata.normalize("NFKC", s).strip()
+    if _THOUSANDS.match(t):
+        t = t.replace(",", "")
+    m = _DMS.match(t)
+    if m:
+        d = float(m.group("d"))
+        mi = float(m.group("m") or 0)
+        se = float(m.group("s") or 0)
+        if mi >= 60 or se >= 60:
+            return None
+        v = d + mi / 60 + se / 3600
+        hemi = (m.group("h1") or m.group("h2") or "").upper()
+        return -v if hemi in ("S", "W", "西", "南") else v
+    t = _NUM_CLEAN.sub("", t).rstrip("ENen东北")
+    try:
+        v = float(t)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def parse_numbers(values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values float64, empty mask, unparsable mask)`` of a column of cells
+    (numbers, texts written by people, or empty; a pandas Series or a list)."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(list(values), dtype=object)
+    n = len(values)
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        empty = np.isnan(out)
+        return out, empty, np.zeros(n, dtype=bool)
+    out = np.full(n, np.nan)
+    empty = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    cache: dict[str, float | None] = {}
+    for i, v in enumerate(values.tolist()):
+        if isinstance(v, bool):
+            bad[i] = True
+            continue
+        if isinstance(v, int | float | np.integer | np.floating):
+            fv = float(v)
+            if math.isnan(fv):
+                empty[i] = True
+            else:
+                out[i] = fv
+            continue
+        s = _cell_text(v)
+        if s is None or s.lower() in EMPTY_TOKENS:
+            empty[i] = True
+            continue
+        if s not in cache:
+            cache[s] = number_from_text(s)
+        got = cache[s]
+        if got is None:
+            bad[i] = True
+        else:
+            out[i] = got
+    return out, empty, bad
 
 
 _ZH_DIGIT = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
@@ -476,3 +553,261 @@ def swapped(lng: Any, lat: Any) -> Any:
     """Whether coordinates are obviously latitude, longitude (arrays ok): outside
     :data:`CHINA_BOX` as given, inside it when swapped."""
     return np.asarray(looks_swapped(lng, lat, bbox=CHINA_BOX), dtype=bool)
+
+
+# ==========================================================================
+# columns: the rule of each field kind, over a column of values
+# ==========================================================================
+def _cell_text(value: Any) -> str | None:
+    """A value as trimmed text (``None`` when empty); integral numbers lose ``.0``."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool | np.bool_):
+        return "是" if value else "否"
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 \
+            else repr(float(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return str(value).strip() or None
+
+
+@dataclass
+class Checked:
+    """A column checked by its field's rule.
+
+    Attributes
+    ----------
+    values
+        The normalised values, aligned with the input (``None`` where empty or refused;
+        a field's default where empty and it has one).
+    problems
+        ``(row index, problem)`` for every refused value: the problem's ``kind``,
+        ``message`` (a short Chinese phrase), ``value`` and ``expected``;
+        ``column`` is the field name (or ``services.1``: an item of a list).
+    notes
+        ``(row index, kind, note)`` remarks that refuse nothing (an opening-hours
+        text kept as is).
+    parsed
+        ``hours_text`` only: the structured hours parsed from each text.
+    """
+
+    values: list[Any]
+    problems: list[tuple[int, Problem]] = field(default_factory=list)
+    notes: list[tuple[int, str, str]] = field(default_factory=list)
+    parsed: list[Any] | None = None
+
+    def refused(self) -> set[int]:
+        return {i for i, _ in self.problems}
+
+
+_REGION_CODE_EXPECTED = "6、9 或 12 位数字（县、镇街、村居）"
+_BOOL_EXPECTED = "是 或 否（有/无、1/0、true/false）"
+_VOCABS: dict[str, tuple[Mapping[str, str], str, str, str]] = {
+    "point_kind": (KIND_LOOKUP, "unknown_kind", "阵地类型", KIND_EXPECTED),
+    "grid_kind": (GRID_KIND_LOOKUP, "unknown_grid_kind", "网格类型", GRID_KIND_EXPECTED),
+    "level": (LEVEL_LOOKUP, "invalid_level", "区划级别", "县（区）、镇（街道）或 村（社区）"),
+}
+
+
+def check_value(f: Field, value: Any) -> tuple[Any, list[Problem]]:
+    """One value of a request (JSON) through its field's rule: a one-row
+    :func:`check_column`. Returns the normalised value and the problems."""
+    got = check_column(f, [value])
+    return got.values[0], [p for _, p in got.problems]
+
+
+def check_column(f: Field, values: Sequence[Any], *, cells: bool = False) -> Checked:
+    """Check a column of values with the rule of the field's kind.
+
+    The one implementation of the field rules: a planner's edit passes one
+    JSON value (:func:`check_value`), a file import a whole column of cells
+    (``cells=True``: texts written by people — numbers such as ``2,000㎡``,
+    yes/no words, star ratings such as ``三星``, several services in one cell
+    — or numbers as the reader found them).  Distinct values are checked once.
+
+    Parameters
+    ----------
+    f
+        The field (:class:`geo.entities.Field`): its ``kind``, ``label``,
+        ``required``, ``default`` and ``max_len``.
+    values
+        The column, aligned with rows (``None`` for empty).
+    cells
+        Values come from a file's cells rather than a JSON body.
+
+    Returns
+    -------
+    Checked
+        Normalised values and the problems, by row index. Kinds that need the
+        store (``region``, ``compound``, ``compounds``), personal data and
+        geometry are checked by their callers.
+    """
+    kind = f.kind
+    n = len(values)
+    out = Checked([None] * n)
+    if kind == "number" and cells:
+        return _numbers_column(f, values, out)
+    memo: dict[Any, tuple[Any, list[Problem]]] = {}
+    for i, v in enumerate(values):
+        if cells and kind not in ("services",):
+            v = _cell_text(v)
+        key = v if isinstance(v, str | int | float | bool | type(None)) else None
+        if key is not None or v is None:
+            hit = memo.get((type(v), v))
+            if hit is None:
+                hit = memo[(type(v), v)] = _one(f, v, cells)
+        else:
+            hit = _one(f, v, cells)
+        value, problems = hit
+        for p in problems:
+            out.problems.append((i, replace(p)))
+        out.values[i] = value if not problems else None
+    if kind == "hours_text":
+        _hours_column(out)
+    return out
+
+
+def _missing(f: Field) -> tuple[Any, list[Problem]]:
+    if f.required:
+        return None, [Problem("不能为空", column=f.name, expected=f"非空的{f.label}",
+                              kind="missing_value")]
+    return f.default, []
+
+
+def _one(f: Field, v: Any, cells: bool) -> tuple[Any, list[Problem]]:
+    """One value through the rule of its field's kind: ``(value, problems)``."""
+    kind, name = f.kind, f.name
+    if kind in ("text", "hours_text"):
+        out, p = check_text(v, field=name, max_len=f.max_len or NAME_MAX_LEN,
+                            required=f.required, empty_tokens=True)
+        if p is not None and p.kind == "missing_value":
+            p.expected = f"非空的{f.label}"
+        return (out if out is not None else f.default if p is None else None), _list(p)
+    if kind == "code":
+        if v is None:
+            return _missing(f)
+        out, p = check_code(v, field=name)
+        return out, _list(p)
+    if kind == "region_code":
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return _missing(f)
+        t = unicodedata.normalize("NFKC", str(v)).strip()
+        if not (t.isdigit() and len(t) in (6, 9, 12)):
+            return None, [Problem("不是行政区划代码", column=name, value=shorten(v),
+                                  expected=_REGION_CODE_EXPECTED, kind="invalid_region_code")]
+        return t, []
+    if kind in _VOCABS:
+        if v is None or (isinstance(v, str) and (not v.strip() or is_empty_token(v.strip()))):
+            return _missing(f)
+        lookup, pkind, what, expected = _VOCABS[kind]
+        out, p = _vocab(v, lookup, name, pkind, what, expected)
+        return out, _list(p)
+    if kind == "services":
+        return _services(f, v)
+    if kind == "number":
+        if v is None:
+            return f.default, []
+        out, p = check_number(v, field=name)
+        return out, _list(p)
+    if kind == "stars":
+        if v is None or (isinstance(v, str) and is_empty_token(v)):
+            return None, []
+        out, p = parse_stars(v, field=name)
+        return out, _list(p)
+    if kind == "phone":
+        out, p = check_phone(v, field=name)
+        return out, _list(p)
+    if kind == "bool":
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return f.default, []
+        got = parse_bool(v)
+        if got is None:
+            return None, [Problem("不是是/否值", column=name, value=shorten(v),
+                                  expected=_BOOL_EXPECTED, kind="invalid_bool")]
+        return got, []
+    if kind == "hours":
+        hours, problems = check_hours(v, field=name)
+        return hours, problems
+    raise ValueError(f"field {name}: kind {kind!r} is not checked by a column rule")
+
+
+def _list(p: Problem | None) -> list[Problem]:
+    return [] if p is None else [p]
+
+
+def _services(f: Field, v: Any) -> tuple[Any, list[Problem]]:
+    """Service tags from a list of tags or Chinese names (JSON), or one text such as
+    ``党务、政务；养老`` (a cell)."""
+    if v is None:
+        return list(f.default or []), []
+    listed = not isinstance(v, str)
+    words = split_services(v) if isinstance(v, str) else v
+    if not isinstance(words, list | tuple):
+        return None, [Problem("应为服务项目列表", column=f.name, value=shorten(v),
+                              expected="list of service tags", kind="unknown_service")]
+    tags, unknown = service_tags(words)
+    if not unknown:
+        return tags, []
+    if listed:  # one problem per item of the list, as a JSON body names them
+        return None, [Problem("不是已知的服务内容", column=f"{f.name}.{i}",
+                              value=shorten(words[i]), expected=SERVICE_EXPECTED,
+                              kind="unknown_service") for i in unknown]
+    shown = "、".join(repr(words[k]) for k in unknown)
+    return None, [Problem(f"中的 {shown} 不是已知的服务内容", column=f.name, value=shorten(v),
+                          expected=SERVICE_EXPECTED, kind="unknown_service")]
+
+
+def _hours_column(out: Checked) -> None:
+    """Opening-hours texts parsed into structured hours, with the notes a planner
+    should read (a text that cannot be parsed is kept as is)."""
+    memo: dict[str, tuple[dict, list[str]]] = {}
+    out.parsed = [None] * len(out.values)
+    for i, t in enumerate(out.values):
+        if t is None:
+            continue
+        if t not in memo:
+            memo[t] = hours_from_text(t)
+        parsed, notes = memo[t]
+        out.parsed[i] = parsed
+        if not parsed["parsed"]:
+            out.notes.append((i, "hours_unparsed", notes[0]))
+        elif notes:
+            out.notes.append((i, "hours_note", "；".join(notes)))
+
+
+def _numbers_column(f: Field, values: Sequence[Any], out: Checked) -> Checked:
+    """Numbers from a column of cells, vectorised: parsed (``2,000㎡``, ``约120``),
+    then checked against the field's range (:data:`RANGES`)."""
+    r = RANGES[f.name]
+    vals, empty, bad = parse_numbers(values)
+    raw = list(values)
+
+    def refuse(idx: np.ndarray, kind: str, message: str) -> None:
+        for i in idx.tolist():
+            out.problems.append((i, Problem(message, column=f.name, value=shorten(raw[i]),
+                                            expected=r.expected, kind=kind)))
+
+    refuse(np.flatnonzero(bad), "not_a_number", "不是数字")
+    ok = ~empty & ~bad
+    if r.integer:
+        frac = ok & (np.floor(vals) != vals)
+        refuse(np.flatnonzero(frac), "not_an_integer", "不是整数")
+        ok &= ~frac
+    low = ok & (vals < r.lo)
+    refuse(np.flatnonzero(low), "negative_number" if r.lo == 0 else "out_of_range", "太小")
+    ok &= ~low
+    high = ok & (vals > r.hi)
+    refuse(np.flatnonzero(high), "out_of_range", "太大")
+    ok &= ~high
+    for i in np.flatnonzero(ok).tolist():
+        out.values[i] = int(vals[i]) if r.integer else float(vals[i])
+    if f.default is not None:
+        for i in np.flatnonzero(empty).tolist():
+            out.values[i] = f.default
+    out.problems.sort(key=lambda t: t[0])
+    return out

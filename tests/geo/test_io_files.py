@@ -26,7 +26,7 @@ from openpyxl.styles import Font
 
 from geo import crs as crsmod
 from geo.errors import TableError
-from geo.io.columns import ENTITIES, crs_hint, load_mapping, map_columns, score_header
+from geo.io.columns import crs_hint, load_mapping, map_columns, score_header
 from geo.io.tables import cell_text, detect_encoding, normalize_label, read_table
 
 LISHUI_TOWN = "440605126"
@@ -240,7 +240,7 @@ def write_kml(path: Path, gdf: gpd.GeoDataFrame) -> Path:
 # tests: reading
 # ==========================================================================
 def _points_score():
-    return score_header(ENTITIES["points"])
+    return score_header("points")
 
 
 def test_xlsx_title_row_two_row_header_and_merged_cells(tmp_path, samples):
