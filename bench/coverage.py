@@ -7,8 +7,8 @@ Run: ``.venv/bin/python bench/coverage.py [--repeat 5] [--k 5] [--max-candidates
 Full coverage recompute — every building against every circle, then the
 town, village and grid aggregates — three ways, in the same run:
 
-(a) product   :func:`geo.coverage.reach_coverage` on the in-memory town:
-              building centroids as NumPy arrays, each prepared circle tested
+(a) product   :func:`geo.coverage.reach_coverage` (``geo/coverage/reach.py``) on the
+              in-memory town: building centroids as NumPy arrays, each prepared circle tested
               with ``shapely.intersects_xy`` after a bounding-box cut, then
               ``numpy.bincount`` aggregates and exact fractions.
 (b) geopandas the straightforward GeoPandas recipe on the same centroids:
@@ -87,7 +87,7 @@ def product(town, circles, params):
     c_cov, c_tot = cov.compound_shares(town, covered, circles.geoms)
     an = cov.Analysis(town, circles, params, hits, covered, c_cov, c_tot)
     r = cov.reach_coverage(an)
-    return r["totals"]["buildings_covered"], r["totals"]["population_covered"]
+    return r.totals.buildings_covered, r.totals.population_covered
 
 
 def geopandas_sjoin(town, circles):

@@ -3,7 +3,8 @@ coverage analytics for planners from the command line.
 
 Tables print with Chinese headers; ``--format csv`` (UTF-8 with BOM, opens
 in Excel) and ``--format xlsx`` write the same tables, ``--format json`` the
-full result with its parameters and rule.
+full result with its parameters and rule. Every table is written by
+:mod:`geo.io.sheets`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from api.cli.common import open_engine, say
 from api.settings import Settings
 from geo import coverage as cov
-from geo.domain import PointKind
 from geo.errors import InvalidInput, Problem
+from geo.io import sheets
+from geo.vocab import PointKind
 
 FORMATS = ("table", "json", "csv", "xlsx")
 
@@ -106,12 +109,12 @@ def _circle_params(settings: Settings):
     return CircleParams(walk_off_m=settings.walk_off_m, max_snap_m=settings.max_snap_m)
 
 
-def _emit(result: dict[str, Any], view: str, args, *, summary: list[str] | None = None) -> None:
+def _emit(result: cov.Result, view: str, args, *, summary: list[str] | None = None) -> None:
     fmt = args.format
     out: Path | None = args.output
     if fmt == "xlsx":
         if out is None:
-            out = Path(f"{view}_{result.get('region', {}).get('code', 'all')}.xlsx")
+            out = Path(f"{view}_{result.region.code}.xlsx")
         out.write_bytes(cov.export_xlsx(result, view))
         say(f"wrote {out}")
         return
@@ -124,11 +127,11 @@ def _emit(result: dict[str, Any], view: str, args, *, summary: list[str] | None 
             say(f"wrote {out}")
         return
     if fmt == "json":
-        text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
+        text = json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=str)
     else:
         parts = list(summary or [])
         for name, rows in cov.table_rows(result, view):
-            parts += ["", f"【{name}】", cov.format_table(rows, args.decimals)]
+            parts += ["", f"【{name}】", sheets.text_table(rows, decimals=args.decimals)]
         parts += ["", *(f"{k}：{v}" for k, v in cov.parameter_rows(result))]
         text = "\n".join(parts)
     if out is None:
@@ -144,15 +147,15 @@ def cmd_coverage(args, settings: Settings) -> int:
         with engine.connect() as conn:
             snaps = cov.list_snapshots(conn, args.region)
         if args.format == "json":
-            print(json.dumps(snaps, ensure_ascii=False, indent=2))
+            print(json.dumps([s.as_dict() for s in snaps], ensure_ascii=False, indent=2))
         else:
-            print(cov.format_table([{"编号": s["id"], "标签": s["label"] or "",
-                                     "区域": f"{s['region_code']} {s['region_name']}",
-                                     "分钟": s["minutes"], "步行档": s["profile"],
-                                     "服务圈数": s["circles"],
-                                     "覆盖人口": s["population_covered"],
-                                     "人口覆盖率(%)": s["population_pct"],
-                                     "时间": s["created_at"][:19]} for s in snaps]))
+            print(sheets.text_table([{"编号": s.id, "标签": s.label or "",
+                                      "区域": f"{s.region_code} {s.region_name}",
+                                      "分钟": s.minutes, "步行档": s.profile,
+                                      "服务圈数": s.circles,
+                                      "覆盖人口": s.population_covered,
+                                      "人口覆盖率(%)": s.population_pct,
+                                      "时间": s.created_at[:19]} for s in snaps]))
         return 0
     if args.view == "compare":
         if len(args.ids) != 2:
@@ -163,36 +166,35 @@ def cmd_coverage(args, settings: Settings) -> int:
             diff = cov.compare_snapshots(conn, args.ids[0], args.ids[1],
                                          rounding=args.rounding, decimals=args.decimals)
         if args.format == "json":
-            print(json.dumps(diff, ensure_ascii=False, indent=2))
+            print(json.dumps(diff.as_dict(), ensure_ascii=False, indent=2))
             return 0
-        if diff["parameters_differ"]:
-            say("注意：两次计算的参数不同：" + ", ".join(diff["parameters_differ"]))
-        rows = [{"编码": r["code"], "名称": r["name"], "层级": cov.LEVEL_ZH.get(r["level"]),
-                 "覆盖人口(前)": r["population_covered_before"],
-                 "覆盖人口(后)": r["population_covered_after"],
-                 "变化": r["population_covered_delta"],
-                 "覆盖率(前)": r["population_pct_before"], "覆盖率(后)": r["population_pct_after"],
-                 "覆盖建筑变化": r["buildings_covered_delta"]}
-                for r in diff["areas"] if r["level"] != "grid"]
-        print(cov.format_table(rows))
+        if diff.parameters_differ:
+            say("注意：两次计算的参数不同：" + ", ".join(diff.parameters_differ))
+        rows = [{"编码": r.code, "名称": r.name, "层级": cov.LEVEL_ZH.get(r.level),
+                 "覆盖人口(前)": r.population_covered_before,
+                 "覆盖人口(后)": r.population_covered_after,
+                 "变化": r.population_covered_delta,
+                 "覆盖率(前)": r.population_pct_before, "覆盖率(后)": r.population_pct_after,
+                 "覆盖建筑变化": r.buildings_covered_delta}
+                for r in diff.areas if r.level != "grid"]
+        print(sheets.text_table(rows))
         return 0
     if args.view in ("branches", "grids"):
         with engine.connect() as conn:
             fn = cov.branch_coverage if args.view == "branches" else cov.grid_view
             result = fn(conn, args.region, rounding=args.rounding, decimals=args.decimals,
                         detail=args.detail)
-        summary = []
-        if args.view == "branches":
-            t = result["totals"]
-            summary = [f"{t['name']}：{t['compounds']} 个小区中 {t['with_branch']} 个有党支部，"
-                       f"覆盖率 {t['fraction']} = {t['percent_text']}"
-                       f"（{result['rounding']['mode_zh']}；各取舍方式："
-                       + "，".join(f"{k} {v}" for k, v in result["percent_variants"].items())
+        if isinstance(result, cov.BranchCoverage):
+            t = result.totals
+            summary = [f"{t.name}：{t.compounds} 个小区中 {t.with_branch} 个有党支部，"
+                       f"覆盖率 {t.fraction} = {t.percent_text}"
+                       f"（{result.rounding.mode_zh}；各取舍方式："
+                       + "，".join(f"{k} {v}" for k, v in result.percent_variants.items())
                        + "）"]
         else:
-            summary = [f"{k['kind_zh']}：{k['grids']} 个网格中 {k['with_branch']} 个有党支部"
-                       f"（{k['percent_text']}），{k['compounds_in_grids_without_branch']} "
-                       "个小区位于无党支部的网格" for k in result["kinds"]]
+            summary = [f"{k.kind_zh}：{k.grids} 个网格中 {k.with_branch} 个有党支部"
+                       f"（{k.percent_text}），{k.compounds_in_grids_without_branch} "
+                       "个小区位于无党支部的网格" for k in result.kinds]
         _emit(result, args.view, args, summary=summary)
         return 0
     params = _params(args, settings)
@@ -203,14 +205,14 @@ def cmd_coverage(args, settings: Settings) -> int:
         if args.save is not None:
             sid = cov.save_snapshot(conn, result, label=args.save or None, actor="cli")
             say(f"saved coverage snapshot {sid}")
-    t = result["totals"]
-    c = result["circles"]
-    summary = [f"{t['name']}：{c['count']} 个服务圈（{result['parameters']['minutes']:g} 分钟，"
-               f"{result['parameters']['profile']}）覆盖 {t['population_covered']} / "
-               f"{t['population']} 人（{t['population_pct']}%），{t['buildings_covered']} / "
-               f"{t['buildings']} 栋建筑，小区 {t['compounds_covered']} / {t['compounds']}"]
-    if c["missing"] or c["stale"]:
-        summary.append(f"注意：{c['missing']} 个阵地缺少服务圈，{c['stale']} 个服务圈已过期"
+    t = result.totals
+    c = result.circles
+    summary = [f"{t.name}：{c.count} 个服务圈（{result.parameters.minutes:g} 分钟，"
+               f"{result.parameters.profile}）覆盖 {t.population_covered} / "
+               f"{t.population} 人（{t.population_pct}%），{t.buildings_covered} / "
+               f"{t.buildings} 栋建筑，小区 {t.compounds_covered} / {t.compounds}"]
+    if c.missing or c.stale:
+        summary.append(f"注意：{c.missing} 个阵地缺少服务圈，{c.stale} 个服务圈已过期"
                        "（加 --compute 重新计算）")
     _emit(result, "reach", args, summary=summary)
     return 0
@@ -225,27 +227,27 @@ def cmd_gaps(args, settings: Settings) -> int:
         result = cov.gap_report(an, limit=args.limit, detail=True,
                                 hex_resolution=args.hex_resolution, conn=conn)
     if args.geojson is not None:
-        hexes = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": h["boundary"]},
-                  "properties": {"h3": h["h3"], "population_uncovered": h["population_uncovered"],
-                                 "buildings_uncovered": h["buildings_uncovered"],
+        hexes = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": h.boundary},
+                  "properties": {"h3": h.h3, "population_uncovered": h.population_uncovered,
+                                 "buildings_uncovered": h.buildings_uncovered,
                                  "layer": "hexagon"}}
-                 for h in result["hexagons"]["cells"]]
+                 for h in result.hexagons.cells]
         areas = [{**f, "properties": {**f["properties"], "layer": "gap_area"}}
-                 for f in result.get("areas", {}).get("features", [])]
+                 for f in (result.areas.features if result.areas is not None else ())]
         args.geojson.write_text(json.dumps({"type": "FeatureCollection",
                                             "features": areas + hexes}, ensure_ascii=False),
                                 encoding="utf-8")
         say(f"wrote {args.geojson}")
-    t = result["totals"]
-    h = result["hexagons"]
-    summary = [f"{t['name']}：未覆盖 {t['population_uncovered']} 人、"
-               f"{t['buildings_uncovered']} 栋建筑；{t['compounds_uncovered']} 个小区完全未覆盖，"
-               f"{t['compounds_partial']} 个部分覆盖；H3 分辨率 {h['resolution']}"
-               f"（边长约 {h['edge_m']:g} 米）{len(h['cells'])} 个六边形有未覆盖人口"]
-    if "areas" in result:
-        summary.append(f"缺口用地：{result['areas']['count']} 片，共 "
-                       f"{result['areas']['area_m2'] / 10_000:.1f} 公顷"
-                       f"（{result['areas']['cell_m']:g} 米栅格）")
+    t = result.totals
+    h = result.hexagons
+    summary = [f"{t.name}：未覆盖 {t.population_uncovered} 人、"
+               f"{t.buildings_uncovered} 栋建筑；{t.compounds_uncovered} 个小区完全未覆盖，"
+               f"{t.compounds_partial} 个部分覆盖；H3 分辨率 {h.resolution}"
+               f"（边长约 {h.edge_m:g} 米）{len(h.cells)} 个六边形有未覆盖人口"]
+    if result.areas is not None:
+        a = result.areas
+        summary.append(f"缺口用地：{a.count} 片，共 {a.area_m2 / 10_000:.1f} 公顷"
+                       f"（{a.cell_m:g} 米栅格）")
     _emit(result, "gaps", args, summary=summary)
     return 0
 
@@ -326,7 +328,7 @@ def _emit_siting(result: dict[str, Any], args) -> None:
                           f"{r['status']}，{r['seconds']:.2f} 秒："
                           f"新增覆盖 {r['population_new']} 人，"
                           f"覆盖率升至 {r['population_pct_after']}%",
-                      cov.format_table(_site_rows(r["sites"]))]
+                      sheets.text_table(_site_rows(r["sites"]))]
     if "comparison" in result:
         cmp_ = result["comparison"]
         lines += ["", f"精确解 {cmp_['exact']} 人，贪心解 {cmp_['greedy']} 人，"
@@ -352,7 +354,7 @@ def _emit_what_if(result: dict[str, Any], args) -> None:
     s = result["site"]
     head = (f"拟建站点（{s['lng']}, {s['lat']}，{s['method']}）：新增覆盖 "
             f"{result['delta']['population_covered']} 人（未保存）")
-    _write(head + "\n" + cov.format_table(rows), args)
+    _write(head + "\n" + sheets.text_table(rows), args)
 
 
 def _write(text: str, args) -> None:
@@ -363,41 +365,17 @@ def _write(text: str, args) -> None:
         say(f"wrote {args.output}")
 
 
-def _write_tables(tables: list[tuple[str, list[dict[str, Any]]]], result: dict[str, Any],
+def _write_tables(tables: Sequence[tuple[str, list[dict[str, Any]]]], result: dict[str, Any],
                   args) -> None:
-    import io
-
+    """Siting tables (each under its name) and the parameters, as CSV or XLSX."""
     if args.format == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
-        for name, rows in tables:
-            w.writerow([name])
-            if rows:
-                w.writerow(list(rows[0]))
-                w.writerows([list(r.values()) for r in rows])
-            w.writerow([])
-        for k, v in cov.parameter_rows(result):
-            w.writerow([k, v])
-        data = ("\ufeff" + buf.getvalue()).encode("utf-8")
+        data = sheets.csv_bytes(tables, parameters=cov.parameter_rows(result), titles=True)
         if args.output is None:
             sys.stdout.write(data.decode("utf-8-sig"))
         else:
             args.output.write_bytes(data)
             say(f"wrote {args.output}")
         return
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, rows in tables:
-        ws = wb.create_sheet(name[:31])
-        if rows:
-            ws.append(list(rows[0]))
-            for r in rows:
-                ws.append(list(r.values()))
-    ws = wb.create_sheet("参数")
-    for k, v in cov.parameter_rows(result):
-        ws.append([k, v])
     out = args.output or Path(f"siting_{result['region']['code']}.xlsx")
-    wb.save(out)
+    out.write_bytes(sheets.xlsx_bytes(tables, parameters=cov.parameter_rows(result)))
     say(f"wrote {out}")

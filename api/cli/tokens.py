@@ -14,6 +14,7 @@ import json
 
 from api.cli.common import open_engine, say
 from api.settings import Settings
+from geo.io.sheets import text_table
 from geo.tokens import ROLES, create_token, list_tokens, revoke_token
 
 
@@ -83,12 +84,11 @@ def cmd_token_list(args, settings: Settings) -> int:
     if not tokens:
         say("no tokens")
         return 0
-    say(f"{'id':>4}  {'prefix':<13} {'role':<8} {'regions':<24} {'last used':<17} name")
-    for t in tokens:
-        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
-        state = "  [revoked]" if t.revoked_at else ""
-        say(f"{t.id:>4}  {t.prefix:<13} {t.role:<8} {','.join(t.regions):<24} {used:<17} "
-            f"{t.name}{state}")
+    say(text_table([{
+        "id": t.id, "prefix": t.prefix, "role": t.role, "regions": ",".join(t.regions),
+        "last used": t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+        "name": f"{t.name}  [revoked]" if t.revoked_at else t.name,
+    } for t in tokens], right=("id",)))
     return 0
 
 

@@ -12,6 +12,7 @@ for Excel.
 
 # no ``from __future__ import annotations``: FastAPI reads the annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -32,9 +33,9 @@ from api.settings import Settings
 from geo import coverage as cov
 from geo import siting
 from geo.circles import CircleParams
-from geo.domain import PointKind
 from geo.errors import InvalidInput, Problem
 from geo.tokens import Principal
+from geo.vocab import PointKind
 
 router = APIRouter(prefix="/api/v1", tags=["coverage"])
 
@@ -101,10 +102,9 @@ def _check_scope(principal: Principal, conn: Connection, region: str | None) -> 
     return code
 
 
-def _file(result: dict[str, Any], view: str, fmt: str, name: str,
+def _file(result: cov.Result, view: str, fmt: str, name: str,
           headers: dict[str, str] | None = None) -> Response:
-    code = result.get("region", {}).get("code", "all")
-    filename = f"{name}_{code}.{fmt}"
+    filename = f"{name}_{result.region.code}.{fmt}"
     extra = {"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})}
     if fmt == "csv":
         return Response(cov.export_csv(result, view), media_type="text/csv; charset=utf-8",
@@ -112,10 +112,12 @@ def _file(result: dict[str, Any], view: str, fmt: str, name: str,
     return Response(cov.export_xlsx(result, view), media_type=XLSX, headers=extra)
 
 
-async def _answer(request: Request, build, *, view: str, fmt: str, name: str,
-                  detail: bool, principal: Principal | None, region: str | None) -> Response:
+async def _answer(request: Request, build: Callable[[Connection], cov.Result], *, view: str,
+                  fmt: str, name: str, detail: bool, principal: Principal | None,
+                  region: str | None) -> Response:
     """Public answers go through the shared cache; detail answers need a
-    planner token for the region and are never cached publicly."""
+    planner token for the region and are never cached publicly. JSON bodies
+    are the results' ``as_dict()``."""
     engine: Engine = request.app.state.engine
     if detail:
         if principal is None or not principal.has_role("planner"):
@@ -123,7 +125,7 @@ async def _answer(request: Request, build, *, view: str, fmt: str, name: str,
                 raise unauthorized("detail=true 需要规划编辑（planner）令牌")
             raise forbidden("detail=true 需要规划编辑（planner）及以上角色")
 
-        def run() -> dict[str, Any]:
+        def run() -> cov.Result:
             with engine.connect() as conn:
                 _check_scope(principal, conn, region)
                 return build(conn)
@@ -131,14 +133,15 @@ async def _answer(request: Request, build, *, view: str, fmt: str, name: str,
         result = await run_in_threadpool(run)
         if fmt != "json":
             return _file(result, view, fmt, name, PRIVATE)
-        return Response(encode_json(result), media_type="application/json", headers=PRIVATE)
+        return Response(encode_json(result.as_dict()), media_type="application/json",
+                        headers=PRIVATE)
     if fmt != "json":
-        def run_file() -> dict[str, Any]:
+        def run_file() -> cov.Result:
             with engine.connect() as conn:
                 return build(conn)
 
         return _file(await run_in_threadpool(run_file), view, fmt, name)
-    return await cached_public(request, build)
+    return await cached_public(request, lambda conn: build(conn).as_dict())
 
 
 # ====================================================================== public
@@ -162,7 +165,7 @@ async def get_coverage(
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
                      rounding, decimals)
 
-    def build(conn: Connection) -> dict[str, Any]:
+    def build(conn: Connection) -> cov.ReachCoverage:
         return cov.reach_coverage(cov.analyse(conn, region, params))
 
     return await _answer(request, build, view="reach", fmt=format, name="coverage",
@@ -181,7 +184,7 @@ async def get_branch_coverage(
     detail: DetailQ = False,
     format: FormatQ = "json",
 ) -> Response:
-    def build(conn: Connection) -> dict[str, Any]:
+    def build(conn: Connection) -> cov.BranchCoverage:
         return cov.branch_coverage(conn, region, rounding=rounding, decimals=decimals,
                                    detail=detail)
 
@@ -201,7 +204,7 @@ async def get_grid_view(
     detail: DetailQ = False,
     format: FormatQ = "json",
 ) -> Response:
-    def build(conn: Connection) -> dict[str, Any]:
+    def build(conn: Connection) -> cov.GridView:
         return cov.grid_view(conn, region, rounding=rounding, decimals=decimals, detail=detail)
 
     return await _answer(request, build, view="grids", fmt=format, name="grids",
@@ -236,7 +239,7 @@ async def get_gaps(
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
                      rounding, decimals)
 
-    def build(conn: Connection) -> dict[str, Any]:
+    def build(conn: Connection) -> cov.GapReport:
         an = cov.analyse(conn, region, params)
         return cov.gap_report(an, limit=limit, detail=detail, hex_resolution=hex_resolution,
                               areas=areas, conn=conn)
@@ -253,7 +256,7 @@ async def list_snapshots(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     def build(conn: Connection) -> dict[str, Any]:
-        return {"snapshots": cov.list_snapshots(conn, region, limit=limit)}
+        return {"snapshots": [s.as_dict() for s in cov.list_snapshots(conn, region, limit=limit)]}
 
     return await cached_public(request, build)
 
@@ -264,7 +267,8 @@ async def get_snapshot(
     request: Request,
     snapshot_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
 ) -> Response:
-    return await cached_public(request, lambda conn: cov.get_snapshot(conn, snapshot_id))
+    return await cached_public(request,
+                               lambda conn: cov.get_snapshot(conn, snapshot_id).as_dict())
 
 
 @router.get("/coverage/compare", operation_id="compare_coverage_snapshots",
@@ -277,7 +281,7 @@ async def compare(
     decimals: DecimalsQ = 2,
 ) -> Response:
     return await cached_public(request, lambda conn: cov.compare_snapshots(
-        conn, before, after, rounding=rounding, decimals=decimals))
+        conn, before, after, rounding=rounding, decimals=decimals).as_dict())
 
 
 # ====================================================================== planners
@@ -371,13 +375,13 @@ def post_snapshot(body: SnapshotBody, principal: Planner, engine: EngineDep,
     with engine.begin() as conn:
         _check_scope(principal, conn, body.region)
         result = cov.reach_coverage(cov.analyse(conn, body.region, params))
-        if result["circles"]["count"] == 0:
+        if result.circles.count == 0:
             raise InvalidInput("nothing to save", [Problem(
                 "no service point with a circle reaches this region", column="region",
-                value=result["region"]["code"])])
+                value=result.region.code)])
         sid = cov.save_snapshot(conn, result, label=body.label, actor=principal.actor)
-    out = {"id": sid, "label": body.label, "region": result["region"],
-           "parameters": result["parameters"], "totals": result["totals"],
-           "circles": result["circles"]}
+    out = {"id": sid, "label": body.label, "region": result.region.as_dict(),
+           "parameters": result.parameters.as_dict(), "totals": result.totals.as_dict(),
+           "circles": result.circles.as_dict()}
     return Response(encode_json(out), status_code=201, media_type="application/json",
                     headers={**PRIVATE, "Location": f"/api/v1/coverage/snapshots/{sid}"})
