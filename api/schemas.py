@@ -5,9 +5,11 @@ the hot public routes serialise plain dictionaries built by :mod:`geo` and
 do not re-validate at run time. Request models check the shape of a body
 (types, enums, unknown fields); :mod:`geo.editing` then checks the meaning
 (region scope, location in the town, self-intersections, SQL-looking text)
-with the importers' rules (:mod:`geo.rules`). Length limits and ranges here
-are read from :mod:`geo.rules`; kinds and service tags are plain strings here
-because the rules also accept their Chinese names (``党群服务站``, ``党务``).
+with the field rules (:mod:`geo.rules`). The planner's request bodies and
+stored records are generated from the entity registry (:mod:`geo.entities`):
+one field there is one field here. Length limits and ranges are read from
+:mod:`geo.rules`; kinds and service tags are plain strings here because the
+rules also accept their Chinese names (``党群服务站``, ``党务``).
 """
 
 import copy
@@ -16,6 +18,8 @@ from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from geo import rules, vocab
+from geo.entities import ENTITIES, Entity
+from geo.entities import Field as EntityField
 from geo.vocab import GridKind, PointKind, Service
 
 CODE_PATTERN = rules.CODE_RE.pattern
@@ -338,55 +342,56 @@ class _Record(BaseModel):
     updated_at: str | None = None
 
 
-class PointRecord(_Record):
-    name: str
-    kind: str
-    region_code: str | None
-    address: str | None = None
-    hours: dict[str, Any] | None = None
-    hours_text: str | None = None
-    services: list[str] = []
-    rooms: int | None = None
-    floor_area_m2: float | None = None
-    stars: int | None = None
-    phone: str | None = None
-    source_crs: str | None = None
-    version: int | None = Field(None, description="bumped on every move")
-    properties: dict[str, Any] | None = None
+#: Stored columns of a record beyond the registry's fields, by entity.
+_RECORD_EXTRAS: dict[str, dict[str, Any]] = {
+    "point": {"source_crs": (str | None, None),
+              "version": (int | None, Field(None, description="bumped on every move")),
+              "properties": (dict[str, Any] | None, None)},
+    "building": {"region_code": (str | None, Field(None, description=(
+        "the compound's region, else the village containing the footprint")))},
+}
 
 
-class CompoundRecord(_Record):
-    name: str
-    region_code: str | None
-    households: int
-    population: int
+def _record_type(f: EntityField) -> Any:
+    """The JSON type of a stored field's value."""
+    if f.kind == "number":
+        return int if rules.RANGES[f.name].integer else float
+    if f.kind == "stars":
+        return int
+    if f.kind == "bool":
+        return bool
+    if f.kind in ("services", "compounds"):
+        return list[str]
+    if f.kind in ("hours", "private"):
+        return dict[str, Any]
+    return str
 
 
-class BuildingRecord(_Record):
-    compound_code: str | None = None
-    region_code: str | None = Field(None, description="the compound's region, else the "
-                                                      "village containing the footprint")
-    households: int
-    population: int
+def _record_model(e: Entity, name: str) -> type[BaseModel]:
+    """The stored row of an entity as planners read it (personal data included for
+    planners of its region), from the entity registry."""
+    fields: dict[str, Any] = {}
+    for f in e.editable_fields:
+        t = _record_type(f)
+        if f.kind == "private":
+            fields[f.name] = (t | None, Field(None, description=(
+                "personal data; only for planners of the region")))
+        elif (f.required and f.kind != "region") or (
+                f.default is not None and f.kind in ("number", "bool", "grid_kind")):
+            fields[f.name] = (t, Field(description=f.label))
+        elif f.default is not None:
+            fields[f.name] = (t, Field(f.default, description=f.label))
+        else:
+            fields[f.name] = (t | None, Field(None, description=f.label))
+    fields.update(_RECORD_EXTRAS.get(e.name, {}))
+    return create_model(name, __base__=_Record, **fields)
 
 
-class GridCellRecord(_Record):
-    name: str
-    region_code: str | None
-    kind: str
-    workers: int
-    has_branch: bool
-    private: dict[str, Any] | None = Field(
-        None, description="personal data; only for planners of the region")
-
-
-class BranchRecord(_Record):
-    name: str
-    region_code: str | None
-    seat_compound_code: str | None = None
-    compound_codes: list[str] = []
-    private: dict[str, Any] | None = Field(
-        None, description="personal data; only for planners of the region")
+PointRecord = _record_model(ENTITIES["point"], "PointRecord")
+CompoundRecord = _record_model(ENTITIES["compound"], "CompoundRecord")
+BuildingRecord = _record_model(ENTITIES["building"], "BuildingRecord")
+GridCellRecord = _record_model(ENTITIES["grid_cell"], "GridCellRecord")
+BranchRecord = _record_model(ENTITIES["branch"], "BranchRecord")
 
 
 P = TypeVar("P", bound=_Record)
@@ -430,10 +435,8 @@ class WhoAmI(BaseModel):
 # --------------------------------------------------------------------------
 # planner: request bodies
 # --------------------------------------------------------------------------
-Name = Annotated[str, Field(min_length=1, max_length=rules.NAME_MAX_LEN)]
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 RegionCode = Annotated[str, Field(pattern=REGION_PATTERN)]
-Count = Annotated[int, Field(ge=rules.RANGES["households"].lo, le=rules.RANGES["households"].hi)]
 PointKindIn = Annotated[str, Field(
     min_length=1, max_length=100, examples=["station", "党群服务站"],
     description="point kind: " + " | ".join(k.value for k in PointKind)
@@ -448,10 +451,6 @@ ServiceIn = Annotated[str, Field(
                 + " or its Chinese name (" + vocab.SERVICE_EXPECTED + ")")]
 
 
-def _range(name: str) -> dict[str, float]:
-    r = rules.RANGES[name]
-    return {"ge": r.lo, "le": r.hi}
-
 
 
 class _Body(BaseModel):
@@ -462,64 +461,82 @@ class _Located(_Body):
     crs: InputCrs = Field("wgs84", description="coordinate system of `geometry`")
 
 
-class PointFields(_Located):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+#: Examples of request bodies, by entity.
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "point": {
         "code": "LS-NEW-001", "name": "鹤峰社区党群服务站", "kind": "station",
         "region_code": "440605126001", "crs": "gcj02",
         "geometry": {"type": "Point", "coordinates": [113.185, 23.196]},
         "hours_text": "周一至周五 9:00-17:30", "services": ["party", "elderly_care"],
-        "phone": "0757-85600001"}]})
-    name: Name
-    kind: PointKindIn
-    region_code: RegionCode
-    geometry: PointGeometryIn
-    address: str | None = Field(None, max_length=rules.ADDRESS_MAX_LEN)
-    hours: HoursIn | None = None
-    hours_text: str | None = Field(None, max_length=rules.HOURS_TEXT_MAX_LEN,
-                                   description="parsed into `hours` when `hours` is absent")
-    services: list[ServiceIn] = Field(default_factory=list, max_length=4 * len(Service))
-    rooms: int | None = Field(None, **_range("rooms"))
-    floor_area_m2: float | None = Field(None, allow_inf_nan=False, **_range("floor_area_m2"))
-    stars: int | None = Field(None, **_range("stars"))
-    phone: str | None = Field(None, max_length=rules.PHONE_MAX_LEN)
-
-
-class CompoundFields(_Located):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "phone": "0757-85600001"},
+    "compound": {
         "code": "LT-C-NEW", "name": "龙腾新苑", "region_code": "440507013001",
         "households": 320, "population": 900,
         "geometry": {"type": "Polygon", "coordinates": [[[116.7, 23.37], [116.701, 23.37],
-                                                         [116.701, 23.371], [116.7, 23.37]]]}}]})
-    name: Name
-    region_code: RegionCode
-    geometry: AreaGeometryIn
-    households: Count = 0
-    population: Count = 0
+                                                         [116.701, 23.371], [116.7, 23.37]]]}},
+}
+_PRIVATE_MODELS: dict[str, type[BaseModel]] = {"grid_cell": GridCellPrivate,
+                                                "branch": BranchPrivate}
+_DESCRIPTIONS = {"hours_text": "parsed into `hours` when `hours` is absent"}
 
 
-class BuildingFields(_Located):
-    compound_code: Code | None = None
-    geometry: AreaGeometryIn
-    households: Count = 0
-    population: Count = 0
+def _request_field(e: Entity, f: EntityField) -> tuple[Any, Any]:
+    """The request type of a field (shape only: the field rules check the meaning)."""
+    doc = f.label + (f"; {_DESCRIPTIONS[f.name]}" if f.name in _DESCRIPTIONS else "")
+    if f.kind in ("text", "hours_text", "phone"):
+        limit = rules.PHONE_MAX_LEN if f.kind == "phone" else f.max_len
+        if f.required:
+            return Annotated[str, Field(min_length=1, max_length=limit)], Field(description=doc)
+        return str | None, Field(None, max_length=limit, description=doc)
+    if f.kind in ("point_kind", "grid_kind"):
+        kind_in = PointKindIn if f.kind == "point_kind" else GridKindIn
+        if f.required:
+            return kind_in, Field(description=doc)
+        return kind_in, Field(f.default, description=doc)
+    if f.kind == "region":
+        return RegionCode, Field(description=doc)
+    if f.kind == "services":
+        return list[ServiceIn], Field(default_factory=list, max_length=4 * len(Service),
+                                      description=doc)
+    if f.kind in ("number", "stars"):
+        r = rules.RANGES[f.name]
+        t = int if r.integer else Annotated[float, Field(allow_inf_nan=False)]
+        if f.default is None:
+            return t | None, Field(None, ge=r.lo, le=r.hi, description=doc)
+        return t, Field(f.default, ge=r.lo, le=r.hi, description=doc)
+    if f.kind == "bool":
+        return bool, Field(bool(f.default), description=doc)
+    if f.kind == "hours":
+        return HoursIn | None, Field(None, description=doc)
+    if f.kind == "compound":
+        return Code | None, Field(None, description=doc)
+    if f.kind == "compounds":
+        return list[Code], Field(default_factory=list, max_length=1000, description=doc)
+    if f.kind == "private":
+        return _PRIVATE_MODELS[e.name] | None, Field(None, description=doc)
+    raise AssertionError(f"{e.name}.{f.name}: no request type for kind {f.kind!r}")
 
 
-class GridCellFields(_Located):
-    name: Name
-    region_code: RegionCode
-    geometry: AreaGeometryIn
-    kind: GridKindIn = GridKind.GOVERNANCE.value
-    workers: int = Field(0, **_range("workers"))
-    has_branch: bool = False
-    private: GridCellPrivate | None = None
+def _fields_model(e: Entity, name: str) -> type[BaseModel]:
+    """The fields of a request body of an entity, from the entity registry; entities
+    with a geometry take it (GeoJSON) and its ``crs``."""
+    fields: dict[str, Any] = {f.name: _request_field(e, f) for f in e.editable_fields}
+    base: type[BaseModel] = _Body
+    if e.geometry:
+        base = _Located
+        fields["geometry"] = (PointGeometryIn if e.geometry == "Point" else AreaGeometryIn,
+                              Field(description=f"{e.label}的位置（GeoJSON，坐标系见 crs）"))
+    if e.name in _EXAMPLES:
+        base = type(f"_{name}Base", (base,), {"model_config": ConfigDict(
+            extra="forbid", json_schema_extra={"examples": [_EXAMPLES[e.name]]})})
+    return create_model(name, __base__=base, **fields)
 
 
-class BranchFields(_Body):
-    name: Name
-    region_code: RegionCode
-    seat_compound_code: Code | None = None
-    compound_codes: list[Code] = Field(default_factory=list, max_length=1000)
-    private: BranchPrivate | None = None
+PointFields = _fields_model(ENTITIES["point"], "PointFields")
+CompoundFields = _fields_model(ENTITIES["compound"], "CompoundFields")
+BuildingFields = _fields_model(ENTITIES["building"], "BuildingFields")
+GridCellFields = _fields_model(ENTITIES["grid_cell"], "GridCellFields")
+BranchFields = _fields_model(ENTITIES["branch"], "BranchFields")
 
 
 def _with_code(base: type[BaseModel], name: str, *, required: bool) -> type[BaseModel]:

@@ -19,6 +19,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.entities import entity, tile_type
 from maps.render import metres_per_pixel
 
 __all__ = [
@@ -79,12 +80,25 @@ class LayerSpec:
 
 _BUDGET = {"minutes": 10.0, "profile": "elderly"}
 
+
+def _fields(entity_name: str, *names: str, **derived: str) -> dict[str, str]:
+    """TileJSON fields of a layer over an entity: the named public fields, typed
+    from the entity registry (:func:`geo.entities.tile_type`), and derived ones."""
+    e = entity(entity_name)
+    out = {}
+    for n in names:
+        f = e.field(n)
+        if not f.public:
+            raise ValueError(f"{entity_name}.{n} is not public: it cannot be a tile field")
+        out[n] = tile_type(f)
+    return {**out, **derived}
+
 LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
     for spec in (
         LayerSpec("points", "党群服务阵地", "Service positions (public attributes).", "point",
-                  {"code": "String", "name": "String", "kind": "String",
-                   "region_code": "String", "services": "String", "synthetic": "Boolean"},
+                  _fields("point", "code", "name", "kind", "region_code", "services",
+                          synthetic="Boolean"),
                   ("service_points",)),
         LayerSpec("circles", "党群服务圈", "Stored service circles of one walking budget.",
                   "polygon",
@@ -93,24 +107,22 @@ LAYERS: dict[str, LayerSpec] = {
                    "method": "String"},
                   ("service_circles", "service_points"), params=dict(_BUDGET)),
         LayerSpec("grids", "网格", "Grid cells (counts only, no personal data).", "polygon",
-                  {"code": "String", "name": "String", "kind": "String",
-                   "region_code": "String", "workers": "Number", "has_branch": "Boolean",
-                   "synthetic": "Boolean"},
+                  _fields("grid_cell", "code", "name", "kind", "region_code", "workers",
+                          "has_branch", synthetic="Boolean"),
                   ("grid_cells",)),
         LayerSpec("compounds", "住宅小区", "Residential compounds and branch coverage.",
                   "polygon",
-                  {"code": "String", "name": "String", "region_code": "String",
-                   "households": "Number", "population": "Number", "has_branch": "Boolean",
-                   "synthetic": "Boolean"},
+                  _fields("compound", "code", "name", "region_code", "households",
+                          "population", has_branch="Boolean", synthetic="Boolean"),
                   ("compounds", "branch_compounds", "party_branches"), minzoom=10),
         LayerSpec("regions", "行政区划", "Towns/streets and villages/communities.", "polygon",
-                  {"code": "String", "name": "String", "level": "String",
-                   "parent_code": "String", "synthetic": "Boolean"},
+                  _fields("region", "code", "name", "level", "parent_code",
+                          synthetic="Boolean"),
                   ("regions",)),
         LayerSpec("coverage", "服务圈覆盖", "Compounds reached (or not) by a service circle.",
                   "polygon",
-                  {"code": "String", "name": "String", "region_code": "String",
-                   "population": "Number", "households": "Number", "covered": "Boolean"},
+                  _fields("compound", "code", "name", "region_code", "population",
+                          "households", covered="Boolean"),
                   # buildings: the planner map's figures (geo.coverage) count them
                   ("compounds", "service_circles", "service_points", "buildings"), minzoom=10,
                   params=dict(_BUDGET)),

@@ -50,6 +50,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo import crs as crsmod
+from geo.entities import Entity, Field
+from geo.entities import entity as entity_of
 from geo.errors import InvalidInput, Problem
 from geo.vocab import GRID_KIND_ZH, LEVEL_ZH, POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 
@@ -144,6 +146,74 @@ def _pct(num: int, den: int) -> str | None:
     return None if p is None else str(p)
 
 
+#: Layers that are an entity's table (the rest are coverage views).
+_ENTITY_LAYERS = ("points", "regions", "grids", "compounds", "buildings", "branches")
+#: Kinds of fields that are not columns of an export (a file's geometry columns,
+#: structured hours written as their text, personal data: never exported).
+_NOT_EXPORTED = frozenset({"lng", "lat", "lnglat", "wkt", "hours", "private"})
+
+
+def _export_fields(e: Entity) -> list[Field]:
+    return [f for f in e.fields if f.kind not in _NOT_EXPORTED]
+
+
+def _zh_value(f: Field, v: Any) -> Any:
+    """A stored value as a planner's file writes it (Chinese labels, 是/否, 、-lists)."""
+    if f.kind == "point_kind":
+        return _zh_kind(v)
+    if f.kind == "grid_kind":
+        return GRID_KIND_ZH.get(v, v)
+    if f.kind == "level":
+        return LEVEL_ZH.get(v, v)
+    if f.kind == "services":
+        return _zh_services(v)
+    if f.kind == "bool":
+        return "是" if v else "否"
+    if f.kind == "compounds":
+        return "、".join(v or [])
+    return v
+
+
+def _entity_layer(conn: Connection, e: Entity, region: str | None
+                  ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """An entity's live rows with the registry's Chinese headers (:attr:`Field.label`),
+    in registry order; a point's village name follows its village code."""
+    fields = _export_fields(e)
+    cols = [f"t.{f.column}" for f in fields if f.column]
+    joins, where = "", []
+    if e.has("hours_text"):
+        cols.append("t.hours")
+    if e.region == "column":
+        joins += " LEFT JOIN regions r ON r.code = t.region_code"
+        cols.append("r.name AS region_name")
+        where.append(_region_filter("t"))
+    elif e.region == "compound":
+        joins += " LEFT JOIN compounds c ON c.code = t.compound_code"
+        where.append("(CAST(:region AS text) IS NULL OR c.region_code LIKE :region || '%')")
+    else:
+        where.append("(CAST(:region AS text) IS NULL OR t.code LIKE :region || '%')")
+    if e.has("compound_codes"):
+        cols.append("coalesce((SELECT array_agg(bc.compound_code ORDER BY bc.compound_code) "
+                    "FROM branch_compounds bc WHERE bc.branch_code = t.code), '{}') "
+                    "AS compound_codes")
+    if e.soft_delete:
+        where.append("t.deleted_at IS NULL")
+    if e.geometry:
+        cols.append("ST_AsBinary(t.geom) AS g")
+    df = _frame(conn, f"SELECT {', '.join(cols)} FROM \"{e.table}\" t{joins} "
+                      f"WHERE {' AND '.join(where)} ORDER BY t.code", {"region": region})
+    out: dict[str, Any] = {}
+    for f in fields:
+        values = df[f.name]
+        if f.kind == "hours_text":  # the text as given, else the text of structured hours
+            values = [t if t is not None else (h or {}).get("text")
+                      for t, h in zip(df["hours_text"], df["hours"], strict=True)]
+        out[f.label] = [_zh_value(f, v) for v in values]
+        if f.name == "region_code" and e.name == "point":
+            out["所属村居名称"] = df["region_name"]
+    return df, pd.DataFrame(out)
+
+
 def read_layer(conn: Connection, layer: str, *, region: str | None = None,
                minutes: float = 10.0) -> tuple[gpd.GeoDataFrame, list[str]]:
     """One layer as a GeoDataFrame with the importer's Chinese headers (WGS-84).
@@ -176,65 +246,8 @@ def read_layer(conn: Connection, layer: str, *, region: str | None = None,
         raise _invalid(f"不能导出“{layer}”", layer, "、".join(EXPORT_LAYERS))
     p = {"region": region}
     notes: list[str] = []
-    if layer == "points":
-        df = _frame(conn, f"""
-            SELECT p.code, p.name, p.kind, p.region_code, r.name AS region_name, p.address,
-                   p.hours_text, p.hours, p.services, p.phone, p.rooms, p.floor_area_m2,
-                   p.stars, ST_AsBinary(p.geom) AS g
-            FROM service_points p LEFT JOIN regions r ON r.code = p.region_code
-            WHERE p.deleted_at IS NULL AND {_region_filter('p')} ORDER BY p.code""", p)
-        hours = [t if t is not None else (h or {}).get("text")
-                 for t, h in zip(df["hours_text"], df["hours"], strict=True)]
-        out = pd.DataFrame({
-            "编码": df["code"], "名称": df["name"], "类型": [_zh_kind(k) for k in df["kind"]],
-            "所属村居": df["region_code"], "所属村居名称": df["region_name"],
-            "地址": df["address"], "开放时间": hours,
-            "服务内容": [_zh_services(s) for s in df["services"]], "联系电话": df["phone"],
-            "功能室数量": df["rooms"], "面积": df["floor_area_m2"], "星级": df["stars"]})
-    elif layer == "regions":
-        df = _frame(conn, """
-            SELECT code, name, level, parent_code, ST_AsBinary(geom) AS g FROM regions
-            WHERE (CAST(:region AS text) IS NULL OR code LIKE :region || '%') ORDER BY code""", p)
-        out = pd.DataFrame({"区划代码": df["code"], "名称": df["name"],
-                            "级别": [LEVEL_ZH.get(v, v) for v in df["level"]],
-                            "上级代码": df["parent_code"]})
-    elif layer == "grids":
-        df = _frame(conn, f"""
-            SELECT code, name, region_code, kind, workers, has_branch, ST_AsBinary(geom) AS g
-            FROM grid_cells g WHERE deleted_at IS NULL AND {_region_filter('g')}
-            ORDER BY code""", p)
-        out = pd.DataFrame({"网格编码": df["code"], "网格名称": df["name"],
-                            "所属村居": df["region_code"],
-                            "网格类型": [GRID_KIND_ZH.get(v, v) for v in df["kind"]],
-                            "网格员人数": df["workers"],
-                            "是否有党支部": ["是" if v else "否" for v in df["has_branch"]]})
-    elif layer == "compounds":
-        df = _frame(conn, f"""
-            SELECT code, name, region_code, households, population, ST_AsBinary(geom) AS g
-            FROM compounds c WHERE deleted_at IS NULL AND {_region_filter('c')}
-            ORDER BY code""", p)
-        out = pd.DataFrame({"小区编码": df["code"], "小区名称": df["name"],
-                            "所属村居": df["region_code"], "户数": df["households"],
-                            "人口": df["population"]})
-    elif layer == "buildings":
-        df = _frame(conn, """
-            SELECT b.code, b.compound_code, b.households, b.population, ST_AsBinary(b.geom) AS g
-            FROM buildings b LEFT JOIN compounds c ON c.code = b.compound_code
-            WHERE b.deleted_at IS NULL AND (CAST(:region AS text) IS NULL
-                  OR c.region_code LIKE :region || '%') ORDER BY b.code""", p)
-        out = pd.DataFrame({"楼栋编码": df["code"], "所属小区": df["compound_code"],
-                            "户数": df["households"], "人口": df["population"]})
-    elif layer == "branches":
-        df = _frame(conn, f"""
-            SELECT b.code, b.name, b.region_code, b.seat_compound_code,
-                   coalesce(array_agg(bc.compound_code ORDER BY bc.compound_code)
-                            FILTER (WHERE bc.compound_code IS NOT NULL), '{{}}') AS compounds
-            FROM party_branches b LEFT JOIN branch_compounds bc ON bc.branch_code = b.code
-            WHERE b.deleted_at IS NULL AND {_region_filter('b')}
-            GROUP BY b.code, b.name, b.region_code, b.seat_compound_code ORDER BY b.code""", p)
-        out = pd.DataFrame({"支部编码": df["code"], "支部名称": df["name"],
-                            "所属村居": df["region_code"], "驻地小区": df["seat_compound_code"],
-                            "覆盖小区": ["、".join(v or []) for v in df["compounds"]]})
+    if layer in _ENTITY_LAYERS:
+        df, out = _entity_layer(conn, entity_of(layer), region)
     elif layer == "coverage":
         has_circles = conn.execute(text(
             "SELECT EXISTS (SELECT 1 FROM service_circles WHERE minutes <= :m)"),
@@ -330,7 +343,8 @@ def export_layer(conn: Connection, layer: str, path: str | Path, *, fmt: str | N
         raise _invalid(f"不认识的坐标系“{crs}”", crs, "wgs84、gcj02、bd09 或 cgcs2000") from None
     gdf, notes = read_layer(conn, layer, region=region, minutes=minutes)
     has_geom = bool(len(gdf)) and bool(gdf.geometry.notna().any())
-    no_geom_layer = layer in ("branches", "coverage-summary")
+    no_geom_layer = layer == "coverage-summary" or (
+        layer in _ENTITY_LAYERS and entity_of(layer).geometry is None)
     if fmt in ("geojson", "gpkg") and no_geom_layer:
         raise _invalid(f"“{layer}”没有几何图形，只能导出为 CSV 或 XLSX", fmt, "csv 或 xlsx")
     geoms = gdf.geometry.to_numpy()

@@ -1,6 +1,8 @@
-"""Planner writes (geo.editing, the API's path) and file imports (geo.io.importer)
-apply the same field rules (geo.rules): the same rows, good and bad, get the same
-verdict, the same field named, and the same stored value.
+"""The one implementation of the field rules (geo.rules.check_column) reached
+through its two entry points — planner writes (geo.editing, a JSON value as a
+one-row column) and file imports (geo.io.importer, a column of cells): the same
+rows, good and bad, get the same verdict, the same field named, and the same
+stored value, so neither entry point bends a rule on its way in.
 
 Each case is one value of one field, given to the API as JSON and to the
 importer as the cell of a CSV written to disk; everything else in the row is

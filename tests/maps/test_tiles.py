@@ -106,6 +106,25 @@ def test_grids_carry_no_personal_data(client, samples_engine):
     assert "private" not in feats["features"][0]["properties"]
 
 
+@pytest.mark.parametrize(("layer", "table"), [
+    ("points", "service_points"), ("compounds", "compounds"), ("regions", "regions"),
+    ("coverage", "compounds")])
+def test_tile_properties_are_the_declared_fields(client, samples_engine, layer, table):
+    """The packaged SQL of a layer answers exactly the fields its registry entry
+    declares (types from the entity registry): a field added on one side only fails."""
+    with samples_engine.connect() as c:
+        lng, lat = c.execute(text(f"SELECT ST_X(ST_PointOnSurface(geom)), "
+                                  f"ST_Y(ST_PointOnSurface(geom)) FROM {table} "
+                                  f"WHERE geom IS NOT NULL ORDER BY code DESC LIMIT 1")).one()
+    t = mercantile.tile(lng, lat, 15)
+    feats = _decode(client.get(f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.mvt").content)[layer]
+    assert feats["features"]
+    for f in feats["features"]:
+        assert set(f["properties"]) <= set(LAYERS[layer].fields)
+    assert set().union(*(f["properties"] for f in feats["features"])) == \
+        set(LAYERS[layer].fields)
+
+
 def test_empty_tile_far_away(client):
     r = client.get("/tiles/points/10/0/0.mvt")
     assert r.status_code == 200 and r.content == b""
