@@ -400,3 +400,21 @@ def importable() -> Iterator[Entity]:
     """The entities a file may be imported into, in dependency order (regions first)."""
     order = ("point", "region", "grid_cell", "compound", "building", "branch")
     return (ENTITIES[n] for n in order)
+
+
+def columns_markdown() -> str:
+    """The importable fields of every entity as the Markdown tables of
+    ``docs/data-formats.md`` (``python -m geo.entities`` prints them; a test
+    checks the document carries exactly these)."""
+    out: list[str] = []
+    for e in importable():
+        out += [f"### {e.plural} ({e.label}, table `{e.table}`)", "",
+                "| field | 中文 | aliases |", "|---|---|---|"]
+        for f in e.import_fields:
+            out.append(f"| `{f.import_name}` | {f.label} | {'、'.join(f.headers)} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(columns_markdown(), end="")

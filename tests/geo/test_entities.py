@@ -79,3 +79,15 @@ def test_lookups_by_name_key_slug_and_table():
     assert entity("point").field("hours").importable is False
     assert [e.plural for e in importable()] == ["points", "regions", "grids", "compounds",
                                                 "buildings", "branches"]
+
+
+def test_the_documented_columns_are_the_registry():
+    from pathlib import Path
+
+    from geo.entities import columns_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-formats.md").read_text(
+        encoding="utf-8")
+    block = doc.split("<!-- columns:")[1].split("-->", 1)[1].split("<!-- /columns -->")[0]
+    assert block.strip() == columns_markdown().strip(), \
+        "docs/data-formats.md is out of date: paste `python -m geo.entities` into it"
