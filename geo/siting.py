@@ -49,12 +49,12 @@ from geo.coverage import (
     Analysis,
     CoverageParams,
     Town,
-    _index_xy,
     analyse,
     circle_hits,
     percent,
     reach_coverage,
 )
+from geo.coverage.loading import _index_xy
 from geo.crs import looks_swapped, metric_crs_for, to_wgs84
 from geo.errors import InvalidInput, Problem
 
@@ -664,8 +664,8 @@ def what_if(conn: Connection, region: str | None, lng: float, lat: float,
                            reach_m=budget.metres + circle_params.walk_off_m)[0]
     circle = circles_at(networks, [cand.lng], [cand.lat], budget, params=circle_params)[0]
     after = an.with_extra([circle.polygon], [name])
-    r0 = reach_coverage(an, by_point=False)
-    r1 = reach_coverage(after, by_point=False)
+    r0 = reach_coverage(an, by_point=False).as_dict()
+    r1 = reach_coverage(after, by_point=False).as_dict()
     fields = ("buildings_covered", "households_covered", "population_covered",
               "compounds_covered")
 

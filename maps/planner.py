@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.coverage.results import ReachCoverage
 from maps.basemap import choose_basemap
 from maps.layers import source_sql
 from maps.pages import AppScript, finish_html, local_map
@@ -80,18 +81,18 @@ def _area_geometries(conn: Connection, scope: Scope) -> dict[str, tuple[str, str
 
 
 def _areas(conn: Connection, scope: Scope, minutes: float, profile: str,
-           reach: dict[str, Any] | None) -> dict[str, Any]:
+           reach: ReachCoverage | None) -> dict[str, Any]:
     out: dict[str, list[dict[str, Any]]] = {"village": [], "grid": []}
     if reach is not None:
         geoms = _area_geometries(conn, scope)
-        for area, rows in (("village", reach["by_region"]), ("grid", reach["by_grid"])):
+        for area, rows in (("village", reach.by_region), ("grid", reach.by_grid)):
             for r in rows:
-                g = geoms.get(f"{area}:{r['code']}")
+                g = geoms.get(f"{area}:{r.code}")
                 if g is None:
                     continue
                 out[area].append({"type": "Feature", "geometry": g[2], "properties": _share_props(
-                    r["name"], r["code"], r["compounds"], r["compounds_covered"],
-                    r["population"], r["population_covered"], r["population_pct"])})
+                    r.name, r.code, r.compounds, r.compounds_covered, r.population,
+                    r.population_covered, r.population_pct)})
     else:  # display rule of the coverage tile layer
         rows = conn.execute(text(source_sql("coverage_areas")),
                             {"code": scope.code, "minutes": minutes, "profile": profile}).all()
@@ -111,14 +112,14 @@ def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an:
     rows = conn.execute(text(source_sql("planner_compounds")),
                         {"code": scope.code, "minutes": minutes, "profile": profile}).all()
     branch = branch_coverage(conn, scope.code, detail=True)
-    without = {c["code"] for c in branch.get("compounds_without_branch", [])}
+    without = {c.code for c in branch.compounds_without_branch or ()}
     shares: dict[str, tuple[int, int]] = {}
     if an is not None:
         shares = {str(c): (int(cov), int(tot)) for c, cov, tot in
                   zip(an.town.c_code, an.c_cov, an.c_tot, strict=True)}
     uncovered, branch_feats = [], []
     branch_regions = {r.region_code for r in rows if r.code not in without} \
-        if branch["totals"]["with_branch"] else set()
+        if branch.totals.with_branch else set()
     for r in rows:
         cov, tot = shares.get(r.code, (r.population if r.covered else 0, r.population))
         left = max(0, tot - cov)
@@ -134,7 +135,7 @@ def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an:
     # largest gaps last: drawn on top
     uncovered.sort(key=lambda f: f["properties"]["population_uncovered"])
     return ({"type": "FeatureCollection", "features": uncovered},
-            {"type": "FeatureCollection", "features": branch_feats}, branch["totals"])
+            {"type": "FeatureCollection", "features": branch_feats}, branch.totals)
 
 
 def _proposed_sites(conn: Connection, scope: Scope, k: int, minutes: float,
@@ -166,7 +167,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
     an, reach, why = _analysis(conn, scope, minutes, profile)
     areas = _areas(conn, scope, minutes, profile, reach)
     uncovered, branch, btotals = _compounds(conn, scope, minutes, profile, an)
-    totals = reach["totals"] if reach else None
+    totals = reach.totals if reach else None
     v = f"?v={tile_version}" if tile_version else ""
     mm = int(minutes) if float(minutes).is_integer() else minutes
     return {
@@ -190,15 +191,15 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
                                 for a, c, lab in COMPOUND_UNCOVERED_RAMP]},
         "summary": {
             "points": scope.points,
-            "compounds": totals["compounds"] if totals else None,
-            "compounds_covered": totals["compounds_covered"] if totals else None,
-            "compound_share": f"{totals['compounds_pct']:.2f}%" if totals else "—",
-            "population": totals["population"] if totals else None,
-            "population_covered": totals["population_covered"] if totals else None,
-            "population_share": f"{totals['population_pct']:.2f}%" if totals else "—",
-            "branch_compounds": btotals["compounds"] if btotals["with_branch"] else 0,
-            "with_branch": btotals["with_branch"],
-            "branch_share": btotals.get("percent_text", "—"),
+            "compounds": totals.compounds if totals else None,
+            "compounds_covered": totals.compounds_covered if totals else None,
+            "compound_share": f"{totals.compounds_pct:.2f}%" if totals else "—",
+            "population": totals.population if totals else None,
+            "population_covered": totals.population_covered if totals else None,
+            "population_share": f"{totals.population_pct:.2f}%" if totals else "—",
+            "branch_compounds": btotals.compounds if btotals.with_branch else 0,
+            "with_branch": btotals.with_branch,
+            "branch_share": btotals.percent_text or "—",
         },
         "synthetic": scope.synthetic,
         "badge": BADGE_SYNTHETIC,

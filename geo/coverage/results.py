@@ -99,30 +99,6 @@ class Result:
         return out
 
 
-class _KeyReads:
-    """Transitional: read a result like the dict it used to be
-    (``result["totals"]``, ``result.get("compounds_without_branch", [])``), each
-    value in its JSON-ready form, for callers outside :mod:`geo.coverage` that
-    still pick keys. New code reads attributes."""
-
-    __slots__ = ()
-
-    def __getitem__(self, key: str) -> Any:
-        for name, omit in self._layout():  # type: ignore[attr-defined]
-            if name == key:
-                v = getattr(self, name)
-                if v is None and omit:
-                    break
-                return _plain(v)
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-
 # ====================================================================== shared parts
 @dataclass(frozen=True, kw_only=True)
 class Share(Result):
@@ -293,7 +269,7 @@ class _RunHeader(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReachCoverage(_KeyReads, _RunHeader):
+class ReachCoverage(_RunHeader):
     """Who the circles reach: the region's ``totals``, each village/community
     (``by_region``; empty for a village), each grid cell of every kind
     (``by_grid``) and each point (``by_point``, most people first; None when
@@ -339,7 +315,7 @@ class CompoundWithoutBranch(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BranchCoverage(_KeyReads, Result):
+class BranchCoverage(Result):
     """Compounds with a party branch / all compounds, for the region and per
     community; ``percent_variants`` gives the figure under every rounding
     rule (``{"truncate": "88.88%", ...}``)."""

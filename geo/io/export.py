@@ -53,6 +53,7 @@ from geo import crs as crsmod
 from geo.entities import Entity, Field
 from geo.entities import entity as entity_of
 from geo.errors import InvalidInput, Problem
+from geo.io.sheets import Sheet, csv_bytes, xlsx_bytes
 from geo.vocab import GRID_KIND_ZH, LEVEL_ZH, POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 
 __all__ = ["EXPORT_FORMATS", "EXPORT_LAYERS", "ExportResult", "export_layer", "read_layer"]
@@ -384,8 +385,9 @@ def export_layer(conn: Connection, layer: str, path: str | Path, *, fmt: str | N
                                  "请改用 GeoPackage 或 GeoJSON")
                 wkt = [w if w is None or len(w) <= _XLSX_CELL_MAX else None for w in wkt]
             table[WKT_HEADER] = wkt
+    sheet = Sheet(layer[:31], table.to_dict("records"), columns=list(table.columns))
     if fmt == "csv":
-        table.to_csv(path, index=False, encoding=encoding)
+        path.write_bytes(csv_bytes([sheet], encoding=encoding, newline="\n"))
     else:
-        table.to_excel(path, index=False, engine="openpyxl", sheet_name=layer[:31])
+        path.write_bytes(xlsx_bytes([sheet]))
     return ExportResult(str(path), layer, fmt, out_crs, len(table), list(table.columns), notes)

@@ -15,7 +15,7 @@ from geo import coverage as cov
 from geo import siting
 from geo.circles import Networks
 from geo.errors import InvalidInput
-from tests.geo.test_coverage import TOWN, build_tiny_town
+from tests.geo.coverage.town import TOWN, build_tiny_town
 
 
 def _random_instance(rng: np.random.Generator, n_groups: int, n_cand: int, density: float):

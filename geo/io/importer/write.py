@@ -5,7 +5,6 @@ entry, and the file of rejected rows."""
 from __future__ import annotations
 
 import contextlib
-import io
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from geo.entities import Entity
 from geo.io.importer.assemble import Rows
 from geo.io.importer.report import ImportReport
 from geo.io.importer.run import Run
+from geo.io.sheets import Sheet, csv_bytes, xlsx_bytes
 from geo.io.tables import RawTable
 from geo.store.audit import write_audit
 from geo.store.upsert import Upserted, upsert
@@ -100,14 +100,15 @@ def rejects(raw: RawTable, run: Run, path: str | Path | None) -> tuple[bytes, st
             out = Path(tmp) / name
             gdf.to_file(out, driver="GeoJSON", engine="pyogrio")
             content = out.read_bytes()
-    elif raw.format == "xlsx":
-        name = f"{stem}_rejected.xlsx"
-        buf = io.BytesIO()
-        frame.to_excel(buf, index=False, engine="openpyxl", sheet_name="被拒绝的行")
-        content = buf.getvalue()
     else:
-        name = f"{stem}_rejected.csv"
-        content = frame.to_csv(index=False).encode("utf-8-sig")
+        sheet = Sheet("被拒绝的行", frame.to_dict("records"),
+                      columns=[str(c) for c in frame.columns])
+        if raw.format == "xlsx":
+            name = f"{stem}_rejected.xlsx"
+            content = xlsx_bytes([sheet])
+        else:
+            name = f"{stem}_rejected.csv"
+            content = csv_bytes([sheet], newline="\n")
     if path is not None:
         Path(path).write_bytes(content)
     return content, name

@@ -43,15 +43,3 @@ def test_grid_view_without_detail_and_rounding_part(tiny):
     b = cov.branch_coverage(tiny, TOWN, rounding="truncate").as_dict()
     assert b["rounding"] == {"mode": "truncate", "mode_zh": "截断（不进位）", "decimals": 2}
     assert list(b["rule"]) == ["text", "text_zh"]
-
-
-def test_transitional_key_reads(tiny):
-    # geo.siting and maps.planner still read reach and branch results by key
-    r = cov.reach_coverage(cov.analyse(tiny, TOWN), by_point=False)
-    assert r["totals"] == r.totals.as_dict() and r["by_region"] == r.as_dict()["by_region"]
-    assert r.get("by_point") is None and r.get("by_point", []) == []
-    with pytest.raises(KeyError):
-        r["by_point"]
-    b = cov.branch_coverage(tiny, TOWN, detail=True)
-    assert b.get("compounds_without_branch", [])[0]["code"] == "C2"
-    assert b["totals"]["with_branch"] == 1
