@@ -20,7 +20,7 @@ from geo.store.copy import ewkb_hex
 from geo.store.migrate import upgrade
 from geo.tokens import create_token
 from tests.conftest import create_database
-from tests.geo.test_io_files import point_rows, points_csv, write_points_xlsx
+from tests.geo.io.test_tables_and_columns import point_rows, points_csv, write_points_xlsx
 
 LISHUI = "440605126"
 

@@ -23,7 +23,7 @@ from geo import editing, rules
 from geo.errors import ImportRejected, InvalidInput
 from geo.io.importer import import_file
 from geo.tokens import Principal
-from tests.geo.test_io_files import write_csv
+from tests.geo.io.test_tables_and_columns import write_csv
 
 VILLAGE = "440507013001"  # a Longteng village
 OTHER_TOWN_VILLAGE = "440605126004"  # a Lishui village

@@ -1,6 +1,6 @@
 """Reading real planner files (geo.io.tables) and mapping their columns (geo.io.columns).
 
-Also the file generators the other ``test_io_*`` modules share: every file is
+Also the file generators the other tests of ``geo.io`` share: every file is
 written here, in the tests, with the same libraries planners' tools use
 (openpyxl for XLSX, GBK bytes for CSV, GDAL via pyogrio for shapefiles,
 GeoJSON, GeoPackage and KML).

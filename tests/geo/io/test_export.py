@@ -15,7 +15,7 @@ from geo import crs as crsmod
 from geo.errors import InvalidInput
 from geo.io.export import WKT_HEADER, export_layer, read_layer
 from geo.io.importer import ImportOptions, import_file
-from tests.geo.test_io_files import point_rows, write_points_xlsx
+from tests.geo.io.test_tables_and_columns import point_rows, write_points_xlsx
 
 LONGTENG = "440507013"
 LISHUI = "440605126"

@@ -17,7 +17,12 @@ from sqlalchemy import text
 
 from geo.errors import ImportRejected
 from geo.io.importer import ImportOptions, import_file
-from tests.geo.test_io_files import grids_gdf, write_csv, write_geojson, write_shapefile_zip
+from tests.geo.io.test_tables_and_columns import (
+    grids_gdf,
+    write_csv,
+    write_geojson,
+    write_shapefile_zip,
+)
 
 POINT_HEAD = ["编码", "名称", "类型", "所属村居", "经度", "纬度", "服务内容", "联系电话",
               "功能室数量",

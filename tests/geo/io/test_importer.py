@@ -22,7 +22,7 @@ from geo.io.importer import (
     ImportRejected,
     import_file,
 )
-from tests.geo.test_io_files import (
+from tests.geo.io.test_tables_and_columns import (
     compounds_gdf,
     grids_gdf,
     point_rows,
