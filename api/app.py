@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -73,6 +75,30 @@ class RequestHygiene:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracking)
+        except Exception:  # the app's own failure: a 500 problem, the connection kept
+            problems.log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                response = problems.problem(500, "internal", problems.HTTP_TITLES[500])
+                await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        bad = _control_characters(scope)
+        if bad is not None:
+            response = problems.problem(
+                422, "validation", problems.HTTP_TITLES[422], "请求中含有控制字符（如 %00）",
+                errors=[{"field": bad, "message": "不能含有控制字符", "expected": "可打印的文本"}])
+            await response(scope, receive, self._nosniff(send))
             return
         method = scope["method"]
         if method not in WRITE_METHODS:
@@ -201,6 +227,22 @@ class RequestHygiene:
         await response(scope, receive, send)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_characters(scope: Scope) -> str | None:
+    """Where a request's path or query string holds a control character (a NUL
+    is refused by PostgreSQL in text), or None."""
+    if _CONTROL.search(scope["path"]):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%" in query or _CONTROL.search(query.decode("latin-1")):
+        for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if _CONTROL.search(key) or _CONTROL.search(value):
+                return f"query.{key[:40]}"
+    return None
+
+
 class ProblemCORSMiddleware(CORSMiddleware):
     """CORS with an allowlist; a refused preflight is problem+json too."""
 
@@ -216,7 +258,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the app. ``engine`` defaults to one on the configured database."""
     if engine is None:
-        engine = make_engine(resolve_url(settings), pool_size=10, max_overflow=20)
+        engine = make_engine(resolve_url(settings), settings, web=True)
     app = FastAPI(title="ServiceMap 党群服务地图 API", version="0.1.0",
                   description=DESCRIPTION,
                   dependencies=[Depends(reject_unknown_query)],

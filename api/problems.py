@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
@@ -133,8 +134,18 @@ def install(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: OperationalError):
         log.error("database error on %s %s: %s", request.method, request.url.path,
                   str(exc.orig or exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if type(exc.orig).__name__ == "QueryCanceled":  # statement_timeout of the request
+            return problem(503, "timeout", HTTP_TITLES[503], "请求处理超时，请稍后重试或缩小范围",
+                           headers={"Retry-After": "10"})
         return problem(503, DatabaseUnavailable.code, HTTP_TITLES[503],
                        "数据库暂时不可用，请稍后重试", headers={"Retry-After": "5"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout):
+        log.warning("no free database connection for %s %s within the pool timeout",
+                    request.method, request.url.path)
+        return problem(503, "busy", HTTP_TITLES[503], "服务繁忙：数据库连接已全部占用，请稍后重试",
+                       headers={"Retry-After": "2"})
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):

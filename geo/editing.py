@@ -46,7 +46,7 @@ from geo.crs import normalize_crs_name, transform_geometry
 from geo.entities import Entity, Field, entity
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from geo.points import convert_geojson
-from geo.regions import town_geometry_of
+from geo.regions import scope_area, town_geometry_of
 from geo.store import versions
 from geo.store.audit import write_audit
 from geo.tokens import Principal
@@ -587,6 +587,19 @@ def _require(actor: Principal, region_code: str | None, spec: Entity, code: str,
         raise Forbidden(f"令牌无权编辑区划 {where} 的{spec.label} {code}（{when}）")
 
 
+def _require_ground(conn: Connection, actor: Principal, ewkb: str, spec: Entity,
+                    code: str) -> None:
+    """A token writes a geometry only on its own ground: inside the stored
+    boundaries of its regions (within :data:`TOWN_TOLERANCE_M`), whatever region
+    code the row names (:func:`geo.regions.scope_area`)."""
+    area = scope_area(conn, actor.regions, tolerance_m=TOWN_TOLERANCE_M)
+    shown = "、".join(actor.regions)
+    if area is None:
+        raise Forbidden(f"令牌的区划（{shown}）没有边界数据，无法核对{spec.label} {code} 的位置")
+    if not area.covers(shapely.from_wkb(bytes.fromhex(ewkb))):
+        raise Forbidden(f"{spec.label} {code} 的位置超出令牌的区划范围（{shown}）")
+
+
 def _check_code(code: Any, problems: list[Problem]) -> str | None:
     return _checked(rules.check_code(code), problems)
 
@@ -705,6 +718,8 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
     if ewkb is not None and region is not None:
         _check_location(conn, ewkb, region, checked.problems)
     _raise(checked.problems, spec, "数据")
+    if ewkb is not None:
+        _require_ground(conn, actor, ewkb, spec, code or "?")
     assert code is not None
     existing = conn.execute(text(f'SELECT deleted_at FROM "{spec.table}" WHERE code = :c'),
                             {"c": code}).one_or_none()
@@ -799,6 +814,8 @@ def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
             {"c": code}).scalar_one()
         _check_location(conn, geom, region, checked.problems)
     _raise(checked.problems, spec, "修改")
+    if ewkb is not None:
+        _require_ground(conn, actor, ewkb, spec, code)
     values = {k: v for k, v in checked.values.items()
               if _differs(before.get(k), v)}
     sets = [f"{k} = {_placeholder(spec, k)}" for k in values if spec.field(k).column]

@@ -9,8 +9,11 @@ stored in WGS-84; :func:`get_region` returns them in any system of
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -143,3 +146,28 @@ def town_geometry_of(conn: Connection, code: str) -> tuple[str, str] | None:
         SELECT code, name FROM up WHERE has_geom AND level IN ('town', 'county')
         ORDER BY depth LIMIT 1"""), {"c": code}).one_or_none()
     return (row.code, row.name) if row else None
+
+
+def scope_area(conn: Connection, scopes: Sequence[str], *,
+               tolerance_m: float = 0.0) -> BaseGeometry | None:
+    """The ground a token's regions cover: the union of the stored boundaries of
+    every region at or below ``scopes`` (WGS-84), grown by ``tolerance_m`` metres;
+    None when none of them has a boundary.
+
+    Region scope holds for geometry as well as codes: a write whose geometry
+    leaves this area is refused, whatever region code it names (boundaries are
+    written by administrators only, so this is the ground as it was before).
+    """
+    wkb = conn.execute(text("""
+        SELECT ST_AsBinary(CASE WHEN CAST(:tol AS float8) > 0
+                                THEN ST_Buffer(ST_Union(geom)::geography, :tol)::geometry
+                                ELSE ST_Union(geom) END)
+        FROM regions
+        WHERE geom IS NOT NULL AND EXISTS (
+            SELECT 1 FROM unnest(CAST(:scopes AS text[])) s WHERE starts_with(code, s))"""),
+        {"scopes": list(scopes), "tol": float(tolerance_m)}).scalar()
+    if wkb is None:
+        return None
+    area = shapely.from_wkb(bytes(wkb))
+    shapely.prepare(area)
+    return area

@@ -37,11 +37,24 @@ class StoreSettings(SettingsBase):
         generated password). Default ``.servicemap`` under the working directory.
     db_name
         Database of the embedded cluster.
+    pool_size, pool_max_overflow
+        Connections an engine keeps open, and how many more it may open under
+        load (each web request holds at most one).
+    pool_timeout_s
+        How long a request waits for a free connection before it is answered
+        503 (``Retry-After``), seconds: well below a client's patience.
+    statement_timeout_s
+        Longest SQL statement of a web request, seconds (PostgreSQL cancels it:
+        503); 0 for none. Command-line jobs are not limited.
     """
 
     database_url: str | None = None
     state_dir: Path = Field(default_factory=lambda: Path.cwd() / ".servicemap")
     db_name: str = "servicemap"
+    pool_size: int = Field(10, ge=1, le=200)
+    pool_max_overflow: int = Field(20, ge=0, le=500)
+    pool_timeout_s: float = Field(5.0, gt=0, le=120)
+    statement_timeout_s: float = Field(30.0, ge=0, le=3600)
 
 
 class AnalysisSettings(SettingsBase):

@@ -41,7 +41,7 @@ def open_engine(settings: Settings, *, start: bool = False, migrate: bool = Fals
     """
     from geo.store.engine import check_connection, make_engine, resolve_url
 
-    engine = make_engine(resolve_url(settings, start=start or migrate, log=say))
+    engine = make_engine(resolve_url(settings, start=start or migrate, log=say), settings)
     check_connection(engine)
     if migrate:
         upgrade_schema(engine)

@@ -203,7 +203,8 @@ def cmd_coverage(args, settings: Settings) -> int:
                          circle_params=_circle_params(settings), log=say)
         result = cov.reach_coverage(an)
         if args.save is not None:
-            sid = cov.save_snapshot(conn, result, label=args.save or None, actor="cli")
+            sid = cov.save_snapshot(conn, result, label=args.save or None, actor="cli",
+                                    actor_role="cli")
             say(f"saved coverage snapshot {sid}")
     t = result.totals
     c = result.circles

@@ -50,7 +50,9 @@ def cmd_up(args, settings: Settings) -> int:
 
     from api.app import create_app
 
-    app = create_app(settings, engine=engine)
+    engine.dispose()
+    # the web engine: the pool of the settings, statements of requests time-limited
+    app = create_app(settings)
     with step("preparing the nearest-by-walk search"):
         from api.routes.isochrones import prepare_queries
 

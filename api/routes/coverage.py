@@ -379,7 +379,8 @@ def post_snapshot(body: SnapshotBody, principal: Planner, engine: EngineDep,
             raise InvalidInput("nothing to save", [Problem(
                 "no service point with a circle reaches this region", column="region",
                 value=result.region.code)])
-        sid = cov.save_snapshot(conn, result, label=body.label, actor=principal.actor)
+        sid = cov.save_snapshot(conn, result, label=body.label, actor=principal.actor,
+                                actor_role=principal.role)
     out = {"id": sid, "label": body.label, "region": result.region.as_dict(),
            "parameters": result.parameters.as_dict(), "totals": result.totals.as_dict(),
            "circles": result.circles.as_dict()}

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Connection
 
+from api.auth import forbidden
 from api.deps import get_conn, require_planner
 from api.problems import HTTP_TITLES, problem
 from geo.errors import ImportRejected
@@ -66,6 +67,8 @@ def create_import(
     make_valid: Annotated[bool, Form(description="repair invalid polygons")] = False,
     mapping: Annotated[UploadFile | None, File(description="mapping file (TOML/JSON)")] = None,
 ) -> JSONResponse:
+    if kind.value == "regions" and not principal.has_role("admin"):
+        raise forbidden("行政区划边界只能由管理员（admin）导入：它们决定每个令牌能编辑的地面")
     with tempfile.TemporaryDirectory(prefix="servicemap-import-") as tmp:
         name = _safe_name(file.filename, "upload")
         path = Path(tmp) / name

@@ -59,16 +59,21 @@ def _html(request: Request, body: bytes, etag: str, settings: Settings) -> Respo
     return HTMLResponse(body, headers=headers)
 
 
-def _resident(request: Request, conn: Connection, settings: Settings, *, region: str | None,
+def _resident(request: Request, settings: Settings, *, region: str | None,
               basemap: str | None, point: str | None, service: str | None,
               embed: bool) -> Response:
     from maps.resident import resident_html
 
     versions = _versions(request, "points", "basemap")
     key = ("resident", region, basemap, point, service, embed, _prefix(request))
-    body, etag = _page(request, key, versions, lambda: resident_html(
-        conn, settings, region=region, basemap=basemap, point=point, service=service,
-        embed=embed, prefix=_prefix(request), basemap_version=versions[1]).encode("utf-8"))
+
+    def build() -> bytes:
+        with request.app.state.engine.connect() as conn:
+            return resident_html(conn, settings, region=region, basemap=basemap, point=point,
+                                 service=service, embed=embed, prefix=_prefix(request),
+                                 basemap_version=versions[1]).encode("utf-8")
+
+    body, etag = _page(request, key, versions, build)
     return _html(request, body, etag, settings)
 
 
@@ -76,7 +81,6 @@ def _resident(request: Request, conn: Connection, settings: Settings, *, region:
             summary="居民版党群服务地图 (phone-first resident map page)")
 def resident_map(
     request: Request,
-    conn: Annotated[Connection, Depends(get_conn)],
     settings: Annotated[Settings, Depends(get_settings)],
     region: Region = None,
     basemap: BasemapKey = None,
@@ -85,7 +89,7 @@ def resident_map(
     service: Annotated[str | None, Query(max_length=32, description="preselected service")]
     = None,
 ) -> Response:
-    return _resident(request, conn, settings, region=region, basemap=basemap, point=point,
+    return _resident(request, settings, region=region, basemap=basemap, point=point,
                      service=service, embed=False)
 
 
@@ -93,14 +97,13 @@ def resident_map(
             summary="The resident map as a minimal page for a WeChat web-view or an iframe")
 def embed_resident_map(
     request: Request,
-    conn: Annotated[Connection, Depends(get_conn)],
     settings: Annotated[Settings, Depends(get_settings)],
     region: Region = None,
     basemap: BasemapKey = None,
     point: Annotated[str | None, Query(max_length=64)] = None,
     service: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    return _resident(request, conn, settings, region=region, basemap=basemap, point=point,
+    return _resident(request, settings, region=region, basemap=basemap, point=point,
                      service=service, embed=True)
 
 
@@ -120,7 +123,6 @@ def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response
                     "branch coverage, proposed sites (public, aggregate only)")
 def planner_map(
     request: Request,
-    conn: Annotated[Connection, Depends(get_conn)],
     settings: Annotated[Settings, Depends(get_settings)],
     region: Region = None,
     basemap: Annotated[Literal["offline", "osm", "tianditu"] | None, Query()] = None,
@@ -130,9 +132,14 @@ def planner_map(
 
     versions = _versions(request, "coverage", "circles", "grids", "compounds", "basemap")
     key = ("planner", region, basemap, sites, _prefix(request))
-    body, etag = _page(request, key, versions, lambda: planner_html(
-        conn, settings, region=region, basemap=basemap, prefix=_prefix(request),
-        basemap_version=versions[-1], tile_version=versions[1], sites=sites).encode("utf-8"))
+
+    def build() -> bytes:
+        with request.app.state.engine.connect() as conn:
+            return planner_html(conn, settings, region=region, basemap=basemap,
+                                prefix=_prefix(request), basemap_version=versions[-1],
+                                tile_version=versions[1], sites=sites).encode("utf-8")
+
+    body, etag = _page(request, key, versions, build)
     return _html(request, body, etag, settings)
 
 
@@ -141,7 +148,7 @@ def _resident_url(request: Request, region: str | None, settings: Settings) -> s
     return f"{base.rstrip('/')}/maps/resident" + (f"?region={region}" if region else "")
 
 
-def _static(request: Request, conn: Connection, settings: Settings, fmt: str,
+def _static(request: Request, settings: Settings, fmt: str,
             region: str | None, width: int, title: str | None, subtitle: str | None) -> Response:
     from maps.static import render_static
 
@@ -149,10 +156,11 @@ def _static(request: Request, conn: Connection, settings: Settings, fmt: str,
     key = ("static", fmt, region, width, title, subtitle, str(request.base_url))
 
     def build() -> bytes:
-        img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
-                            subtitle=subtitle, url=_resident_url(request, region, settings),
-                            minutes=float(settings.default_minutes),
-                            profile=settings.default_profile, basemap_version=versions[2])
+        with request.app.state.engine.connect() as conn:
+            img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
+                                subtitle=subtitle, url=_resident_url(request, region, settings),
+                                minutes=float(settings.default_minutes),
+                                profile=settings.default_profile, basemap_version=versions[2])
         return img.data
 
     body, etag = _page(request, key, versions, build)
@@ -172,20 +180,20 @@ Subtitle = Annotated[str | None, Query(max_length=60, description="subtitle (Chi
 @router.get("/maps/static.png", operation_id="static_map_png", response_class=Response,
             summary="Static map image for a WeChat article (PNG, under 1 MB)",
             responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
-def static_png(request: Request, conn: Annotated[Connection, Depends(get_conn)],
+def static_png(request: Request,
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
                width: Width = 1080, title: Title = None, subtitle: Subtitle = None,
                format: Annotated[Literal["png", "jpg"], Query()] = "png") -> Response:
-    return _static(request, conn, settings, format, region, width, title, subtitle)
+    return _static(request, settings, format, region, width, title, subtitle)
 
 
 @router.get("/maps/static.jpg", operation_id="static_map_jpg", response_class=Response,
             summary="Static map image for a WeChat article (JPEG, under 1 MB)",
             responses={200: {"content": {"image/jpeg": {}}}})
-def static_jpg(request: Request, conn: Annotated[Connection, Depends(get_conn)],
+def static_jpg(request: Request,
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
                width: Width = 1080, title: Title = None, subtitle: Subtitle = None) -> Response:
-    return _static(request, conn, settings, "jpg", region, width, title, subtitle)
+    return _static(request, settings, "jpg", region, width, title, subtitle)
 
 
 OverlayLayers = Annotated[str, Query(max_length=80, description="comma-separated layers: "

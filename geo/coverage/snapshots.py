@@ -25,8 +25,18 @@ from geo.errors import InvalidInput, NotFound, Problem
 __all__ = ["compare_snapshots", "get_snapshot", "list_snapshots", "save_snapshot"]
 
 
+def public_actor(actor: str | None, role: str | None) -> str | None:
+    """Who saved a snapshot, as public answers show it: a role (``planner``,
+    ``cli``), never a token's prefix or name."""
+    if role:
+        return role
+    if actor is None:
+        return None
+    return "token" if actor.startswith("token:") else "cli"
+
+
 def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None = None,
-                  actor: str | None = None) -> int:
+                  actor: str | None = None, actor_role: str | None = None) -> int:
     """Store a :func:`geo.coverage.reach.reach_coverage` result (parameters,
     time, every area row).
 
@@ -42,7 +52,10 @@ def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None 
     label
         A planner's name for it (at most 200 characters).
     actor
-        Who stored it (token name, ``cli``).
+        Who stored it (``token:<prefix>:<name>``, ``cli``): kept for the record,
+        never answered publicly.
+    actor_role
+        Their role (``planner``, ``admin``, ``cli``): what answers show.
 
     Returns
     -------
@@ -55,9 +68,9 @@ def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None 
     p = result.parameters
     sid = conn.execute(text("""
         INSERT INTO coverage_snapshots (label, region_code, region_name, minutes, profile,
-            kinds, parameters, totals, result, circles, circles_version, actor)
+            kinds, parameters, totals, result, circles, circles_version, actor, actor_role)
         VALUES (:label, :rc, :rn, :m, :pr, :kinds, CAST(:params AS jsonb),
-                CAST(:totals AS jsonb), CAST(:result AS jsonb), :nc, :cv, :actor)
+                CAST(:totals AS jsonb), CAST(:result AS jsonb), :nc, :cv, :actor, :role)
         RETURNING id"""), {
         "label": label, "rc": result.region.code, "rn": result.region.name,
         "m": p.minutes, "pr": p.profile, "kinds": list(p.kinds),
@@ -65,7 +78,7 @@ def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None 
         "totals": json.dumps(result.totals.as_dict(), ensure_ascii=False),
         "result": json.dumps(result.as_dict(), ensure_ascii=False, default=str),
         "nc": result.circles.count, "cv": result.circles.version,
-        "actor": actor}).scalar_one()
+        "actor": actor, "role": actor_role}).scalar_one()
     conn.execute(text("""
         INSERT INTO coverage_snapshot_areas (snapshot_id, level, code, name, kind, buildings,
             buildings_covered, households, households_covered, population,
@@ -85,14 +98,15 @@ def list_snapshots(conn: Connection, region: str | None = None, *, limit: int = 
     at most ``limit``)."""
     rows = conn.execute(text("""
         SELECT id, label, region_code, region_name, minutes, profile, kinds, circles,
-               circles_version, actor, created_at, totals
+               circles_version, actor, actor_role, created_at, totals
         FROM coverage_snapshots
         WHERE CAST(:r AS text) IS NULL OR region_code LIKE CAST(:r AS text) || '%'
         ORDER BY created_at DESC, id DESC LIMIT :n"""), {"r": region, "n": limit}).all()
     return [SnapshotInfo(id=r.id, label=r.label, region_code=r.region_code,
                          region_name=r.region_name, minutes=r.minutes, profile=r.profile,
                          kinds=tuple(r.kinds), circles=r.circles,
-                         circles_version=r.circles_version, actor=r.actor,
+                         circles_version=r.circles_version,
+                         actor=public_actor(r.actor, r.actor_role),
                          created_at=r.created_at.isoformat(),
                          population_covered=r.totals.get("population_covered"),
                          population_pct=r.totals.get("population_pct")) for r in rows]
@@ -107,11 +121,12 @@ def get_snapshot(conn: Connection, snapshot_id: int) -> StoredSnapshot:
         No snapshot with this id.
     """
     r = conn.execute(text(
-        "SELECT id, label, actor, created_at, result FROM coverage_snapshots WHERE id = :i"),
+        "SELECT id, label, actor, actor_role, created_at, result FROM coverage_snapshots "
+        "WHERE id = :i"),
         {"i": snapshot_id}).first()
     if r is None:
         raise NotFound(f"no coverage snapshot with id {snapshot_id}")
-    return StoredSnapshot(id=r.id, label=r.label, actor=r.actor,
+    return StoredSnapshot(id=r.id, label=r.label, actor=public_actor(r.actor, r.actor_role),
                           created_at=r.created_at.isoformat(), result=r.result)
 
 

@@ -190,7 +190,11 @@ def _entity_layer(conn: Connection, e: Entity, region: str | None
         where.append(_region_filter("t"))
     elif e.region == "compound":
         joins += " LEFT JOIN compounds c ON c.code = t.compound_code"
-        where.append("(CAST(:region AS text) IS NULL OR c.region_code LIKE :region || '%')")
+        # a building's region: its compound's, else the village its footprint lies in
+        where.append("(CAST(:region AS text) IS NULL OR c.region_code LIKE :region || '%' "
+                     "OR (c.code IS NULL AND EXISTS (SELECT 1 FROM regions r "
+                     "WHERE r.code LIKE :region || '%' AND r.level = 'village' "
+                     "AND ST_Contains(r.geom, ST_PointOnSurface(t.geom)))))")
     else:
         where.append("(CAST(:region AS text) IS NULL OR t.code LIKE :region || '%')")
     if e.has("compound_codes"):

@@ -204,7 +204,8 @@ class LocalCluster:
             "work_mem = 32MB\n"
             "maintenance_work_mem = 256MB\n"
             "fsync = on\n"
-            "synchronous_commit = off\n"
+            "synchronous_commit = on\n"  # an acknowledged write survives a crash
+            "full_page_writes = on\n"
             "max_wal_size = 2GB\n"
         )
         target = self._pgdata(state) / "servicemap.conf"

@@ -36,9 +36,23 @@ def masked(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str, **kw) -> Engine:
+def make_engine(url: str, settings: StoreSettings | None = None, *, web: bool = False,
+                **kw) -> Engine:
+    """An engine on ``url`` with the pool of ``settings`` (size, overflow, timeout).
+
+    ``web``: the engine serves web requests, whose statements PostgreSQL
+    cancels after ``settings.statement_timeout_s``.
+    """
     kw.setdefault("pool_pre_ping", True)
-    kw.setdefault("connect_args", {"connect_timeout": 5})
+    connect_args: dict = {"connect_timeout": 5}
+    if settings is not None:
+        kw.setdefault("pool_size", settings.pool_size)
+        kw.setdefault("max_overflow", settings.pool_max_overflow)
+        kw.setdefault("pool_timeout", settings.pool_timeout_s)
+        if web and settings.statement_timeout_s > 0:
+            ms = int(settings.statement_timeout_s * 1000)
+            connect_args["options"] = f"-c statement_timeout={ms}"
+    kw.setdefault("connect_args", connect_args)
     return create_engine(url, **kw)
 
 

@@ -364,6 +364,8 @@ class CoverageSnapshot(Base):
     #: fingerprint of the circles used (point codes and their input versions)
     circles_version: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str | None] = mapped_column(Text)
+    #: the saver's role (``planner``, ``cli`` ...): what a public answer shows of the actor
+    actor_role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now(), index=True)
 
@@ -383,11 +385,11 @@ class CoverageSnapshotArea(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str | None] = mapped_column(String(16))
-    buildings: Mapped[int] = mapped_column(Integer)
-    buildings_covered: Mapped[int] = mapped_column(Integer)
-    households: Mapped[int] = mapped_column(Integer)
-    households_covered: Mapped[int] = mapped_column(Integer)
-    population: Mapped[int] = mapped_column(Integer)
-    population_covered: Mapped[int] = mapped_column(Integer)
-    compounds: Mapped[int] = mapped_column(Integer)
+    buildings: Mapped[int] = mapped_column(BigInteger)
+    buildings_covered: Mapped[int] = mapped_column(BigInteger)
+    households: Mapped[int] = mapped_column(BigInteger)
+    households_covered: Mapped[int] = mapped_column(BigInteger)
+    population: Mapped[int] = mapped_column(BigInteger)
+    population_covered: Mapped[int] = mapped_column(BigInteger)
+    compounds: Mapped[int] = mapped_column(BigInteger)
     compounds_covered: Mapped[float] = mapped_column(Float)
