@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,6 +27,7 @@ from api.caching import (
     public_response,
 )
 from api.deps import reject_unknown_query
+from api.headers import SecurityHeaders
 from api.routes import all_routers, front_routes
 from api.routes.points import GEOJSON
 from api.settings import Settings
@@ -63,8 +65,10 @@ class RequestHygiene:
 
     def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int,
                  cache: PublicCache, max_age: int = 60, front: bool = True,
-                 front_routes: dict[str, FrontHandler] | None = None) -> None:
+                 front_routes: dict[str, FrontHandler] | None = None,
+                 body_timeout: float = 15.0) -> None:
         self.app = app
+        self.body_timeout = body_timeout
         self.front = front
         self.front_routes = front_routes or {}
         self.max_age = max_age
@@ -141,7 +145,12 @@ class RequestHygiene:
 
         async def limited_receive() -> Message:
             nonlocal seen
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except TimeoutError:
+                raise StarletteHTTPException(
+                    408, f"请求体在 {self.body_timeout:g} 秒内未传完",
+                    headers={"Connection": "close"}) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
@@ -285,7 +294,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,
                        max_age=settings.cache_max_age_s, front=settings.cache_front,
-                       front_routes=front_routes())
+                       front_routes=front_routes(), body_timeout=settings.body_timeout_s)
+    app.add_middleware(SecurityHeaders, embed_ancestors=settings.frame_ancestors)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +31,7 @@ from geo.circles import Networks
 from geo.tokens import ROLE_ZH, ROLES, Principal
 
 __all__ = [
+    "public_base",
     "app_networks",
     "current_token",
     "get_conn",
@@ -45,6 +47,26 @@ __all__ = [
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def public_base(request: Request) -> str:
+    """The base of absolute URLs in answers (TileJSON, QR codes, icon links):
+    ``SERVICEMAP_PUBLIC_URL`` when set; else the request's own address when its
+    ``Host`` is the server's, ``localhost`` or in ``SERVICEMAP_ALLOWED_HOSTS``;
+    else the server's configured address (a forged ``Host`` is never echoed)."""
+    settings: Settings = request.app.state.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = (request.headers.get("host") or "").strip().lower()
+    try:
+        name = urlsplit("//" + host).hostname or ""
+    except ValueError:  # a malformed Host
+        name = ""
+    allowed = {h.lower() for h in settings.allowed_hosts} | {
+        settings.host.lower(), "localhost", "127.0.0.1", "::1"}
+    if host in allowed or name in allowed:
+        return str(request.base_url).rstrip("/")
+    return f"http://{settings.host}:{settings.port}"
 
 
 def get_engine(request: Request) -> Engine:

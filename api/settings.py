@@ -40,6 +40,22 @@ class ApiSettings(SettingsBase):
     cache_front
         Answer a fresh cached public GET before routing (in the app's
         middleware, like a caching proxy), skipping parameter parsing.
+    allowed_hosts
+        ``Host`` values absolute URLs (TileJSON, QR codes, icon links) may be
+        built from when ``SERVICEMAP_PUBLIC_URL`` is not set, besides the
+        server's own address and ``localhost``; any other ``Host`` gets the
+        server's own address, never the client's.
+    frame_ancestors
+        Origins allowed to frame the embeddable pages (``/embed/...``), e.g. the
+        town's H5 site ``https://h5.lishui.example``; the other pages may be
+        framed by the server itself only.
+    body_timeout_s
+        How long the server waits for the rest of a request body (408 and the
+        connection closed after that), seconds.
+    limit_concurrency
+        Most connections and tasks the server keeps at once (503 beyond).
+    keep_alive_s
+        How long an idle keep-alive connection stays open, seconds.
     """
 
     host: str = "127.0.0.1"
@@ -53,6 +69,11 @@ class ApiSettings(SettingsBase):
     cache_ttl_s: float = 5.0
     cache_entries: int = 256
     cache_front: bool = True
+    allowed_hosts: list[str] = Field(default_factory=list)
+    frame_ancestors: list[str] = Field(default_factory=list)
+    body_timeout_s: float = Field(15.0, gt=0, le=600)
+    limit_concurrency: int = Field(1000, ge=10)
+    keep_alive_s: float = Field(5.0, gt=0, le=300)
 
 
 class Settings(GeoSettings, MapSettings, ApiSettings):

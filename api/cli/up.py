@@ -60,7 +60,9 @@ def cmd_up(args, settings: Settings) -> int:
         say(f"    {len(points)} points on {len(networks.by_dataset)} walking network(s)")
     base = f"http://{settings.host}:{settings.port}"
     say(f"==> serving on {base}  (points: {base}/api/v1/points, docs: {base}/docs)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                limit_concurrency=settings.limit_concurrency,
+                timeout_keep_alive=settings.keep_alive_s)
     return 0
 
 

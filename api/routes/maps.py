@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
 from api.caching import not_modified
-from api.deps import get_conn, get_settings
+from api.deps import get_conn, get_settings, public_base
 from api.routes.tiles import CacheBuster, tile_service
 from api.settings import Settings
 from geo.cache import VersionedCache, etag_of
@@ -144,7 +144,7 @@ def planner_map(
 
 
 def _resident_url(request: Request, region: str | None, settings: Settings) -> str:
-    base = settings.public_url or str(request.base_url).rstrip("/")
+    base = public_base(request)
     return f"{base.rstrip('/')}/maps/resident" + (f"?region={region}" if region else "")
 
 
@@ -153,7 +153,7 @@ def _static(request: Request, settings: Settings, fmt: str,
     from maps.static import render_static
 
     versions = _versions(request, "points", "circles", "basemap")
-    key = ("static", fmt, region, width, title, subtitle, str(request.base_url))
+    key = ("static", fmt, region, width, title, subtitle, public_base(request))
 
     def build() -> bytes:
         with request.app.state.engine.connect() as conn:
@@ -242,7 +242,7 @@ def overlay_json(request: Request, settings: Annotated[Settings, Depends(get_set
     from maps.embed import parse_bbox
 
     w, s, e, n = parse_bbox(bbox)
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     src = f"{base}/maps/overlay.png?" + urlencode({"bbox": bbox, "crs": crs, "layers": layers,
                                                    "width": width})
     return {"id": 1, "src": src, "crs": crs, "opacity": 1, "zIndex": 1, "visible": True,
@@ -270,7 +270,7 @@ def markers(request: Request, conn: Annotated[Connection, Depends(get_conn)],
             region: Region = None) -> dict:
     from maps.embed import miniprogram_markers
 
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     return {"crs": "gcj02", "markers": miniprogram_markers(conn, region=region, icon_base=base)}
 
 

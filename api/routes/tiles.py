@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.caching import not_modified
+from api.deps import public_base
 from api.settings import Settings
 from geo.errors import InvalidInput, NotFound, Problem
 from maps.layers import LAYERS
@@ -56,7 +57,7 @@ async def _tile(request: Request, layer: str, z: int, x: int, y: int, fmt: str) 
 
 @router.get("/tiles", operation_id="list_tile_layers", summary="The tile layers (registry)")
 def list_layers(request: Request) -> dict:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     return {"layers": [{
         "name": s.name, "title": s.title, "description": s.description,
         "geometry": s.geometry, "formats": list(s.formats), "minzoom": s.minzoom,
@@ -74,7 +75,7 @@ def get_tilejson(request: Request, layer: str,
     if format is not None and format not in spec.formats:
         raise NotFound(f"layer {layer!r} has no {format} tiles")
     svc = tile_service(request)
-    return tilejson(spec, str(request.base_url).rstrip("/"), fmt=format,
+    return tilejson(spec, public_base(request), fmt=format,
                     bounds=layer_bounds(svc.engine, spec),
                     version=svc.layer_version(spec))
 

@@ -21,7 +21,7 @@ LONGTENG = "440507013"
 def client(samples_engine):
     with samples_engine.begin() as c:
         compute_circles(c, [10], profile="elderly", codes=None)
-    app = create_app(Settings(), engine=samples_engine)
+    app = create_app(Settings(allowed_hosts=["testserver"]), engine=samples_engine)
     with TestClient(app) as tc:
         yield tc
     with samples_engine.begin() as c:

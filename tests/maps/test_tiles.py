@@ -24,7 +24,7 @@ from maps.style import CIRCLE, rgb
 
 @pytest.fixture(scope="module")
 def client(samples_engine, map_circles):
-    app = create_app(Settings(cache_ttl_s=0), engine=samples_engine)
+    app = create_app(Settings(cache_ttl_s=0, allowed_hosts=["testserver"]), engine=samples_engine)
     with TestClient(app) as tc:
         yield tc
 
