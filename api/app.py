@@ -28,6 +28,7 @@ from api.caching import (
 )
 from api.deps import reject_unknown_query
 from api.headers import SecurityHeaders
+from api.limits import Budgets
 from api.routes import all_routers, front_routes
 from api.routes.points import GEOJSON
 from api.settings import Settings
@@ -66,9 +67,10 @@ class RequestHygiene:
     def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int,
                  cache: PublicCache, max_age: int = 60, front: bool = True,
                  front_routes: dict[str, FrontHandler] | None = None,
-                 body_timeout: float = 15.0) -> None:
+                 body_timeout: float = 15.0, deadline: float = 60.0) -> None:
         self.app = app
         self.body_timeout = body_timeout
+        self.deadline = deadline
         self.front = front
         self.front_routes = front_routes or {}
         self.max_age = max_age
@@ -88,8 +90,24 @@ class RequestHygiene:
                 started = True
             await send(message)
 
+        wait = scope["app"].state.budgets.request(scope)
+        if wait is not None:
+            response = problems.problem(429, "too-many-requests", problems.HTTP_TITLES[429],
+                                        "请求过于频繁，请稍后再试",
+                                        headers={"Retry-After": str(wait)})
+            await response(scope, receive, self._nosniff(send))
+            return
         try:
-            await self._handle(scope, receive, tracking)
+            async with asyncio.timeout(self.deadline):
+                await self._handle(scope, receive, tracking)
+        except TimeoutError:  # past the request's deadline
+            problems.log.warning("%s %s passed its deadline of %g s", scope["method"],
+                                 scope["path"], self.deadline)
+            if not started:
+                response = problems.problem(503, "timeout", problems.HTTP_TITLES[503],
+                                            "请求处理超时，请稍后重试或缩小范围",
+                                            headers={"Retry-After": "10"})
+                await response(scope, receive, send)
         except Exception:  # the app's own failure: a 500 problem, the connection kept
             problems.log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
@@ -291,10 +309,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                                   params={"minutes": float(settings.default_minutes),
                                           "profile": settings.default_profile})
     state.map_pages = VersionedCache(64)
+    #: coverage analyses of public requests, one per parameters and data version
+    state.analyses = VersionedCache(8)
+    state.budgets = Budgets(settings)
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,
                        max_age=settings.cache_max_age_s, front=settings.cache_front,
-                       front_routes=front_routes(), body_timeout=settings.body_timeout_s)
+                       front_routes=front_routes(), body_timeout=settings.body_timeout_s,
+                       deadline=settings.request_deadline_s)
     app.add_middleware(SecurityHeaders, embed_ancestors=settings.frame_ancestors)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:

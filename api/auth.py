@@ -39,12 +39,17 @@ def principal_from_request(request: Request,
         return cached
     if credentials is None:
         if request.headers.get("authorization") is not None:
+            request.app.state.budgets.check_auth(request)
+            request.app.state.budgets.auth_failed(request)
             raise unauthorized("Authorization 头格式应为 `Bearer <令牌>`")
         return None
+    budgets = request.app.state.budgets
+    budgets.check_auth(request)  # 429 once too many tries failed
     engine: Engine = request.app.state.engine
     with engine.begin() as conn:
         principal = authenticate(conn, credentials.credentials.strip())
     if principal is None:
+        budgets.auth_failed(request)
         raise unauthorized("令牌无效或已吊销")
     request.state.principal = principal
     return principal

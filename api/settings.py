@@ -56,6 +56,18 @@ class ApiSettings(SettingsBase):
         Most connections and tasks the server keeps at once (503 beyond).
     keep_alive_s
         How long an idle keep-alive connection stays open, seconds.
+    rate_limit, rate_limit_auth_failures, rate_limit_expensive, rate_limit_expensive_token
+        Budgets (``N/second|minute|hour``) of every request per client address,
+        of failed authentications per address, and of expensive analytics per
+        address without a token and per token (see :mod:`api.limits`).
+    trusted_proxies
+        Peers whose ``X-Forwarded-For`` names the client (a reverse proxy on the
+        machine); their own requests without it are local and not rate-limited.
+    expensive_concurrency
+        Expensive analytics computed at once (503 beyond, after ``pool_timeout_s``).
+    request_deadline_s
+        Longest a request may take before it is answered 503 (its work may go on
+        in the background; its SQL is cancelled after ``statement_timeout_s``).
     """
 
     host: str = "127.0.0.1"
@@ -74,6 +86,13 @@ class ApiSettings(SettingsBase):
     body_timeout_s: float = Field(15.0, gt=0, le=600)
     limit_concurrency: int = Field(1000, ge=10)
     keep_alive_s: float = Field(5.0, gt=0, le=300)
+    rate_limit: str = "6000/minute"
+    rate_limit_auth_failures: str = "20/minute"
+    rate_limit_expensive: str = "30/minute"
+    rate_limit_expensive_token: str = "300/minute"
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    expensive_concurrency: int = Field(2, ge=1, le=64)
+    request_deadline_s: float = Field(60.0, gt=0, le=3600)
 
 
 class Settings(GeoSettings, MapSettings, ApiSettings):

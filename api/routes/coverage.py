@@ -13,6 +13,7 @@ for Excel.
 # no ``from __future__ import annotations``: FastAPI reads the annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -29,6 +30,7 @@ from api.deps import (
     get_settings,
     require_planner,
 )
+from api.limits import expensive
 from api.settings import Settings
 from geo import coverage as cov
 from geo import siting
@@ -102,6 +104,30 @@ def _check_scope(principal: Principal, conn: Connection, region: str | None) -> 
     return code
 
 
+#: building rules that test footprints (tens of seconds on a town): planners only
+_FOOTPRINT_RULES = ("intersects", "within")
+
+
+def _require_rule(rule: str, principal: Principal | None) -> None:
+    """The footprint rules are costly: a planner token asks for them."""
+    if rule in _FOOTPRINT_RULES and (principal is None or not principal.has_role("planner")):
+        if principal is None:
+            raise unauthorized(f"rule={rule} 按建筑轮廓计算，耗时较长，需要规划编辑（planner）令牌")
+        raise forbidden(f"rule={rule} 需要规划编辑（planner）及以上角色")
+
+
+def _analysis(request: Request, conn: Connection, region: str | None,
+              params: cov.CoverageParams) -> cov.Analysis:
+    """The coverage run of ``params``, computed once per data version and shared by
+    every request that differs only in rounding or format."""
+    state = request.app.state
+    key = (region, params.minutes, params.profile, params.speed_kmh, params.kinds,
+           params.rule)
+    tag = state.data_versions.get_tag(None, conn)
+    an = state.analyses.get_or_build(key, tag, lambda: cov.analyse(conn, region, params))
+    return replace(an, params=params)
+
+
 def _file(result: cov.Result, view: str, fmt: str, name: str,
           headers: dict[str, str] | None = None) -> Response:
     filename = f"{name}_{result.region.code}.{fmt}"
@@ -151,6 +177,8 @@ async def _answer(request: Request, build: Callable[[Connection], cov.Result], *
 async def get_coverage(
     request: Request,
     settings: SettingsDep,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    _: Annotated[None, Depends(expensive)],
     region: RegionQ = None,
     minutes: MinutesQ = None,
     profile: ProfileQ = None,
@@ -162,11 +190,12 @@ async def get_coverage(
     decimals: DecimalsQ = 2,
     format: FormatQ = "json",
 ) -> Response:
+    _require_rule(rule, principal)
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
                      rounding, decimals)
 
     def build(conn: Connection) -> cov.ReachCoverage:
-        return cov.reach_coverage(cov.analyse(conn, region, params))
+        return cov.reach_coverage(_analysis(request, conn, region, params))
 
     return await _answer(request, build, view="reach", fmt=format, name="coverage",
                          detail=False, principal=None, region=region)
@@ -218,6 +247,7 @@ async def get_gaps(
     request: Request,
     settings: SettingsDep,
     principal: Annotated[Principal | None, Depends(current_token)],
+    _: Annotated[None, Depends(expensive)],
     region: RegionQ = None,
     minutes: MinutesQ = None,
     profile: ProfileQ = None,
@@ -236,11 +266,12 @@ async def get_gaps(
     detail: DetailQ = False,
     format: FormatQ = "json",
 ) -> Response:
+    _require_rule(rule, principal)
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
                      rounding, decimals)
 
     def build(conn: Connection) -> cov.GapReport:
-        an = cov.analyse(conn, region, params)
+        an = _analysis(request, conn, region, params)
         return cov.gap_report(an, limit=limit, detail=detail, hex_resolution=hex_resolution,
                               areas=areas, conn=conn)
 
@@ -339,7 +370,7 @@ class WhatIfBody(CoverageBody):
              summary="Choose k new station sites that newly cover the most people "
                      "(exact HiGHS and greedy; planner token)")
 def post_siting(body: SitingBody, request: Request, principal: Planner, engine: EngineDep,
-                settings: SettingsDep) -> Response:
+                settings: SettingsDep, _: Annotated[None, Depends(expensive)]) -> Response:
     params = body.params(settings)
     with engine.connect() as conn:
         _check_scope(principal, conn, body.region)
@@ -357,7 +388,7 @@ def post_siting(body: SitingBody, request: Request, principal: Planner, engine: 
              summary="Coverage with one proposed station added (nothing is saved; planner "
                      "token)")
 def post_what_if(body: WhatIfBody, request: Request, principal: Planner, engine: EngineDep,
-                 settings: SettingsDep) -> Response:
+                 settings: SettingsDep, _: Annotated[None, Depends(expensive)]) -> Response:
     params = body.params(settings)
     with engine.connect() as conn:
         _check_scope(principal, conn, body.region)
@@ -370,7 +401,7 @@ def post_what_if(body: WhatIfBody, request: Request, principal: Planner, engine:
 @router.post("/coverage/snapshots", operation_id="save_coverage_snapshot", status_code=201,
              summary="Compute coverage now and store it as a snapshot (planner token)")
 def post_snapshot(body: SnapshotBody, principal: Planner, engine: EngineDep,
-                  settings: SettingsDep) -> Response:
+                  settings: SettingsDep, _: Annotated[None, Depends(expensive)]) -> Response:
     params = body.params(settings)
     with engine.begin() as conn:
         _check_scope(principal, conn, body.region)

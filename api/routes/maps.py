@@ -5,6 +5,7 @@ GCJ-02 GeoJSON, and the static assets the pages load (no CDN)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from api.caching import not_modified
 from api.deps import get_conn, get_settings, public_base
+from api.limits import expensive_work
 from api.routes.tiles import CacheBuster, tile_service
 from api.settings import Settings
 from geo.cache import VersionedCache, etag_of
@@ -134,7 +136,8 @@ def planner_map(
     key = ("planner", region, basemap, sites, _prefix(request))
 
     def build() -> bytes:
-        with request.app.state.engine.connect() as conn:
+        with (expensive_work(request) if sites else nullcontext()), \
+                request.app.state.engine.connect() as conn:
             return planner_html(conn, settings, region=region, basemap=basemap,
                                 prefix=_prefix(request), basemap_version=versions[-1],
                                 tile_version=versions[1], sites=sites).encode("utf-8")
@@ -156,7 +159,7 @@ def _static(request: Request, settings: Settings, fmt: str,
     key = ("static", fmt, region, width, title, subtitle, public_base(request))
 
     def build() -> bytes:
-        with request.app.state.engine.connect() as conn:
+        with expensive_work(request), request.app.state.engine.connect() as conn:
             img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
                                 subtitle=subtitle, url=_resident_url(request, region, settings),
                                 minutes=float(settings.default_minutes),

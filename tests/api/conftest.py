@@ -120,7 +120,10 @@ def bearer(secret: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def rw_client(rw_engine):
-    app = create_app(Settings(cache_ttl_s=0), engine=rw_engine)
+    # the matrix of roles and regions sends many refused tokens: budgets are
+    # tested on their own (tests/api/test_limits_api.py)
+    app = create_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
+                              rate_limit_expensive="100000/minute"), engine=rw_engine)
     with TestClient(app) as c:
         yield c
 
@@ -145,6 +148,7 @@ def fuzz_engine(pg_cluster, samples):
 @pytest.fixture(scope="session")
 def fuzz_client(fuzz_engine):
     """A client of the Longteng-only database (personal data seeded as in ``rw``)."""
-    app = create_app(Settings(cache_ttl_s=0), engine=fuzz_engine)
+    app = create_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
+                              rate_limit_expensive="100000/minute"), engine=fuzz_engine)
     with TestClient(app) as c:
         yield c

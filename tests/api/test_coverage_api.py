@@ -77,10 +77,14 @@ def test_coverage_of_longteng(client):
     assert "households" not in json.dumps(body["by_point"])
 
 
-def test_stricter_rules_and_fewer_kinds_cover_less(client):
+def test_stricter_rules_and_fewer_kinds_cover_less(client, tokens):
     base = client.get("/api/v1/coverage", params={"region": LONGTENG}).json()["totals"]
-    inter = client.get("/api/v1/coverage", params={"region": LONGTENG,
-                                                   "rule": "intersects"}).json()["totals"]
+    # the footprint rules are costly: a planner asks for them
+    anonymous = client.get("/api/v1/coverage", params={"region": LONGTENG, "rule": "intersects"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    inter = client.get("/api/v1/coverage", params={"region": LONGTENG, "rule": "intersects"},
+                       headers=tokens["cov-lt-planner"]).json()["totals"]
     centers = client.get("/api/v1/coverage", params=[("region", LONGTENG),
                                                      ("kinds", "town_center"),
                                                      ("kinds", "village_center")]).json()
