@@ -178,12 +178,20 @@ class RequestHygiene:
         cache = self.cache
         inner_send = self._nosniff(send)
 
+        written = False
+
         async def send_and_invalidate(message: Message) -> None:
+            nonlocal written
             if message["type"] == "http.response.start" and message["status"] < 400:
                 cache.clear()
+                written = True
             await inner_send(message)
 
         await self.app(scope, limited_receive, send_and_invalidate)
+        if written:
+            # the nearest-by-walk snapshot follows the write now, in the
+            # background, rather than in the next resident's request
+            scope["app"].state.query_snapshot.refresh_soon()
 
     def _public(self, scope: Scope) -> bool:
         path = scope["path"]

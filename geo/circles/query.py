@@ -4,13 +4,15 @@ requests (:class:`QuerySnapshot`)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.cache import VersionedCache
+from geo.cache import CacheEntry, VersionedCache
 from geo.circles.networks import NetworkCache, Networks
 from geo.circles.params import CircleParams
 from geo.crs import from_wgs84
@@ -19,6 +21,8 @@ from geo.profiles import WalkBudget, walking_budget
 from geo.store.versions import NETWORK_TABLES, DataVersions
 from geo.walk import Targets, nearest_by_walk, prepare_targets
 from geo.walk.network import Network
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NEAREST_TABLE_CELLS", "PointSet", "QuerySnapshot", "load_point_set",
            "nearest_in", "nearest_points", "network_for_query", "point_targets",
@@ -127,39 +131,107 @@ def nearest_in(points: PointSet, network: Network | None, lng: float, lat: float
 NEAREST_TABLE_CELLS = 10_000_000
 
 
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """Points prepared on one network: where they were, their snaps, and the
+    indices (``on``) and :class:`Targets` of those that snap."""
+
+    lng: np.ndarray
+    lat: np.ndarray
+    snaps: tuple
+    on: np.ndarray
+    targets: Targets
+    #: columns of the walk table walked for this set (the others were reused)
+    walked: int = 0
+
+
+_TARGETS_LOCK = threading.Lock()
+
+
 def point_targets(network: Network, points: PointSet,
                   max_snap_m: float) -> tuple[np.ndarray, Targets]:
     """The points of ``points`` that snap to ``network`` (their indices) and
-    their snaps prepared for :func:`geo.isochrones.nearest_by_walk`; cached on
-    the network for the same positions (the last two sets: searches on the
-    previous snapshot go on while the next one is prepared)."""
+    their snaps prepared for :func:`geo.walk.nearest_by_walk`; cached on the
+    network for the same positions (the last two sets: searches on the
+    previous snapshot go on while the next one is prepared).
+
+    A new set is prepared from the last one: points at a position seen there
+    keep their snap and their column of the walk table; only new or moved
+    points are snapped and walked (one planner's edit: one point, a few
+    milliseconds instead of the whole town's table).
+    """
     key = (max_snap_m, points.key)
-    cache = network.cache.setdefault("point_targets", {})
-    found = cache.get(key)
+    with _TARGETS_LOCK:  # the dict only: searches and builds run in several threads
+        cache = network.cache.setdefault("point_targets", {})
+        found = cache.pop(key, None)
+        if found is not None:
+            cache[key] = found  # the most recent set: the next one starts from it
+        last = next((v for k, v in reversed(cache.items()) if k[0] == max_snap_m), None)
     if found is None:
-        px, py = network.project(points.lng, points.lat)
-        snaps = network.snap_many(np.atleast_1d(px), np.atleast_1d(py), max_snap_m=max_snap_m)
-        on = np.array([i for i, t in enumerate(snaps) if t is not None], dtype=np.int64)
-        found = (on, prepare_targets(network, [snaps[i] for i in on],
-                                     table_max_cells=NEAREST_TABLE_CELLS))
-        for old in list(cache)[:-1]:
-            cache.pop(old, None)
-        cache[key] = found
-    return found
+        found = _prepare(network, points, max_snap_m, last)
+        with _TARGETS_LOCK:
+            for old in list(cache)[:-1]:
+                cache.pop(old, None)
+            cache[key] = found
+            stats = network.cache.setdefault("point_targets_walked", [0])
+            stats[0] += found.walked
+    return found.on, found.targets
+
+
+def _prepare(network: Network, points: PointSet, max_snap_m: float,
+             last: _Prepared | None) -> _Prepared:
+    n = len(points)
+    snaps: list = [None] * n
+    earlier = np.full(n, -1, dtype=np.int64)  # index of the same position in ``last``
+    if last is not None:
+        seen = {(x, y): i for i, (x, y) in enumerate(
+            zip(last.lng.tolist(), last.lat.tolist(), strict=True))}
+        for i, xy in enumerate(zip(points.lng.tolist(), points.lat.tolist(),
+                                       strict=True)):
+            earlier[i] = seen.get(xy, -1)
+    new = np.flatnonzero(earlier < 0)
+    for i in np.flatnonzero(earlier >= 0):
+        snaps[i] = last.snaps[earlier[i]]
+    if len(new):
+        px, py = network.project(points.lng[new], points.lat[new])
+        for i, snap in zip(new, network.snap_many(np.atleast_1d(px), np.atleast_1d(py),
+                                                  max_snap_m=max_snap_m), strict=True):
+            snaps[i] = snap
+    on = np.array([i for i, t in enumerate(snaps) if t is not None], dtype=np.int64)
+    reuse = None
+    if last is not None and last.targets.table is not None:
+        # the column of each earlier point in the last table
+        column = np.full(len(last.snaps), -1, dtype=np.int64)
+        column[last.on] = np.arange(len(last.on))
+        columns = np.where(earlier[on] >= 0, column[np.maximum(earlier[on], 0)], -1)
+        reuse = (last.targets.table, columns)
+    targets = prepare_targets(network, [snaps[i] for i in on],
+                              table_max_cells=NEAREST_TABLE_CELLS, reuse=reuse)
+    walked = (0 if targets.table is None else
+              len(on) if reuse is None else int(np.count_nonzero(reuse[1] < 0)))
+    return _Prepared(points.lng, points.lat, tuple(snaps), on, targets, walked)
 
 
 class QuerySnapshot:
     """The walking networks and live service points that nearest-by-walk
-    searches use, shared by all requests of an app.
+    searches use, shared by all requests of an app, and kept up to date in
+    place as the data changes.
 
-    The snapshot is tagged with the data version of the network tables and
-    ``service_points`` (:class:`geo.store.versions.DataVersions`): it is
-    reused while they are unchanged and built again once they change.
-    Networks come from a :class:`NetworkCache` (reloaded only when their
-    version changed); points are re-read (170 rows: ~1 ms), and snapped and
-    tabled again only when they moved. Holding it lets a request search
-    without a database round trip: the answer is a snap, two rows of the walk
-    table (or one early-stopping search) and a few hundred bytes of JSON.
+    The snapshot is tagged with the data versions of the network tables and
+    of ``service_points`` (:class:`geo.store.versions.DataVersions`):
+
+    * unchanged: it is reused with no database access (:meth:`fresh`);
+    * points changed (a planner's edit, an import): the points are re-read
+      (170 rows: ~1 ms) and only new or moved ones are snapped and walked
+      (:func:`point_targets`); the app starts this right after each write it
+      acknowledges (:meth:`refresh`), so the next reader finds it done;
+    * networks changed (a network import: seconds to reload and table):
+      readers go on with the previous snapshot while one worker thread builds
+      the next (stale-while-revalidate); only the very first build is waited for.
+
+    Holding it lets a request search without a database round trip: the
+    answer is a snap, two rows of the walk table (or one early-stopping
+    search) and a few hundred bytes of JSON.
     """
 
     TABLES: tuple[str, ...] = (*NETWORK_TABLES, "service_points")
@@ -170,30 +242,101 @@ class QuerySnapshot:
         self.networks = networks
         self.max_snap_m = max_snap_m
         self._cache: VersionedCache[tuple[Networks, PointSet]] = VersionedCache(1)
+        self._renewing = threading.Lock()  # held by the one background rebuild
+        self._queued = threading.Event()  # a refresh after a write is waiting to start
+        #: builds by kind: ``first``, ``points`` (in place), ``networks`` (background)
+        self.builds = {"first": 0, "points": 0, "networks": 0}
+
+    def _tag(self, versions: dict[str, int] | None) -> tuple[str, str] | None:
+        if versions is None:
+            return None
+        return (DataVersions.tag(versions, NETWORK_TABLES),
+                DataVersions.tag(versions, ("service_points",)))
 
     def fresh(self) -> tuple[Networks, PointSet] | None:
-        """The snapshot when the data versions are fresh and unchanged (no
-        database access), else None."""
-        tag = self.versions.fresh_tag(self.TABLES)
-        if tag is None:
+        """The snapshot when the data versions are fresh and it was built from
+        them (no database access), else None."""
+        tag = self._tag(self.versions.fresh())
+        entry = self._cache.lookup("snapshot")
+        if tag is None or entry is None or entry.version != tag:
             return None
-        return self._cache.get("snapshot", tag)
+        return entry.value
 
     def load(self) -> tuple[Networks, PointSet]:
-        """The current snapshot, built now when the data changed (call in a
-        worker thread: it may read the database and snap every point)."""
+        """The snapshot for the current data (call in a worker thread: it may
+        read the database and snap points). While networks are rebuilt in the
+        background, the previous snapshot."""
         with self.versions.engine.connect() as conn:
-            tag = self.versions.get_tag(self.TABLES, conn)
-            return self._cache.get_or_build("snapshot", tag, lambda: self._build(conn))
+            tag = self._tag(self.versions.get(conn))
+            entry = self._cache.lookup("snapshot")
+            if entry is not None and entry.version == tag:
+                return entry.value
+            if entry is not None and entry.version[0] != tag[0]:
+                self._renew_in_background()
+                return entry.value
+            return self._cache.get_or_build("snapshot", tag,
+                                            lambda: self._build(conn, tag, entry))
 
-    def _build(self, conn: Connection) -> tuple[Networks, PointSet]:
+    def refresh(self) -> None:
+        """Bring the snapshot up to date now (after a write): read the versions
+        and update it if they changed. Never raises; a failure leaves the
+        previous snapshot, and the next reader tries again."""
+        self.versions.invalidate()
+        try:
+            if self._cache.lookup("snapshot") is not None:
+                self.load()
+        except Exception:  # noqa: BLE001 — the readers' own load reports it
+            log.warning("nearest snapshot: refresh after a write failed", exc_info=True)
+
+    def refresh_soon(self) -> None:
+        """:meth:`refresh` in a daemon thread, right away (what the app calls
+        after each write it acknowledges). Writes arriving before the refresh
+        starts share it; a write after it started queues the next one."""
+        if self._queued.is_set() or self._cache.lookup("snapshot") is None:
+            return
+        self._queued.set()
+
+        def run() -> None:
+            self._queued.clear()
+            self.refresh()
+
+        threading.Thread(target=run, name="nearest-refresh", daemon=True).start()
+
+    def _build(self, conn: Connection, tag: tuple[str, str],
+               previous: CacheEntry | None) -> tuple[Networks, PointSet]:
         networks = self.networks.get(conn)
         points = load_point_set(conn)
         # snap the points and walk their tables here, in the worker thread, not
-        # in the first search on the event loop
+        # in the first search on the event loop (in place: only moved points)
         for network in networks.by_dataset.values():
             point_targets(network, points, self.max_snap_m)
+        kind = ("first" if previous is None else
+                "networks" if previous.version[0] != tag[0] else "points")
+        self.builds[kind] += 1
         return networks, points
+
+    def _renew_in_background(self) -> None:
+        """Start one rebuild in a daemon thread unless one is running."""
+        if not self._renewing.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                with self.versions.engine.connect() as conn:
+                    tag = self._tag(self.versions.get(conn))
+                    previous = self._cache.lookup("snapshot")
+                    self._cache.get_or_build("snapshot", tag,
+                                             lambda: self._build(conn, tag, previous))
+            except Exception:  # noqa: BLE001 — readers keep the previous snapshot
+                log.warning("nearest snapshot: background rebuild failed", exc_info=True)
+            finally:
+                self._renewing.release()
+
+        threading.Thread(target=run, name="nearest-snapshot", daemon=True).start()
+
+    def stats(self) -> dict[str, int]:
+        """How many times the snapshot was built, by kind."""
+        return dict(self.builds)
 
 
 def require_point(conn: Connection, code: str):

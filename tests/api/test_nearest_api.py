@@ -80,6 +80,64 @@ def test_a_new_point_is_found_at_once_and_a_deleted_one_is_gone(long_lived, toke
         [f.properties.code for f in before.features]
 
 
+def _wait(condition, seconds: float = 30.0) -> None:
+    import time
+
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_write_updates_the_snapshot_in_place(long_lived, tokens, spot):
+    """After a write the app brings the snapshot up to date itself, before any
+    reader asks, walking only the new point; the reader then finds it fresh."""
+    lng, lat = spot[0] + 0.00013, spot[1]  # where no point ever stood
+    snapshot = long_lived.app.state.query_snapshot
+    _nearest(long_lived, lng, lat)
+    networks, _ = snapshot.load()
+    walked = {name: net.cache["point_targets_walked"][0]
+              for name, net in networks.by_dataset.items()}
+    builds = dict(snapshot.builds)
+    h = bearer(tokens["longteng_planner"])
+    r = long_lived.post("/api/v1/points", headers=h, json={
+        "code": "LT-T-INPLACE", "name": "测试就地更新", "kind": "station",
+        "region_code": VILLAGE, "geometry": {"type": "Point", "coordinates": [lng, lat]}})
+    assert r.status_code == 201, r.text
+    try:
+        _wait(lambda: snapshot.builds["points"] > builds["points"])
+        assert snapshot.builds == {**builds, "points": builds["points"] + 1}
+        found = snapshot.fresh()
+        assert found is not None and "LT-T-INPLACE" in {p.code for p in found[1].rows}
+        # one point walked in Longteng's table, none in Lishui's (it does not snap there)
+        assert {name: net.cache["point_targets_walked"][0] - walked[name]
+                for name, net in found[0].by_dataset.items()} == {"longteng": 1, "lishui": 0}
+        codes = [f.properties.code for f in _nearest(long_lived, lng, lat, k=3).features]
+        assert "LT-T-INPLACE" in codes
+        assert snapshot.builds["points"] == builds["points"] + 1  # the reader built nothing
+    finally:
+        assert long_lived.delete("/api/v1/points/LT-T-INPLACE", headers=h).status_code == 200
+    _wait(lambda: snapshot.builds["points"] > builds["points"] + 1)
+    assert "LT-T-INPLACE" not in {p.code for p in snapshot.load()[1].rows}
+
+
+def test_new_networks_are_built_in_the_background(samples_engine):
+    """When the networks change, readers keep the last snapshot while one
+    background thread builds the next."""
+    app = create_app(Settings(cache_ttl_s=0), engine=samples_engine)
+    snapshot = app.state.query_snapshot
+    first = snapshot.load()
+    with samples_engine.begin() as c:  # a new network version, nothing else changed
+        c.execute(text("UPDATE network_edges SET cost = cost WHERE false"))
+    assert snapshot.load() is first
+    assert snapshot.load() is first  # one rebuild, not one per reader
+    _wait(lambda: snapshot.builds["networks"] == 1, 120)
+    again = snapshot.load()
+    assert again is not first and again[1].key == first[1].key
+    assert set(again[0].by_dataset) == set(first[0].by_dataset)
+    assert snapshot.builds == {"first": 1, "points": 0, "networks": 1}
+
+
 def test_straight_line_answers_follow_the_network_ones(long_lived, spot):
     lng, lat, _ = spot
     # more than the town has: every live point, the reachable ones by walk first

@@ -68,3 +68,61 @@ def test_nearest_points_agree_with_pgrouting(samples_conn):
                     [points.rows[on[j]].code for j in order[:k]]
                 checked += 1
     assert checked >= 15
+
+
+def _variant(points, *, move=(), drop=(), add=()):
+    """``points`` with some moved (index → dx, dy in degrees), dropped and added."""
+    from geo.circles import PointSet
+
+    keep = [i for i in range(len(points)) if i not in set(drop)]
+    lng, lat = points.lng.copy(), points.lat.copy()
+    for i, (dx, dy) in move:
+        lng[i] += dx
+        lat[i] += dy
+    lng = np.concatenate([lng[keep], [a for a, _ in add]])
+    lat = np.concatenate([lat[keep], [b for _, b in add]])
+    rows = tuple(points.rows[i] for i in keep) + tuple(points.rows[0] for _ in add)
+    return PointSet(rows, lng, lat, hash((lng.tobytes(), lat.tobytes())))
+
+
+def test_point_targets_update_in_place_equals_a_full_preparation(samples_conn):
+    """A new set of points prepared from the last one (moved, added and removed
+    points) has the same snaps and walk table as one prepared from scratch,
+    and walks only the points that are new or moved."""
+    from geo.circles import NEAREST_TABLE_CELLS, load_point_set, point_targets
+    from geo.walk import prepare_targets
+
+    net = Networks.load(samples_conn).by_dataset["longteng"]
+    points = load_point_set(samples_conn)
+    on0, t0 = point_targets(net, points, 300.0)
+    walked = net.cache["point_targets_walked"]
+    assert t0.table is not None and walked[0] == len(on0) > 10
+    first = int(on0[0])
+    a, b = float(points.lng[first]), float(points.lat[first])
+    # each set follows the one before it, as planners' edits do
+    variants = [
+        ("moved one", lambda p: _variant(p, move=[(first, (0.0004, -0.0003))]), 1),
+        ("added two, dropped three",
+         lambda p: _variant(p, drop=[int(on0[1]), int(on0[2]), int(on0[3])],
+                            add=[(a + 0.001, b), (a, b + 0.001)]), 2),
+        ("names only", _variant, 0),
+        ("the first moved back", lambda p: _variant(p, move=[(first, (-0.0004, 0.0003))]), 1),
+    ]
+    previous = points
+    for what, change, expect_walked in variants:
+        pts = change(previous)
+        before = walked[0]
+        on, got = point_targets(net, pts, 300.0)
+        assert walked[0] - before == expect_walked, what
+        px, py = net.project(pts.lng, pts.lat)
+        snaps = net.snap_many(px, py, max_snap_m=300.0)
+        ref_on = np.array([i for i, s in enumerate(snaps) if s is not None])
+        ref = prepare_targets(net, [snaps[i] for i in ref_on],
+                              table_max_cells=NEAREST_TABLE_CELLS)
+        np.testing.assert_array_equal(on, ref_on, err_msg=what)
+        for field in ("edge", "to_source", "to_target", "off", "node_ptr", "node_target",
+                      "node_along"):
+            np.testing.assert_allclose(getattr(got, field), getattr(ref, field),
+                                       rtol=0, atol=1e-9, err_msg=f"{what}: {field}")
+        np.testing.assert_allclose(got.table, ref.table, rtol=0, atol=1e-6, err_msg=what)
+        previous = pts
