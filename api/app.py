@@ -34,7 +34,7 @@ from api.routes.points import GEOJSON
 from api.settings import Settings
 from geo.cache import VersionedCache
 from geo.circles import NetworkCache, QuerySnapshot
-from geo.store.engine import make_engine, resolve_url
+from geo.store.engine import make_engine, resolve_read_url, resolve_url
 from geo.store.versions import DataVersions
 from maps.tiles import TileService
 
@@ -290,10 +290,20 @@ class ProblemCORSMiddleware(CORSMiddleware):
                                 f"{refused}（允许的来源见 SERVICEMAP_CORS_ORIGINS）")
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app. ``engine`` defaults to one on the configured database."""
+def create_app(settings: Settings, *, engine: Engine | None = None,
+               read_engine: Engine | None = None) -> FastAPI:
+    """Build the app. ``engine`` (writes, and reads with a token) defaults to
+    one on the configured database as its owner; ``read_engine`` (anonymous
+    reads, :mod:`geo.store.roles`) to one as the reader role when the
+    configuration has one, else ``engine``."""
     if engine is None:
         engine = make_engine(resolve_url(settings), settings, web=True)
+        if read_engine is None:
+            read_url = resolve_read_url(settings)
+            if read_url is not None:
+                read_engine = make_engine(read_url, settings, web=True)
+    if read_engine is None:
+        read_engine = engine
     app = FastAPI(title="ServiceMap 党群服务地图 API", version="0.1.0",
                   description=DESCRIPTION,
                   dependencies=[Depends(reject_unknown_query)],
@@ -308,12 +318,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     state = app.state
     state.settings = settings
     state.engine = engine
-    state.data_versions = versions = DataVersions(engine, ttl_s=settings.cache_ttl_s)
+    state.read_engine = read_engine
+    state.data_versions = versions = DataVersions(read_engine, ttl_s=settings.cache_ttl_s)
     state.public_cache = cache = PublicCache(versions, settings.cache_entries)
     state.network_cache = NetworkCache(versions)
     state.query_snapshot = QuerySnapshot(versions, state.network_cache,
                                          max_snap_m=settings.max_snap_m)
-    state.map_tiles = TileService(engine, versions=versions,
+    state.map_tiles = TileService(read_engine, versions=versions,
                                   params={"minutes": float(settings.default_minutes),
                                           "profile": settings.default_profile})
     state.map_pages = VersionedCache(64)

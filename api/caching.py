@@ -171,7 +171,7 @@ async def cached_public(request: Request, build: Callable[[Connection], Any], *,
         tag = await run_in_threadpool(cache.versions.get_tag)
     entry = cache.entries.get(key, tag) if cache.enabled else None
     if entry is None:
-        entry = await _build_once(state.engine, cache, key, tag, build, media_type)
+        entry = await _build_once(state.read_engine, cache, key, tag, build, media_type)
     return public_response(request.headers, entry, state.settings.cache_max_age_s)
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "get_conn",
     "get_engine",
     "get_settings",
+    "read_engine",
     "reject_unknown_query",
     "require_admin",
     "require_planner",
@@ -73,6 +74,15 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def read_engine(request: Request) -> Engine:
+    """The engine of a request that only reads: the reader role's
+    (:mod:`geo.store.roles`: no writing, no personal data) for an anonymous
+    GET or HEAD, else the owner's."""
+    if request.method in ("GET", "HEAD") and "authorization" not in request.headers:
+        return request.app.state.read_engine
+    return request.app.state.engine
+
+
 def app_networks(request: Request, conn: Connection) -> Networks:
     """The walking networks, loaded once per network version and shared by
     every route of the app (``app.state.network_cache``)."""
@@ -80,8 +90,8 @@ def app_networks(request: Request, conn: Connection) -> Networks:
 
 
 def get_conn(request: Request) -> Iterator[Connection]:
-    engine: Engine = request.app.state.engine
-    with engine.connect() as conn:
+    """A connection for the request (:func:`read_engine`'s for anonymous reads)."""
+    with read_engine(request).connect() as conn:
         yield conn
 
 

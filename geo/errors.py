@@ -16,6 +16,7 @@ stable machine-readable ``kind`` — and is the only problem type: field rules
     ├── NotFound             no such point, region, sample ...          (404)
     ├── Forbidden            role or region scope does not allow it     (403)
     ├── Conflict             duplicate code, not deleted ...            (409)
+    ├── BackupError          a backup cannot be written or restored (CLI only)
     └── InvalidInput         an input is invalid: ``problems``          (422)
         ├── TableError           a file cannot be read as a table
         ├── NetworkImportError   an OSM extract holds no walkable network
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BackupError",
     "Conflict",
     "ConfigurationError",
     "DatabaseUnavailable",
@@ -71,6 +73,12 @@ class Forbidden(ServiceMapError, PermissionError):
     """The principal lacks the role or the region for this action."""
 
     code = "forbidden"
+
+
+class BackupError(ServiceMapError):
+    """A backup could not be written or restored; nothing was changed."""
+
+    code = "backup"
 
 
 class Conflict(ServiceMapError):

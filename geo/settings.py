@@ -46,9 +46,16 @@ class StoreSettings(SettingsBase):
     statement_timeout_s
         Longest SQL statement of a web request, seconds (PostgreSQL cancels it:
         503); 0 for none. Command-line jobs are not limited.
+    read_database_url
+        URL of the same database as a read-only role without access to personal
+        data, for the web app's public read paths (:mod:`geo.store.roles`). The
+        embedded cluster has one (``servicemap_reader``); with an external
+        ``database_url`` and no ``read_database_url``, public reads use the
+        main URL.
     """
 
     database_url: str | None = None
+    read_database_url: str | None = None
     state_dir: Path = Field(default_factory=lambda: Path.cwd() / ".servicemap")
     db_name: str = "servicemap"
     pool_size: int = Field(10, ge=1, le=200)

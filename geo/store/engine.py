@@ -15,14 +15,19 @@ def local_cluster(settings: StoreSettings, *, log=print) -> LocalCluster:
     return LocalCluster(settings.state_dir, db_name=settings.db_name, log=log)
 
 
+def _normalised(url_text: str) -> str:
+    url = make_url(url_text)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
 def resolve_url(settings: StoreSettings, *, start: bool = False, log=print) -> str:
     """The database URL to use: ``SERVICEMAP_DATABASE_URL`` when set (nothing is
-    started), else the embedded cluster's (started when ``start``)."""
+    started), else the embedded cluster's, as its owner role (started when
+    ``start``)."""
     if settings.database_url:
-        url = make_url(settings.database_url)
-        if url.drivername in ("postgresql", "postgres"):
-            url = url.set(drivername="postgresql+psycopg")
-        return url.render_as_string(hide_password=False)
+        return _normalised(settings.database_url)
     cluster = local_cluster(settings, log=log)
     if start:
         cluster.start()
@@ -30,6 +35,18 @@ def resolve_url(settings: StoreSettings, *, start: bool = False, log=print) -> s
         raise DatabaseUnavailable(
             "the local database is not running: start it with `servicemap db start`")
     return cluster.url()
+
+
+def resolve_read_url(settings: StoreSettings) -> str | None:
+    """The URL of public read paths (:mod:`geo.store.roles`):
+    ``SERVICEMAP_READ_DATABASE_URL`` when set, else the embedded cluster's
+    reader role; None with an external database and no read URL (public
+    reads then use :func:`resolve_url`'s)."""
+    if settings.read_database_url:
+        return _normalised(settings.read_database_url)
+    if settings.database_url:
+        return None
+    return local_cluster(settings, log=lambda m: None).url(role="reader")
 
 
 def masked(url: str | URL) -> str:
@@ -44,7 +61,9 @@ def make_engine(url: str, settings: StoreSettings | None = None, *, web: bool = 
     cancels after ``settings.statement_timeout_s``.
     """
     kw.setdefault("pool_pre_ping", True)
-    connect_args: dict = {"connect_timeout": 5}
+    # named in pg_stat_activity, so an operator sees which connections are whose
+    connect_args: dict = {"connect_timeout": 5,
+                          "application_name": "servicemap web" if web else "servicemap"}
     if settings is not None:
         kw.setdefault("pool_size", settings.pool_size)
         kw.setdefault("max_overflow", settings.pool_max_overflow)

@@ -18,7 +18,19 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate to ``revision``, then grant the reader role what it may read
+    (:func:`geo.store.roles.grant_reader`: new tables and columns included)."""
+    from sqlalchemy import create_engine
+
+    from geo.store.roles import grant_reader
+
     command.upgrade(alembic_config(url), revision)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            grant_reader(conn)
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

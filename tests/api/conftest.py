@@ -14,11 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from api.app import create_app
 from api.settings import Settings
 from geo.store.migrate import upgrade
 from geo.tokens import create_token, revoke_token
-from tests.conftest import create_database
+from tests.conftest import make_app
 
 LONGTENG = "440507013"
 LISHUI = "440605126"
@@ -68,7 +67,7 @@ def seed_circles(conn, codes: list[str]) -> None:
 def _database(pg_cluster, samples, name: str, towns: tuple[str, ...]) -> str:
     from data.loading import load_sample
 
-    url = create_database(pg_cluster.url(), name)
+    url = pg_cluster.create_database(name)
     upgrade(url)
     eng = create_engine(url)
     try:
@@ -122,8 +121,8 @@ def bearer(secret: str) -> dict[str, str]:
 def rw_client(rw_engine):
     # the matrix of roles and regions sends many refused tokens: budgets are
     # tested on their own (tests/api/test_limits_api.py)
-    app = create_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
-                              rate_limit_expensive="100000/minute"), engine=rw_engine)
+    app = make_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
+                            rate_limit_expensive="100000/minute"), rw_engine)
     with TestClient(app) as c:
         yield c
 
@@ -148,7 +147,7 @@ def fuzz_engine(pg_cluster, samples):
 @pytest.fixture(scope="session")
 def fuzz_client(fuzz_engine):
     """A client of the Longteng-only database (personal data seeded as in ``rw``)."""
-    app = create_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
-                              rate_limit_expensive="100000/minute"), engine=fuzz_engine)
+    app = make_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
+                            rate_limit_expensive="100000/minute"), fuzz_engine)
     with TestClient(app) as c:
         yield c

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.app import create_app
 from api.settings import Settings
 from geo import coverage as cov
 from geo.circles import compute_circles
 from geo.tokens import create_token
+from tests.conftest import make_app
 
 LONGTENG, LISHUI = "440507013", "440605126"
 PRIVATE = {"worker_name": "网格员甲某", "worker_phone": "13911119999"}
@@ -33,7 +33,7 @@ def env(samples_engine):
                                     ("cov-ls-planner", "planner", [LISHUI])):
             secret, _ = create_token(c, name=name, role=role, regions=regions)
             tokens[name] = {"Authorization": f"Bearer {secret}"}
-    app = create_app(Settings(cache_ttl_s=0), engine=samples_engine)
+    app = make_app(Settings(cache_ttl_s=0), samples_engine)
     with TestClient(app) as tc:
         yield tc, tokens
     with samples_engine.begin() as c:

@@ -12,16 +12,15 @@ import socket
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.settings import Settings
-from tests.conftest import serve_in_thread
+from tests.conftest import make_app, serve_in_thread
 
 H5 = "https://h5.lishui.example"
 
 
 @pytest.fixture(scope="module")
 def client(samples_engine):
-    app = create_app(Settings(frame_ancestors=[H5]), engine=samples_engine)
+    app = make_app(Settings(frame_ancestors=[H5]), samples_engine)
     with TestClient(app) as c:
         yield c
 
@@ -69,7 +68,7 @@ def test_answers_that_are_not_pages_run_nothing(client):
 
 
 def test_a_forged_host_is_never_echoed(samples_engine):
-    app = create_app(Settings(host="127.0.0.1", port=8000), engine=samples_engine)
+    app = make_app(Settings(host="127.0.0.1", port=8000), samples_engine)
     with TestClient(app) as c:
         doc = c.get("/tiles/points.json", headers={"Host": "evil.example"}).json()
         assert "evil.example" not in doc["tiles"][0]
@@ -78,14 +77,14 @@ def test_a_forged_host_is_never_echoed(samples_engine):
         assert all("evil.example" not in x["tilejson"] for x in index["layers"])
         assert c.get("/tiles/points.json", headers={"Host": "localhost:8000"}).json()[
             "tiles"][0].startswith("http://localhost:8000/")
-    public = create_app(Settings(public_url="https://map.lishui.example"), engine=samples_engine)
+    public = make_app(Settings(public_url="https://map.lishui.example"), samples_engine)
     with TestClient(public) as c:
         doc = c.get("/tiles/points.json", headers={"Host": "evil.example"}).json()
         assert doc["tiles"][0].startswith("https://map.lishui.example/tiles/points/")
 
 
 def test_a_body_that_stops_arriving_gets_408_and_the_connection_closed(samples_engine):
-    app = create_app(Settings(body_timeout_s=1.0), engine=samples_engine)
+    app = make_app(Settings(body_timeout_s=1.0), samples_engine)
     with serve_in_thread(app) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as s:

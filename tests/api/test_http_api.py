@@ -11,12 +11,13 @@ from sqlalchemy import create_engine
 
 from api.app import create_app
 from api.settings import Settings
+from tests.conftest import make_app
 
 
 @pytest.fixture(scope="module")
 def client(samples_engine):
-    app = create_app(Settings(cors_origins=["https://h5.lishui.example"], max_body_bytes=2048),
-                     engine=samples_engine)
+    app = make_app(Settings(cors_origins=["https://h5.lishui.example"], max_body_bytes=2048),
+                   samples_engine)
     with TestClient(app) as c:
         yield c
 

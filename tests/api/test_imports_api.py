@@ -12,14 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from api.app import create_app
 from api.cli import main
 from api.routes import imports as imports_route
 from api.settings import Settings
 from geo.store.copy import ewkb_hex
 from geo.store.migrate import upgrade
 from geo.tokens import create_token
-from tests.conftest import create_database
+from tests.conftest import make_app
 from tests.geo.io.test_tables_and_columns import point_rows, points_csv, write_points_xlsx
 
 LISHUI = "440605126"
@@ -28,7 +27,7 @@ LISHUI = "440605126"
 @pytest.fixture(scope="module")
 def io_url(pg_cluster, samples) -> str:
     """A migrated database holding only the two sample towns' regions."""
-    url = create_database(pg_cluster.url(), "sm_io_api")
+    url = pg_cluster.create_database("sm_io_api")
     upgrade(url)
     eng = create_engine(url)
     with eng.begin() as conn:
@@ -62,7 +61,7 @@ def tokens(io_engine) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def client(io_engine):
-    app = create_app(Settings(), engine=io_engine)
+    app = make_app(Settings(), io_engine)
     with TestClient(app) as c:
         yield c
 

@@ -5,17 +5,17 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, shape
 from sqlalchemy import text
 
-from api.app import create_app
 from api.settings import Settings
 from geo.circles import compute_circles
 from geo.crs import wgs84_to_gcj02
+from tests.conftest import make_app
 
 
 @pytest.fixture(scope="module")
 def client(samples_engine):
     with samples_engine.begin() as c:
         compute_circles(c, [10], profile="elderly")
-    app = create_app(Settings(), engine=samples_engine)
+    app = make_app(Settings(), samples_engine)
     with TestClient(app) as tc:
         yield tc
     with samples_engine.begin() as c:

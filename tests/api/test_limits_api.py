@@ -12,12 +12,11 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.app import create_app
 from api.limits import Budgets, client_address
 from api.settings import Settings
 from geo.tokens import create_token
 from tests.api.conftest import seed_circles
-from tests.conftest import serve_in_thread
+from tests.conftest import make_app, serve_in_thread
 
 LONGTENG = "440507013"
 TRUSTED = frozenset({"127.0.0.1", "::1"})
@@ -51,7 +50,7 @@ def _problem(r: httpx.Response, status: int) -> dict:
 
 
 def test_guessing_tokens_is_stopped_after_the_budget(samples_engine, planner_token):
-    app = create_app(Settings(rate_limit_auth_failures="20/minute"), engine=samples_engine)
+    app = make_app(Settings(rate_limit_auth_failures="20/minute"), samples_engine)
     with TestClient(app) as c:
         codes = [c.get("/api/v1/auth/whoami",
                        headers={"Authorization": f"Bearer smt_wrong{i:04d}"}).status_code
@@ -84,7 +83,7 @@ def test_the_client_address_behind_a_trusted_proxy():
 
 
 def test_every_request_of_a_remote_client_counts_a_local_one_does_not(samples_engine):
-    app = create_app(Settings(rate_limit="5/minute", cache_ttl_s=0), engine=samples_engine)
+    app = make_app(Settings(rate_limit="5/minute", cache_ttl_s=0), samples_engine)
     with TestClient(app) as c:  # peer "testclient": a remote address
         codes = [c.get("/healthz").status_code for _ in range(7)]
         assert codes == [200] * 5 + [429] * 2
@@ -100,8 +99,8 @@ def test_every_request_of_a_remote_client_counts_a_local_one_does_not(samples_en
 
 def test_expensive_analytics_have_their_own_budget_and_one_run(samples_engine, planner_token,
                                                                longteng_circles):
-    app = create_app(Settings(rate_limit_expensive="2/minute",
-                              rate_limit_expensive_token="3/minute"), engine=samples_engine)
+    app = make_app(Settings(rate_limit_expensive="2/minute",
+                            rate_limit_expensive_token="3/minute"), samples_engine)
     with TestClient(app) as c:
         ok = [c.get("/api/v1/coverage", params={"region": LONGTENG, "decimals": d})
               for d in (0, 1)]
@@ -141,7 +140,7 @@ def test_expensive_work_waits_for_a_slot_then_gets_503(samples_engine):
 
 
 def test_a_request_past_its_deadline_is_answered_503(samples_engine):
-    app = create_app(Settings(request_deadline_s=0.05, cache_ttl_s=0), engine=samples_engine)
+    app = make_app(Settings(request_deadline_s=0.05, cache_ttl_s=0), samples_engine)
     with TestClient(app) as c:
         body = _problem(c.get("/maps/planner", params={"region": LONGTENG, "sites": 3}), 503)
         assert "超时" in body["detail"]

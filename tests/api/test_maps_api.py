@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import text
 
-from api.app import create_app
 from api.settings import Settings
 from geo.circles import compute_circles
+from tests.conftest import make_app
 
 LONGTENG = "440507013"
 
@@ -21,7 +21,7 @@ LONGTENG = "440507013"
 def client(samples_engine):
     with samples_engine.begin() as c:
         compute_circles(c, [10], profile="elderly", codes=None)
-    app = create_app(Settings(allowed_hosts=["testserver"]), engine=samples_engine)
+    app = make_app(Settings(allowed_hosts=["testserver"]), samples_engine)
     with TestClient(app) as tc:
         yield tc
     with samples_engine.begin() as c:

@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.app import create_app
 from api.schemas import NearestCollection
 from api.settings import Settings
 from geo.crs import wgs84_to_gcj02
 from tests.api.conftest import bearer
+from tests.conftest import make_app
 
 VILLAGE = "440507013001"
 
@@ -20,7 +20,7 @@ VILLAGE = "440507013001"
 @pytest.fixture(scope="module")
 def long_lived(rw_engine):
     """An app whose snapshots live an hour: only writes can refresh them."""
-    app = create_app(Settings(cache_ttl_s=3600), engine=rw_engine)
+    app = make_app(Settings(cache_ttl_s=3600), rw_engine)
     with TestClient(app) as c:
         yield c
 
@@ -124,7 +124,7 @@ def test_a_write_updates_the_snapshot_in_place(long_lived, tokens, spot):
 def test_new_networks_are_built_in_the_background(samples_engine):
     """When the networks change, readers keep the last snapshot while one
     background thread builds the next."""
-    app = create_app(Settings(cache_ttl_s=0), engine=samples_engine)
+    app = make_app(Settings(cache_ttl_s=0), samples_engine)
     snapshot = app.state.query_snapshot
     first = snapshot.load()
     with samples_engine.begin() as c:  # a new network version, nothing else changed
@@ -160,8 +160,8 @@ def test_straight_line_answers_follow_the_network_ones(long_lived, spot):
 @pytest.fixture(scope="module")
 def twins(samples_engine):
     """The app with its front (default) and without (every request routed)."""
-    front = create_app(Settings(cache_ttl_s=3600), engine=samples_engine)
-    routed = create_app(Settings(cache_ttl_s=3600, cache_front=False), engine=samples_engine)
+    front = make_app(Settings(cache_ttl_s=3600), samples_engine)
+    routed = make_app(Settings(cache_ttl_s=3600, cache_front=False), samples_engine)
     with TestClient(front) as f, TestClient(routed) as r:
         yield f, r
 
@@ -238,7 +238,7 @@ def test_prepared_at_start(samples_engine):
     then finds it fresh."""
     from api.routes.isochrones import prepare_queries
 
-    app = create_app(Settings(cache_ttl_s=3600), engine=samples_engine)
+    app = make_app(Settings(cache_ttl_s=3600), samples_engine)
     assert app.state.query_snapshot.fresh() is None
     networks, points = prepare_queries(app)
     with samples_engine.connect() as c:

@@ -18,6 +18,7 @@ from api.schemas import (
 )
 from geo.crs import wgs84_to_gcj02
 from tests.api.conftest import LONGTENG, PRIVATE_MARKERS, bearer
+from tests.conftest import make_app
 
 VILLAGE = "440507013001"
 
@@ -306,7 +307,6 @@ def test_a_write_shows_at_once_in_cached_public_coverage(rw_engine, tokens):
     and restoring it brings the answer back."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
     from api.settings import Settings
 
     with rw_engine.connect() as c:
@@ -324,7 +324,7 @@ def test_a_write_shows_at_once_in_cached_public_coverage(rw_engine, tokens):
             {"t": LONGTENG + "%"}).one()
     assert alone > 0
     h = bearer(tokens["longteng_planner"])
-    app = create_app(Settings(cache_ttl_s=3600), engine=rw_engine)
+    app = make_app(Settings(cache_ttl_s=3600), rw_engine)
     with TestClient(app) as client:
         def fraction() -> str:
             r = client.get("/api/v1/coverage/branches", params={"region": LONGTENG})

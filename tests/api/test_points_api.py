@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.settings import Settings
+from tests.conftest import make_app
 
 
 @pytest.fixture(scope="module")
 def client(samples_engine):
-    app = create_app(Settings(page_max=500), engine=samples_engine)
+    app = make_app(Settings(page_max=500), samples_engine)
     with TestClient(app) as c:
         yield c
 

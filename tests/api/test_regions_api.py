@@ -9,17 +9,17 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
-from api.app import create_app
 from api.schemas import RegionFeature, RegionTree
 from api.settings import Settings
 from geo.crs import wgs84_to_gcj02
+from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def client(samples_engine):
-    with TestClient(create_app(Settings(), engine=samples_engine)) as c:
+    with TestClient(make_app(Settings(), samples_engine)) as c:
         yield c
 
 

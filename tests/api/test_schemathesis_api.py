@@ -21,11 +21,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
 from api.settings import Settings
 from geo.tokens import create_token
 from tests.api.conftest import LONGTENG
-from tests.conftest import serve_in_thread
+from tests.conftest import make_app, serve_in_thread
 
 #: examples per operation and generation mode (positive, negative)
 READ_EXAMPLES = 8
@@ -36,7 +35,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 @pytest.fixture(scope="module")
 def live_url(fuzz_engine):
-    with serve_in_thread(create_app(Settings(cache_ttl_s=0), engine=fuzz_engine)) as url:
+    with serve_in_thread(make_app(Settings(cache_ttl_s=0), fuzz_engine)) as url:
         yield url
 
 

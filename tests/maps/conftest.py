@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from api.app import create_app
 from api.settings import Settings
 from geo.circles import compute_circles
-from tests.conftest import serve_in_thread
+from tests.conftest import make_app, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -43,7 +42,7 @@ def artifacts() -> Path:
 def live_server(samples_engine, map_circles):
     """The app served by uvicorn on 127.0.0.1 in a thread (data versions read
     on every request: cache_ttl_s=0)."""
-    with serve_in_thread(create_app(Settings(cache_ttl_s=0), engine=samples_engine)) as url:
+    with serve_in_thread(make_app(Settings(cache_ttl_s=0), samples_engine)) as url:
         yield url
 
 

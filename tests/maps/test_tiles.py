@@ -15,16 +15,16 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import text
 
-from api.app import create_app
 from api.settings import Settings
 from maps.layers import LAYERS, MVT_EXTENT
 from maps.render import tile_bounds_lnglat, tile_bounds_merc
 from maps.style import CIRCLE, rgb
+from tests.conftest import make_app
 
 
 @pytest.fixture(scope="module")
 def client(samples_engine, map_circles):
-    app = create_app(Settings(cache_ttl_s=0, allowed_hosts=["testserver"]), engine=samples_engine)
+    app = make_app(Settings(cache_ttl_s=0, allowed_hosts=["testserver"]), samples_engine)
     with TestClient(app) as tc:
         yield tc
 

@@ -20,7 +20,7 @@ def _dsn(url: str) -> str:
 
 
 def test_session_cluster_has_postgis_and_pgrouting(pg_cluster):
-    with psycopg.connect(_dsn(pg_cluster.url())) as c:
+    with psycopg.connect(_dsn(pg_cluster.url(role="superuser"))) as c:
         exts = {r[0] for r in c.execute("SELECT extname FROM pg_extension")}
         assert {"postgis", "pgrouting"} <= exts
         assert c.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
@@ -33,7 +33,9 @@ def test_state_file_is_private(pg_cluster):
     mode = pg_cluster.state_file.stat().st_mode & 0o777
     assert mode == 0o600
     state = json.loads(pg_cluster.state_file.read_text())
-    assert set(state) == {"data_dir", "port", "password", "os_user", "db_name"}
+    assert set(state) == {"data_dir", "port", "password", "os_user", "db_name",
+                          "owner_password", "reader_password"}
+    assert len({state["password"], state["owner_password"], state["reader_password"]}) == 3
 
 
 def test_stop_start_keeps_data_and_moves_off_a_busy_port(tmp_path):

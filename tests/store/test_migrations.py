@@ -9,7 +9,6 @@ from sqlalchemy import create_engine, inspect, text
 
 from geo.store.migrate import alembic_config, current, downgrade, upgrade
 from geo.store.models import Base
-from tests.conftest import create_database
 
 OUR_TABLES = {t.name for t in Base.metadata.sorted_tables}
 
@@ -19,7 +18,7 @@ def _include(obj, name, type_, reflected, compare_to):
 
 
 def test_upgrade_downgrade_upgrade(pg_cluster):
-    url = create_database(pg_cluster.url(), "sm_migrations")
+    url = pg_cluster.create_database("sm_migrations")
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     upgrade(url)
     assert current(url) == head

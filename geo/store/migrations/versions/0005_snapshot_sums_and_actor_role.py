@@ -21,6 +21,9 @@ def upgrade() -> None:
         op.alter_column('coverage_snapshot_areas', c, type_=sa.BigInteger(),
                         existing_type=sa.Integer(), existing_nullable=False)
     op.add_column('coverage_snapshots', sa.Column('actor_role', sa.String(length=16), nullable=True))
+    # what public answers show of snapshots saved before: never the token
+    op.execute("UPDATE coverage_snapshots SET actor_role = CASE WHEN actor LIKE 'token:%' "
+               "THEN 'token' ELSE 'cli' END WHERE actor IS NOT NULL")
 
 
 def downgrade() -> None:
