@@ -82,6 +82,10 @@ class RequestHygiene:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # a GET whose body is not sent (its headers, Content-Length included, are)
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         started = False
 
         async def tracking(message: Message) -> None:
@@ -123,6 +127,15 @@ class RequestHygiene:
             await response(scope, receive, self._nosniff(send))
             return
         method = scope["method"]
+        if method == "OPTIONS":  # (CORS preflights are answered before this)
+            allowed = problems.allowed_methods(scope["app"], scope)
+            if allowed:
+                response = Response(status_code=204, headers={"Allow": ", ".join(allowed)})
+            else:
+                response = problems.problem(404, "not-found", problems.HTTP_TITLES[404],
+                                            "Not Found")
+            await response(scope, receive, self._nosniff(send))
+            return
         if method not in WRITE_METHODS:
             if method == "GET" and self._public(scope) and self.front:
                 # a fresh cached body for exactly this path and query string was
@@ -262,6 +275,16 @@ class RequestHygiene:
         await response(scope, receive, send)
 
 
+def _without_body(send: Send) -> Send:
+    async def head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head
+
+
+#: control characters (tab, CR and LF allowed); the OpenAPI says so (``PRINTABLE``)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -367,29 +390,75 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components.setdefault(name, sub)
     components["Problem"] = problem_schema
     ref = {"$ref": "#/components/schemas/Problem"}
+    optional = _optional_token_operations(app)
     for path, item in schema.get("paths", {}).items():
         for method, op in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
+            if op.get("security") and (path, method.upper()) in optional:
+                # a token adds detail; without one the answer is the public one
+                op["security"] = [{}, *op["security"]]
+            for param in op.get("parameters", []):
+                _printable(param.get("schema", {}))
             responses = op.setdefault("responses", {})
-            codes = {400, 404, 422, 500, 503}
+            # 409: a valid request the stored data cannot answer (circles not computed,
+            # a duplicate code); 429: the request budgets
+            codes = {400, 404, 409, 422, 429, 500, 503}
             if op.get("security"):
                 codes |= {401, 403}
             if method != "get":
-                codes |= {409, 413}
+                codes |= {408, 413}
             for code in codes:
                 responses.setdefault(str(code), {"description": problems.HTTP_TITLES[code]})
             for code, resp in responses.items():
                 if code[0] in "45":
                     resp["content"] = {problems.MEDIA_TYPE: {"schema": ref}}
                     resp.setdefault("description", problems.HTTP_TITLES.get(int(code), "错误"))
-            if method == "get" and not op.get("security") and path.startswith("/api/"):
+            public = not op.get("security") or {} in op["security"]
+            if method == "get" and public and path.startswith("/api/"):
                 responses.setdefault("304", {"description": "未修改（If-None-Match 命中）"})
     for name in ("HTTPValidationError", "ValidationError"):
         if not _referenced(schema, name):
             components.pop(name, None)
     app.openapi_schema = schema
     return schema
+
+
+#: a string without what RequestHygiene refuses in a path or query (``_CONTROL``)
+PRINTABLE = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+
+
+def _printable(schema: dict[str, Any]) -> None:
+    """Declare on a string parameter what the app refuses in it: control
+    characters (422), unless its own pattern, enum or format is stricter."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string" and not {"pattern", "enum", "format",
+                                                   "const"} & set(branch):
+            branch["pattern"] = PRINTABLE
+        elif branch.get("type") == "array":
+            _printable(branch.get("items", {}))
+
+
+def _optional_token_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of the routes that take a token but do not require one:
+    they depend on :func:`api.deps.current_token` and on no ``require_*``."""
+    from fastapi.routing import iter_route_contexts
+
+    def calls(dependant) -> list:
+        out = []
+        for d in dependant.dependencies:
+            out.append(d.call)
+            out += calls(d)
+        return out
+
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        if getattr(route, "dependant", None) is None:
+            continue
+        names = {getattr(c, "__name__", "") for c in calls(route.dependant)}
+        if "current_token" in names and not any(n.startswith("require_") for n in names):
+            found |= {(route.path_format, m) for m in route.methods}
+    return found
 
 
 def _referenced(schema: dict[str, Any], name: str) -> bool:

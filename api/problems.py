@@ -8,8 +8,10 @@ Chinese, and validation problems list every field in ``errors``
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -45,7 +47,8 @@ STATUS: list[tuple[type[Exception], int]] = [
 
 #: HTTP status → its one Chinese title (problem ``title`` and OpenAPI description)
 HTTP_TITLES = {400: "请求有误", 401: "未认证", 403: "无权访问", 404: "未找到",
-               405: "不支持的请求方法", 406: "无法提供所需格式", 409: "与现有数据冲突",
+               405: "不支持的请求方法", 406: "无法提供所需格式", 408: "请求超时",
+               409: "与现有数据冲突",
                411: "缺少请求体长度", 412: "前提条件不满足", 413: "请求体过大",
                415: "不支持的请求体格式", 422: "请求参数不正确", 429: "请求过于频繁",
                500: "服务器内部错误", 503: "服务暂时不可用"}
@@ -89,6 +92,33 @@ def problem_errors(problems) -> list[dict[str, Any]]:
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def _path_regex(template: str) -> re.Pattern:
+    from starlette.routing import compile_path
+
+    return compile_path(template)[0]
+
+
+def allowed_methods(app: Any, scope: Any) -> list[str]:
+    """The methods the app answers at the scope's path (every route matching
+    it; HEAD with GET, and OPTIONS), sorted; empty when no route matches."""
+    from fastapi.routing import iter_route_contexts
+
+    path = scope["path"]
+    found: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        methods, template = route.methods, route.path
+        if not methods or not template:
+            continue
+        if _path_regex(template).match(path):
+            found |= set(methods)
+    if not found:
+        return []
+    if "GET" in found:
+        found.add("HEAD")
+    return sorted(found | {"OPTIONS"})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceMapError)
     async def _domain(request: Request, exc: ServiceMapError):
@@ -115,7 +145,13 @@ def install(app: FastAPI) -> None:
         title = HTTP_TITLES.get(exc.status_code, "请求有误")
         detail = exc.detail if isinstance(exc.detail, str) else None
         type_ = HTTP_TYPES.get(exc.status_code, f"http-{exc.status_code}")
-        return problem(exc.status_code, type_, title, detail, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # every method of the path, not only those of the first route matched
+            allowed = allowed_methods(request.app, request.scope)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"不支持 {request.method} 方法；可用：{', '.join(allowed)}"
+        return problem(exc.status_code, type_, title, detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -13,9 +13,19 @@ rules also accept their Chinese names (``党群服务站``, ``党务``).
 """
 
 import copy
+import re
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    create_model,
+)
 
 from geo import rules, vocab
 from geo.entities import ENTITIES, Entity
@@ -29,7 +39,26 @@ HHMM_PATTERN = r"^([01]\d|2[0-4]):[0-5]\d$"
 OutputCrs = Literal["wgs84", "gcj02", "bd09"]
 InputCrs = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
 DayKey = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+#: Numbers and booleans of request bodies as JSON types them: pydantic's lax
+#: mode would take ``"5"`` or ``true`` for a number and ``"yes"`` for a boolean,
+#: which the OpenAPI (``number``, ``boolean``) does not allow.
+def _json_integer(value: Any) -> Any:
+    # JSON Schema counts 117.0 as an integer; a boolean is none
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 63:
+        return int(value)
+    return value
+
+
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Integer = Annotated[int, Strict(), BeforeValidator(_json_integer)]
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Any:
+    """:data:`Integer` within ``lo..hi``, the bounds inside the type so the
+    OpenAPI states them (``minimum``/``maximum``)."""
+    return Annotated[int, Strict(), Field(ge=lo, le=hi), BeforeValidator(_json_integer)]
+Boolean = Annotated[bool, Strict()]
+Coordinate = Number
 Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
 
 _LISHUI_CENTER = [113.1792, 23.1985]
@@ -140,12 +169,12 @@ class HoursIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "weekly": {"mon": [["09:00", "21:00"]], "sat": [["09:00", "12:00"]]},
         "closed_on_holidays": True}]})
-    always_open: bool = False
-    closed_on_holidays: bool = False
+    always_open: Boolean = False
+    closed_on_holidays: Boolean = False
     weekly: dict[DayKey, list[tuple[Annotated[str, Field(pattern=HHMM_PATTERN)],
                                     Annotated[str, Field(pattern=HHMM_PATTERN)]]]] = {}
     text: str | None = Field(None, max_length=rules.HOURS_TEXT_MAX_LEN)
-    parsed: bool | None = Field(None, description="ignored (accepted for round trips)")
+    parsed: Boolean | None = Field(None, description="ignored (accepted for round trips)")
 
 
 # --------------------------------------------------------------------------
@@ -326,8 +355,7 @@ class GridCellPrivate(BaseModel):
 class BranchPrivate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     secretary: PersonContact | None = None
-    members: int | None = Field(None, ge=rules.RANGES["members"].lo,
-                                le=rules.RANGES["members"].hi)
+    members: integer(rules.RANGES["members"].lo, rules.RANGES["members"].hi) | None = None
     member_households: list[PersonContact] = Field(
         default_factory=list, max_length=1000, description="党员中心户 (party-member households)")
     note: str | None = Field(None, max_length=500)
@@ -425,6 +453,27 @@ class EditResponse(BaseModel, Generic[P]):
         description="derived results dropped, e.g. `circles_deleted`, `point_version`")
 
 
+#: an ISO 8601 instant as clients write it: date, ``T``, hours and minutes,
+#: optional seconds and fraction, optional offset (``Z``, ``+08:00``)
+INSTANT_PATTERN = (r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+                   r"T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+                   r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$")
+_INSTANT = re.compile(INSTANT_PATTERN)
+
+
+def _instant(value: Any) -> Any:
+    if not (isinstance(value, str) and _INSTANT.match(value)):
+        raise ValueError("应为 ISO 8601 时间，如 2026-12-01T09:30 或 2026-12-01T09:30:00+08:00")
+    return value
+
+
+#: a query's instant: only the ISO 8601 text of ``INSTANT_PATTERN`` (no Unix
+#: seconds, no bare dates), as the OpenAPI declares it
+Instant = Annotated[datetime, BeforeValidator(_instant), WithJsonSchema({
+    "type": "string", "pattern": INSTANT_PATTERN,
+    "examples": ["2026-12-01T09:30", "2026-12-01T09:30:00+08:00"]})]
+
+
 class WhoAmI(BaseModel):
     name: str
     role: Literal["viewer", "planner", "admin"]
@@ -500,12 +549,16 @@ def _request_field(e: Entity, f: EntityField) -> tuple[Any, Any]:
                                       description=doc)
     if f.kind in ("number", "stars"):
         r = rules.RANGES[f.name]
-        t = int if r.integer else Annotated[float, Field(allow_inf_nan=False)]
+        if r.integer:
+            t = integer(r.lo, r.hi)
+            if f.default is None:
+                return t | None, Field(None, description=doc)
+            return t, Field(f.default, description=doc)
         if f.default is None:
-            return t | None, Field(None, ge=r.lo, le=r.hi, description=doc)
-        return t, Field(f.default, ge=r.lo, le=r.hi, description=doc)
+            return Number | None, Field(None, ge=r.lo, le=r.hi, description=doc)
+        return Number, Field(f.default, ge=r.lo, le=r.hi, description=doc)
     if f.kind == "bool":
-        return bool, Field(bool(f.default), description=doc)
+        return Boolean, Field(bool(f.default), description=doc)
     if f.kind == "hours":
         return HoursIn | None, Field(None, description=doc)
     if f.kind == "compound":

@@ -79,6 +79,7 @@ metres.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,7 @@ import pyproj
 import shapely
 
 __all__ = [
+    "BBOX_PATTERN",
     "CHINA_BBOX",
     "CRS_NAMES",
     "bd09_to_gcj02",
@@ -99,6 +101,7 @@ __all__ = [
     "in_china_bbox",
     "looks_swapped",
     "metric_crs_for",
+    "parse_bbox",
     "normalize_crs_name",
     "to_wgs84",
     "transform_geometry",
@@ -173,6 +176,32 @@ def _in_china(convert: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.n
     out_lng, out_lat = flat_lng.copy(), flat_lat.copy()
     out_lng[inside], out_lat[inside] = convert(flat_lng[inside], flat_lat[inside])
     return _finish(out_lng.reshape(lng_a.shape), out_lat.reshape(lat_a.shape), scalar)
+
+
+_LNG = r"-?(?:180(?:\.0+)?|(?:1[0-7]\d|\d{1,2})(?:\.\d+)?)"
+_LAT = r"-?(?:90(?:\.0+)?|[0-8]?\d(?:\.\d+)?)"
+#: A bounding box as text, as every request and file names one:
+#: ``lng,lat,lng,lat`` — two opposite corners in degrees, plain decimals,
+#: longitudes within ±180 and latitudes within ±90 (the OpenAPI declares it).
+BBOX_PATTERN = f"^{_LNG},{_LAT},{_LNG},{_LAT}$"
+_BBOX = re.compile(BBOX_PATTERN)
+
+
+def parse_bbox(text: str, *, column: str = "bbox") -> tuple[float, float, float, float]:
+    """A :data:`BBOX_PATTERN` box as ``(west, south, east, north)``: the two
+    corners in either order (a box may be as thin as a line).
+
+    Raises :class:`geo.errors.InvalidInput` naming the value otherwise.
+    """
+    from geo.errors import InvalidInput, Problem
+
+    if not isinstance(text, str) or not _BBOX.match(text):
+        raise InvalidInput("bbox 不正确", [Problem(
+            "bbox 应为两个对角的经纬度：经度,纬度,经度,纬度（十进制度数）", column=column,
+            value=str(text)[:100],
+            expected="如 113.10,23.15,113.25,23.25；经度 ±180、纬度 ±90 以内")])
+    x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
 def in_china_bbox(

@@ -19,7 +19,7 @@ import shapely
 from PIL import Image, ImageDraw
 from sqlalchemy.engine import Connection
 
-from geo.crs import from_wgs84, to_wgs84
+from geo.crs import from_wgs84, parse_bbox, to_wgs84
 from geo.errors import InvalidInput, Problem
 from geo.points import convert_geojson
 from maps.draw import OVERLAYS
@@ -35,44 +35,50 @@ __all__ = [
     "kind_icon_png",
     "layer_geojson",
     "miniprogram_markers",
+    "overlay_bbox",
     "overlay_png",
-    "parse_bbox",
 ]
 
 #: Layers served as GeoJSON for native drawing.
 GEOJSON_LAYERS = ("points", "circles", "regions", "compounds", "grids")
 #: Layers an overlay image may draw, bottom to top.
 OVERLAY_LAYERS = ("regions", "grids", "compounds", "coverage", "circles", "points")
-#: Largest overlay side in pixels and largest bounding box side in degrees.
+#: Largest overlay side in pixels; largest and smallest box side in degrees
+#: (0.6°: a town; 0.0005°: some 50 m); Web Mercator's latitude limit.
 MAX_OVERLAY_PX = 2048
 MAX_BBOX_DEG = 0.6
+MIN_BBOX_DEG = 0.0005
+MAX_MERCATOR_LAT = 85.0
+#: the ``layers`` of an overlay request: comma-separated names of :data:`OVERLAY_LAYERS`
+OVERLAY_LAYERS_PATTERN = ("^(" + "|".join(OVERLAY_LAYERS) + ")(,(" + "|".join(OVERLAY_LAYERS)
+                          + "))*$")
 
 
-def parse_bbox(value: str, *, max_deg: float = MAX_BBOX_DEG) -> tuple[float, float, float, float]:
-    """``"west,south,east,north"`` (degrees) → a validated tuple.
+def overlay_bbox(text: str) -> tuple[float, float, float, float]:
+    """The box an overlay covers for a requested one (:data:`geo.crs.BBOX_PATTERN`:
+    two opposite corners in either order).
 
-    Raises :class:`InvalidInput` naming what is wrong.
+    Latitudes are held within ±85° (Web Mercator), and each side is widened
+    to at least :data:`MIN_BBOX_DEG` or narrowed to at most
+    :data:`MAX_BBOX_DEG` about its centre (a zoomed-out map gets the overlay
+    of its middle); the answer's bounds (``X-Overlay-Bounds``, ``overlay.json``)
+    say where the image lies. Raises :class:`InvalidInput` for text that is
+    not a box.
     """
-    parts = [p.strip() for p in value.split(",")]
-    try:
-        w, s, e, n = (float(p) for p in parts)
-    except ValueError:
-        raise InvalidInput("bbox must be four numbers", [Problem(
-            "bbox must be four comma-separated numbers", column="bbox", value=value,
-            expected="west,south,east,north (degrees)")]) from None
-    problems = []
-    if not (-180 <= w < e <= 180):
-        problems.append(Problem("west must be below east, within -180..180", column="bbox",
-                                value=value, expected="west < east"))
-    if not (-85 <= s < n <= 85):
-        problems.append(Problem("south must be below north, within -85..85", column="bbox",
-                                value=value, expected="south < north"))
-    if not problems and (e - w > max_deg or n - s > max_deg):
-        problems.append(Problem("bbox too large", column="bbox", value=value,
-                                expected=f"at most {max_deg:g} degrees a side"))
-    if problems:
-        raise InvalidInput("invalid bbox", problems)
+    w, s, e, n = parse_bbox(text)
+    w, e = _side(w, e, 180.0)
+    s, n = _side(s, n, MAX_MERCATOR_LAT)
     return w, s, e, n
+
+
+def _side(lo: float, hi: float, limit: float) -> tuple[float, float]:
+    lo, hi = max(lo, -limit), min(hi, limit)
+    if lo <= hi and MIN_BBOX_DEG <= hi - lo <= MAX_BBOX_DEG:
+        return lo, hi  # as asked
+    # (a band wholly beyond the limit is as thin as a line at it)
+    half = min(max(hi - lo, MIN_BBOX_DEG), MAX_BBOX_DEG) / 2
+    centre = min(max((lo + hi) / 2, -limit + half), limit - half)
+    return centre - half, centre + half
 
 
 @dataclass(frozen=True)

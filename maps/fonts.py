@@ -9,6 +9,7 @@ package, never an image with tofu boxes (□) in place of Chinese text;
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from geo.errors import ConfigurationError
 
-__all__ = ["FONT_DIRS", "font", "font_path", "missing_glyphs"]
+__all__ = ["FONT_DIRS", "TEXT_PATTERN", "TEXT_RANGES", "font", "font_path", "missing_glyphs",
+           "outside_text_ranges"]
 
 #: Where Debian's fonts-noto-cjk puts the collections.
 FONT_DIRS: tuple[Path, ...] = (
@@ -29,6 +31,27 @@ _FILES = {"regular": "NotoSansCJK-Regular.ttc", "bold": "NotoSansCJK-Bold.ttc"}
 _SC_FACE = "Noto Sans CJK SC"
 #: Environment variable naming another font file (TTF/OTF/TTC with CJK glyphs).
 FONT_ENV = "SERVICEMAP_CJK_FONT"
+
+#: What a title or caption drawn into an image may hold (Noto Sans CJK SC has a
+#: glyph for every one; a test checks): ASCII and Latin-1, common punctuation
+#: (dashes, quotes, …, ‰, ※), circled numbers, CJK symbols and punctuation,
+#: CJK ideographs (the unified block and extension A) and full-width forms.
+TEXT_RANGES: tuple[tuple[int, int], ...] = (
+    (0x20, 0x7E), (0xA0, 0xFF), (0x2010, 0x2016), (0x2018, 0x201A), (0x201C, 0x201E),
+    (0x2020, 0x2022), (0x2026, 0x2026), (0x2030, 0x2030), (0x2032, 0x2033),
+    (0x203B, 0x203B), (0x2460, 0x24FF), (0x3000, 0x303F), (0x3400, 0x4DB5),
+    (0x4E00, 0x9FEF), (0xFF01, 0xFF5E), (0xFFE0, 0xFFE6))
+#: :data:`TEXT_RANGES` as a JSON Schema pattern (what the OpenAPI declares)
+TEXT_PATTERN = "^[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in TEXT_RANGES) + "]*$"
+_TEXT = re.compile(TEXT_PATTERN)
+
+
+def outside_text_ranges(text: str) -> list[str]:
+    """The characters of ``text`` outside :data:`TEXT_RANGES`, once each."""
+    if _TEXT.match(text):
+        return []
+    return [ch for ch in dict.fromkeys(text)
+            if not any(a <= ord(ch) <= b for a, b in TEXT_RANGES)]
 
 
 def font_path(weight: str = "regular") -> Path:

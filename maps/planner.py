@@ -65,12 +65,14 @@ def _share_props(name: str, code: str, compounds: int, covered_compounds: float,
 def _analysis(conn: Connection, scope: Scope, minutes: float, profile: str):
     """geo.coverage's run for the region, or None with the reason."""
     from geo.coverage import CoverageParams, analyse, reach_coverage
-    from geo.errors import InvalidInput
+    from geo.errors import Conflict, InvalidInput
 
     try:
         an = analyse(conn, scope.code, CoverageParams(minutes=minutes, profile=profile))
     except InvalidInput as exc:
         return None, None, exc.message
+    except Conflict as exc:  # circles not computed yet: the page says so
+        return None, None, str(exc)
     return an, reach_coverage(an, by_point=False), None
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput, Problem
 from maps.draw import canvas_bbox, draw_basemap, draw_circles, draw_points
-from maps.fonts import font, missing_glyphs
+from maps.fonts import font, missing_glyphs, outside_text_ranges
 from maps.layers import fetch
 from maps.render import Canvas, lnglat_to_merc, zoom_for_resolution
 from maps.scope import Scope, resolve_scope
@@ -154,7 +154,13 @@ def _qr(url: str, size: int) -> Image.Image:
 def _check_text(*texts: str) -> None:
     problems = []
     for t in texts:
-        bad = missing_glyphs(t)
+        outside = outside_text_ranges(t)
+        if outside:
+            problems.append(Problem("只能使用汉字、字母、数字和常用标点",
+                                    value="".join(outside)[:20],
+                                    expected="Chinese, Latin, digits or common punctuation"))
+            continue
+        bad = missing_glyphs(t)  # a font set by SERVICEMAP_CJK_FONT may lack some
         if bad:
             problems.append(Problem("the font has no glyph for these characters",
                                     value="".join(bad), expected="Chinese, Latin or digits"))

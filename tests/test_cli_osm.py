@@ -62,7 +62,8 @@ def test_import_osm_then_bad_inputs_change_nothing(pg_cluster, tmp_path):
         # a box in the Gulf of Finland with no streets
         (["import", "osm", pbf, "--bbox", "24.80,60.05,24.81,60.06", "--dataset", "helsinki"],
          "no"),
-        (["import", "osm", pbf, "--bbox", "25,61,24,60"], "--bbox"),
+        (["import", "osm", pbf, "--bbox", "25,61,25,62"], "--bbox"),  # no area
+        (["import", "osm", pbf, "--bbox", "25,61,24"], "--bbox"),
     ]
     for args, needle in cases:
         r = _run(url, *args, cwd=tmp_path)

@@ -36,17 +36,17 @@ def cmd_isochrones(args, settings: Settings) -> int:
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """``W,S,E,N`` in WGS-84 degrees, validated."""
+    """``--bbox``: two opposite corners in WGS-84 degrees
+    (:func:`geo.crs.parse_bbox`), spanning an area."""
+    from geo.crs import parse_bbox as parse
+
     if text is None:
         return None
-    try:
-        w, s, e, n = (float(v) for v in text.split(","))
-    except ValueError:
-        w = s = e = n = float("nan")
-    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+    w, s, e, n = parse(text, column="--bbox")
+    if not (w < e and s < n):
         raise InvalidInput("invalid --bbox", [Problem(
-            "the bounding box must be four numbers W,S,E,N with W < E and S < N",
-            column="--bbox", value=text, expected="W,S,E,N in WGS-84 degrees")])
+            "the bounding box must span an area", column="--bbox", value=text,
+            expected="W,S,E,N in WGS-84 degrees with W < E and S < N")])
     return (w, s, e, n)
 
 

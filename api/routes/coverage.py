@@ -32,6 +32,7 @@ from api.deps import (
     require_planner,
 )
 from api.limits import expensive
+from api.schemas import Boolean, Number, integer
 from api.settings import Settings
 from geo import coverage as cov
 from geo import siting
@@ -65,10 +66,10 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegionQ = Annotated[str | None, Query(
     pattern=REGION, description="division code (town or village; default: the only town)",
     openapi_examples={"lishui": {"value": "440605126"}, "longteng": {"value": "440507013"}})]
-MinutesQ = Annotated[float | None, Query(gt=0, le=60, description="walking minutes of the "
+MinutesQ = Annotated[float | None, Query(ge=1, le=60, description="walking minutes of the "
                                                                    "circles (default 10)")]
 ProfileQ = Annotated[Profile | None, Query(description="walking profile (default elderly)")]
-SpeedQ = Annotated[float | None, Query(gt=0, le=20, description="explicit speed, km/h")]
+SpeedQ = Annotated[float | None, Query(ge=1, le=20, description="explicit speed, km/h")]
 KindsQ = Annotated[list[PointKind] | None, Query(
     description="point kinds whose circles count (repeat; default all)")]
 RuleQ = Annotated[Rule, Query(description="when a building counts as covered")]
@@ -319,14 +320,14 @@ async def compare(
 # ====================================================================== planners
 class CoverageBody(BaseModel):
     region: str | None = Field(default=None, pattern=REGION, examples=["440605126"])
-    minutes: float | None = Field(default=None, gt=0, le=60)
+    minutes: Number | None = Field(default=None, ge=1, le=60)
     profile: Profile | None = None
-    speed_kmh: float | None = Field(default=None, gt=0, le=20)
+    speed_kmh: Number | None = Field(default=None, ge=1, le=20)
     kinds: list[PointKind] | None = None
     rule: Rule = "centroid"
     compound_rule: CompoundRule = "population_share"
     rounding: Rounding = "half_up"
-    decimals: int = Field(default=2, ge=0, le=6)
+    decimals: integer(0, 6) = 2
 
     model_config = {"extra": "forbid"}
 
@@ -340,8 +341,8 @@ class SnapshotBody(CoverageBody):
 
 
 class SiteIn(BaseModel):
-    lng: float = Field(examples=[113.16])
-    lat: float = Field(examples=[23.2])
+    lng: Number = Field(examples=[113.16])
+    lat: Number = Field(examples=[23.2])
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     name: str | None = Field(default=None, max_length=100)
 
@@ -349,20 +350,20 @@ class SiteIn(BaseModel):
 
 
 class SitingBody(CoverageBody):
-    k: int = Field(default=5, ge=1, le=siting.MAX_K)
+    k: integer(1, siting.MAX_K) = 5
     candidates: Literal["compounds", "nodes", "all"] = "all"
     sites: list[SiteIn] | None = Field(default=None, max_length=siting.MAX_USER_SITES,
                                        description="candidate sites (instead of generated "
                                                    "ones)")
     method: Literal["exact", "greedy", "both"] = "both"
-    max_candidates: int = Field(default=2500, ge=1, le=10_000)
-    time_limit_s: float = Field(default=60.0, gt=0, le=300)
-    geometry: bool = Field(default=True, description="include each site's circle")
+    max_candidates: integer(1, 10_000) = 2500
+    time_limit_s: Number = Field(default=60.0, gt=0, le=300)
+    geometry: Boolean = Field(default=True, description="include each site's circle")
 
 
 class WhatIfBody(CoverageBody):
-    lng: float = Field(examples=[113.16])
-    lat: float = Field(examples=[23.2])
+    lng: Number = Field(examples=[113.16])
+    lat: Number = Field(examples=[23.2])
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     name: str = Field(default="拟建站点", max_length=100)
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from api.caching import encode_json
 from api.deps import app_networks, get_conn, get_settings
 from api.routes.points import GEOJSON, GeoJSONResponse
-from api.schemas import NearestCollection
+from api.schemas import NearestCollection, Number
 from api.settings import Settings
 from geo.circles import (
     CircleParams,
@@ -48,9 +48,9 @@ def get_isochrone(
     conn: Annotated[Connection, Depends(get_conn)],
     settings: Annotated[Settings, Depends(get_settings)],
     point: Annotated[str, Query(min_length=1, max_length=64, description="service point code")],
-    minutes: Annotated[float, Query(gt=0, le=60)] = 10,
+    minutes: Annotated[float, Query(ge=1, le=60)] = 10,
     profile: Profile | None = None,
-    speed_kmh: Annotated[float | None, Query(gt=0, le=20)] = None,
+    speed_kmh: Annotated[float | None, Query(ge=1, le=20)] = None,
 ) -> dict:
     budget = budget_for(profile or settings.default_profile, minutes, speed_kmh)
     params = _params(settings)
@@ -66,12 +66,12 @@ def get_isochrone(
 
 
 class IsochroneRequest(BaseModel):
-    lng: float = Field(ge=-180, le=180, examples=[113.153])
-    lat: float = Field(ge=-90, le=90, examples=[23.195])
+    lng: Number = Field(ge=-180, le=180, examples=[113.153])
+    lat: Number = Field(ge=-90, le=90, examples=[23.195])
     crs: Crs = "wgs84"
-    minutes: float = Field(default=10, gt=0, le=60)
+    minutes: Number = Field(default=10, ge=1, le=60)
     profile: Profile | None = None
-    speed_kmh: float | None = Field(default=None, gt=0, le=20)
+    speed_kmh: Number | None = Field(default=None, ge=1, le=20)
 
     model_config = {"extra": "forbid"}
 
@@ -86,8 +86,8 @@ def post_isochrone(
 ) -> dict:
     budget = budget_for(body.profile or settings.default_profile, body.minutes, body.speed_kmh)
     lng, lat = query_point(body.lng, body.lat, body.crs)
+    # off every network: a straight-line circle, marked as such
     networks = app_networks(request, conn)
-    network_for_query(networks, lng, lat, settings.max_snap_m)
     circle = circles_at(networks, [lng], [lat], budget, params=_params(settings))[0]
     return circle_feature(circle, lng=lng, lat=lat, stored=False)
 

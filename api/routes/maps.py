@@ -18,8 +18,12 @@ from api.limits import expensive_work
 from api.routes.tiles import CacheBuster, tile_service
 from api.settings import Settings
 from geo.cache import VersionedCache, etag_of
+from geo.crs import BBOX_PATTERN
 from geo.errors import NotFound
+from geo.vocab import PointKind
 from maps.assets import STATIC_PATH, asset
+from maps.embed import OVERLAY_LAYERS_PATTERN
+from maps.fonts import TEXT_PATTERN
 from maps.layers import LAYERS
 
 router = APIRouter(tags=["maps"])
@@ -176,8 +180,10 @@ def _static(request: Request, settings: Settings, fmt: str,
 
 
 Width = Annotated[int, Query(ge=400, le=3000, description="image width, pixels")]
-Title = Annotated[str | None, Query(max_length=40, description="title (Chinese)")]
-Subtitle = Annotated[str | None, Query(max_length=60, description="subtitle (Chinese)")]
+Title = Annotated[str | None, Query(max_length=40, pattern=TEXT_PATTERN,
+                                    description="title (Chinese, Latin, digits, punctuation)")]
+Subtitle = Annotated[str | None, Query(max_length=60, pattern=TEXT_PATTERN,
+                                       description="subtitle (as the title)")]
 
 
 @router.get("/maps/static.png", operation_id="static_map_png", response_class=Response,
@@ -199,16 +205,22 @@ def static_jpg(request: Request,
     return _static(request, settings, "jpg", region, width, title, subtitle)
 
 
-OverlayLayers = Annotated[str, Query(max_length=80, description="comma-separated layers: "
+OverlayLayers = Annotated[str, Query(max_length=80, pattern=OVERLAY_LAYERS_PATTERN,
+                                     description="comma-separated layers: "
                                      "regions, grids, compounds, coverage, circles, points")]
+#: the box of an overlay: two opposite corners (the answer says where it lies)
+OverlayBox = Annotated[str, Query(max_length=120, pattern=BBOX_PATTERN,
+                                  description="two opposite corners, lng,lat,lng,lat (degrees "
+                                              "in `crs`); held to at most 0.6° a side about "
+                                              "its centre")]
 
 
 def _overlay(request: Request, conn: Connection, settings: Settings, bbox: str, crs: str,
              layers: str, width: int):
-    from maps.embed import overlay_png, parse_bbox
+    from maps.embed import overlay_bbox, overlay_png
 
-    box = parse_bbox(bbox)
-    names = tuple(x.strip() for x in layers.split(",") if x.strip())
+    box = overlay_bbox(bbox)
+    names = tuple(layers.split(","))
     return overlay_png(conn, box, crs=crs, layers=names, width=width,
                        params={"minutes": float(settings.default_minutes),
                                "profile": settings.default_profile})
@@ -219,8 +231,7 @@ def _overlay(request: Request, conn: Connection, settings: Settings, bbox: str, 
             responses={200: {"content": {"image/png": {}}}})
 def overlay_image(request: Request, conn: Annotated[Connection, Depends(get_conn)],
                   settings: Annotated[Settings, Depends(get_settings)],
-                  bbox: Annotated[str, Query(max_length=120,
-                                             description="west,south,east,north (degrees in crs)")],
+                  bbox: OverlayBox,
                   crs: Annotated[Literal["gcj02", "wgs84"], Query()] = "gcj02",
                   layers: OverlayLayers = "circles,points",
                   width: Annotated[int, Query(ge=64, le=2048)] = 1024) -> Response:
@@ -236,15 +247,15 @@ def overlay_image(request: Request, conn: Annotated[Connection, Depends(get_conn
 @router.get("/maps/overlay.json", operation_id="ground_overlay_json",
             summary="The ground overlay's image URL and bounds, as addGroundOverlay takes them")
 def overlay_json(request: Request, settings: Annotated[Settings, Depends(get_settings)],
-                 bbox: Annotated[str, Query(max_length=120)],
+                 bbox: OverlayBox,
                  crs: Annotated[Literal["gcj02", "wgs84"], Query()] = "gcj02",
                  layers: OverlayLayers = "circles,points",
                  width: Annotated[int, Query(ge=64, le=2048)] = 1024) -> dict:
     from urllib.parse import urlencode
 
-    from maps.embed import parse_bbox
+    from maps.embed import overlay_bbox
 
-    w, s, e, n = parse_bbox(bbox)
+    w, s, e, n = overlay_bbox(bbox)
     base = public_base(request)
     src = f"{base}/maps/overlay.png?" + urlencode({"bbox": bbox, "crs": crs, "layers": layers,
                                                    "width": width})
@@ -280,8 +291,8 @@ def markers(request: Request, conn: Annotated[Connection, Depends(get_conn)],
 @router.get("/maps/icons/{kind}.png", operation_id="marker_icon", response_class=Response,
             summary="Marker icon of a point kind (64 px PNG)",
             responses={200: {"content": {"image/png": {}}}})
-def marker_icon(kind: str) -> Response:
+def marker_icon(kind: PointKind) -> Response:
     from maps.embed import kind_icon_png
 
-    return Response(kind_icon_png(kind), media_type="image/png",
+    return Response(kind_icon_png(kind.value), media_type="image/png",
                     headers={"Cache-Control": "public, max-age=86400"})

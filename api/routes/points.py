@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated
 
@@ -10,7 +9,15 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.caching import cached_public
-from api.schemas import CODE_PATTERN, REGION_PATTERN, OutputCrs, PointCollection, PointFeature
+from api.schemas import (
+    CODE_PATTERN,
+    REGION_PATTERN,
+    Instant,
+    OutputCrs,
+    PointCollection,
+    PointFeature,
+)
+from geo.crs import BBOX_PATTERN, parse_bbox
 from geo.editing import check_text
 from geo.errors import InvalidInput, NotFound, Problem
 from geo.hours import CHINA_TZ
@@ -26,30 +33,6 @@ class GeoJSONResponse(JSONResponse):
     """Documents ``application/geo+json`` bodies (routes return prepared bytes)."""
 
     media_type = GEOJSON
-
-
-def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    if bbox is None:
-        return None
-    problems: list[Problem] = []
-    try:
-        parts = [float(x) for x in bbox.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
-        problems.append(Problem("bbox 应为 4 个数字：最小经度,最小纬度,最大经度,最大纬度",
-                                column="query.bbox", value=bbox[:100],
-                                expected="min_lng,min_lat,max_lng,max_lat"))
-    else:
-        x0, y0, x1, y1 = parts
-        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-            problems.append(Problem("bbox 范围无效（最小值须小于最大值，且在经纬度范围内）",
-                                    column="query.bbox", value=bbox[:100],
-                                    expected="-180 <= min_lng < max_lng <= 180, "
-                                             "-90 <= min_lat < max_lat <= 90"))
-    if problems:
-        raise InvalidInput("查询参数不正确", problems)
-    return parts[0], parts[1], parts[2], parts[3]
 
 
 def _at(at: datetime | None) -> datetime:
@@ -83,10 +66,12 @@ async def list_points(
         description="services the point must all offer (repeat the parameter)")] = None,
     open_now: Annotated[bool | None, Query(description="only points open (true) or closed "
                                                        "(false) now")] = None,
-    at: Annotated[datetime | None, Query(description="instant for `open_now` (ISO 8601; "
+    at: Annotated[Instant | None, Query(description="instant for `open_now` (ISO 8601; "
                                                      "without offset: China time)")] = None,
     bbox: Annotated[str | None, Query(
-        max_length=200, description="min_lng,min_lat,max_lng,max_lat in `crs`",
+        max_length=200, pattern=BBOX_PATTERN,
+        description="two opposite corners, lng,lat,lng,lat in `crs` (e.g. "
+                    "min_lng,min_lat,max_lng,max_lat)",
         openapi_examples={"lishui": {"value": "113.0,23.1,113.3,23.3"}})] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100,
                                    description="part of the name or address")] = None,
@@ -95,7 +80,7 @@ async def list_points(
     limit: Annotated[int, Query(ge=1, description="page size (capped at the maximum)")] = 1000,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    box = _parse_bbox(bbox)
+    box = parse_bbox(bbox, column="query.bbox") if bbox is not None else None
     if q is not None:
         problems: list[Problem] = []
         q = check_text(q, field_name="query.q", max_len=100, problems=problems)
@@ -125,7 +110,7 @@ async def get_point(
     code: Annotated[str, Path(pattern=CODE_PATTERN, description="the point's code",
                               openapi_examples={"center": {"value": "LS-P-0001"}})],
     crs: Annotated[OutputCrs, Query()] = "wgs84",
-    at: Annotated[datetime | None, Query(description="instant for `open_now`")] = None,
+    at: Annotated[Instant | None, Query(description="instant for `open_now`")] = None,
 ) -> Response:
     when = _at(at)
 

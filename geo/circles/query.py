@@ -16,7 +16,7 @@ from geo.cache import CacheEntry, VersionedCache
 from geo.circles.networks import NetworkCache, Networks
 from geo.circles.params import CircleParams
 from geo.crs import from_wgs84
-from geo.errors import InvalidInput, NotFound, Problem
+from geo.errors import NotFound
 from geo.profiles import WalkBudget, walking_budget
 from geo.store.versions import NETWORK_TABLES, DataVersions
 from geo.walk import Targets, nearest_by_walk, prepare_targets
@@ -31,18 +31,13 @@ __all__ = ["NEAREST_TABLE_CELLS", "PointSet", "QuerySnapshot", "load_point_set",
 
 def network_for_query(networks: Networks, lng: float, lat: float,
                       max_snap_m: float) -> Network | None:
-    """The network serving an ad-hoc query location. With networks loaded, a
-    location outside all of them is refused; with none loaded (a town without
-    a network) the straight-line fallback applies and None is returned."""
+    """The network serving an ad-hoc query location, or None where none does
+    (no network loaded, or the location farther than ``max_snap_m`` from the
+    extent of every one): the answer then falls back to straight lines and
+    says so (``method: straight_line``), as for a town without a network."""
     if not networks:
         return None
-    network = networks.for_location(lng, lat, max_snap_m)
-    if network is None:
-        raise InvalidInput("location outside the walking network's extent", [Problem(
-            "the location is farther than the snapping distance from the extent of every "
-            "loaded walking network", column="lng/lat", value=f"{lng:.6f},{lat:.6f}",
-            expected=f"within {max_snap_m:g} m of a loaded network")])
-    return network
+    return networks.for_location(lng, lat, max_snap_m)
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,7 +28,7 @@ from geo.circles import profile_key
 from geo.coverage.arithmetic import CoverageParams
 from geo.coverage.results import Area, CircleSummary
 from geo.crs import metric_crs_for
-from geo.errors import InvalidInput, NotFound, Problem
+from geo.errors import Conflict, InvalidInput, NotFound, Problem
 from geo.profiles import WalkBudget
 from geo.store.versions import dataset_versions
 
@@ -446,12 +446,11 @@ def load_circles(conn: Connection, scope: RegionScope, params: CoverageParams) -
     have = [r for r in rows if r.wkb is not None]
     missing = [r.code for r in rows if r.wkb is None]
     if rows and not have:
-        raise InvalidInput(
+        # a valid request the stored data cannot answer yet: a conflict (409)
+        raise Conflict(
             f"no service circles of {budget.minutes:g} min ({prof}) are computed for the "
             f"{len(rows)} service points near {scope.region.code} {scope.region.name}; "
-            + _how_to_compute(budget),
-            [Problem("service circles must be computed before coverage is measured",
-                     column="minutes", value=budget.minutes, expected=_how_to_compute(budget))])
+            + _how_to_compute(budget))
     datasets = dataset_versions(conn) if have else {}
     stale = [r.code for r in have if _stale(r.input_version, r.version, datasets)]
     geoms = shapely.from_wkb([bytes(r.wkb) for r in have]) if have \

@@ -175,7 +175,7 @@ def test_excel_exports(client):
 
 @pytest.mark.parametrize("params, status, needle", [
     ({"region": "999999"}, 404, "999999"),
-    ({"region": LONGTENG, "minutes": 15}, 422, "servicemap isochrones --minutes 15"),
+    ({"region": LONGTENG, "minutes": 15}, 409, "servicemap isochrones --minutes 15"),
     ({"region": LONGTENG, "rounding": "ceil"}, 422, "rounding"),
     ({"region": LONGTENG, "rule": "touch"}, 422, "rule"),
     ({"region": "44x"}, 422, "region"),

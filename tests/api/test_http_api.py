@@ -114,3 +114,81 @@ def test_openapi_is_complete_and_tidy(client):
     assert {"kind", "region", "service", "open_now", "at", "bbox", "q", "crs", "limit",
             "offset"} <= set(params)
     assert params["region"].get("examples")
+
+
+def test_options_head_and_405_list_every_method_of_the_path(client):
+    for path, allowed in (
+            ("/api/v1/points", "GET, HEAD, OPTIONS, POST"),
+            ("/api/v1/points/LS-0001", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
+            ("/api/v1/isochrones", "GET, HEAD, OPTIONS, POST"),
+            ("/tiles/points/14/13342/7111.mvt", "GET, HEAD, OPTIONS")):
+        r = client.options(path)
+        assert (r.status_code, r.headers["allow"], r.content) == (204, allowed, b""), path
+    # a method the path lacks: 405 naming all it has (not only the first route's)
+    r = client.delete("/api/v1/isochrones")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "GET, HEAD, OPTIONS, POST" in r.json()["detail"]
+    assert client.options("/no/such/path").status_code == 404
+    # HEAD: the GET's status and headers, no body
+    get, head = client.get("/api/v1/points"), client.head("/api/v1/points")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_openapi_says_what_the_app_checks(client):
+    from api.app import PRINTABLE
+
+    spec = client.get("/openapi.json").json()
+    ops = {(p, m): op for p, item in spec["paths"].items() for m, op in item.items()}
+    # a token adds detail to these answers; without one they are public
+    for path in ("/api/v1/coverage", "/api/v1/coverage/branches", "/api/v1/coverage/grids",
+                 "/api/v1/gaps"):
+        assert ops[(path, "get")]["security"] == [{}, {"token": []}], path
+        assert client.get(path, params={"region": "440605126"}).status_code != 401
+    assert ops[("/api/v1/planner/points", "get")]["security"] == [{"token": []}]
+    for (path, method), op in ops.items():
+        # every route may answer 429 (request budgets); writes 408 (slow bodies)
+        assert "429" in op["responses"], (path, method)
+        if method in ("post", "put", "patch"):
+            assert "408" in op["responses"], (path, method)
+        # free-text parameters say control characters are refused
+        for p in op.get("parameters", []):
+            for branch in p["schema"].get("anyOf", [p["schema"]]):
+                if branch.get("type") == "string" and not {"enum", "format", "const"} & \
+                        set(branch):
+                    assert "pattern" in branch, (path, p["name"])
+    assert {p["name"]: p for p in ops[("/api/v1/points", "get")]["parameters"]}["q"] \
+        ["schema"]["anyOf"][0]["pattern"] == PRINTABLE
+    # no constraint is left in pydantic's own words, which JSON Schema ignores
+    leftovers = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            leftovers.extend(f"{where}/{k}" for k, v in node.items()
+                             if k in ("ge", "le", "gt", "lt", "strict")
+                             and not isinstance(v, dict | list))
+            for k, v in node.items():
+                walk(v, f"{where}/{k}")
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, where)
+
+    walk(spec, "")
+    assert leftovers == []
+    # and the app refuses exactly that
+    assert client.get("/api/v1/points", params={"q": "里水\x01"}).status_code == 422
+    assert client.get("/api/v1/points", params={"q": "里水\t"}).status_code == 200
+
+
+@pytest.mark.parametrize("at, status", [
+    ("0.5", 422), ("1700000000", 422), ("2026-12-01", 422), ("2026-13-01T09:00", 422),
+    ("2026-12-01T09:30", 200), ("2026-12-01T09:30:00+08:00", 200),
+    ("2026-12-01T01:30:00.25Z", 200),
+])
+def test_instants_are_iso_8601_only(client, at, status):
+    r = client.get("/api/v1/points", params={"at": at, "limit": 1})
+    assert r.status_code == status, r.text[:200]
+    if status == 200:
+        assert r.json()["at"].startswith("2026-12-01T09:30")

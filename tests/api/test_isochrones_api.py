@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+from pyproj import Transformer
 from shapely.geometry import Point, shape
 from sqlalchemy import text
 
@@ -87,9 +92,18 @@ def test_bad_isochrone_queries(client, params, field):
 
 def test_unknown_point_and_far_location(client):
     assert client.get("/api/v1/isochrones", params={"point": "NOPE"}).status_code == 404
-    far = client.post("/api/v1/isochrones", json={"lng": 116.4, "lat": 39.9})  # Beijing
-    assert far.status_code == 422
-    assert "extent" in far.json()["detail"]
+    # Beijing: no network there, so a straight-line circle of the budget, marked so
+    far = client.post("/api/v1/isochrones", json={"lng": 116.4, "lat": 39.9, "minutes": 10,
+                                                  "profile": "elderly"})
+    assert far.status_code == 200, far.text
+    props = far.json()["properties"]
+    assert props["method"] == "straight_line"
+    budget_m = props["budget_m"]
+    utm = Transformer.from_crs(4326, 32650, always_xy=True)  # Beijing is in zone 50
+    area = shapely.transform(shape(far.json()["geometry"]), lambda xy: np.column_stack(
+        utm.transform(xy[:, 0], xy[:, 1]))).area
+    # a disc of radius budget_m (the polygon's chords make it a little smaller)
+    assert area == pytest.approx(math.pi * budget_m ** 2, rel=0.01)
     bad_crs = client.get("/api/v1/nearest", params={"lng": 113.1, "lat": 23.1, "crs": "utm"})
     assert bad_crs.status_code == 422
     standard_7 = client.post("/api/v1/isochrones", json={"lng": 113.1, "lat": 23.1,

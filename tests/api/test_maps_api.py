@@ -92,7 +92,7 @@ def test_overlay_routes(client):
     assert r.status_code == 200 and r.headers["x-overlay-bounds"] == "116.7,23.34,116.74,23.38"
     assert Image.open(io.BytesIO(r.content)).mode == "RGBA"
     bad = client.get("/maps/overlay.png", params={"bbox": "1,2,3"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["column"] == "bbox"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.bbox"
     assert client.get("/maps/overlay.png", params={"bbox": bbox, "layers": "x"}).status_code \
         == 422
 

@@ -210,14 +210,12 @@ def test_front_and_route_give_the_same_bytes(twins, samples_engine):
 
 
 @pytest.mark.parametrize("query, field", [
-    ("lng=1e2&lat=23.2", "lng/lat"),          # an exponent: the route parses it (Beijing-far)
     ("lng=inf&lat=23.2", "lng"),
     ("lng=113.1&lat=23.1&k=0", "k"),
     ("lng=113.1&lat=23.1&k=51", "k"),
     ("lng=113.1&lat=23.1&crs=utm", "crs"),
     ("lng=113.1&lat=23.1&profile=jogger", "profile"),
     ("lng=113.1&lat=23.1&foo=1", "foo"),
-    ("lng=116.4&lat=39.9", "lng/lat"),         # Beijing: outside every network
     ("lat=23.1", "lng"),
 ])
 def test_what_the_front_does_not_answer_the_route_refuses(twins, query, field):
@@ -231,6 +229,31 @@ def test_what_the_front_does_not_answer_the_route_refuses(twins, query, field):
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert any(field in e["field"] for e in r.json()["errors"]), r.json()
+
+
+@pytest.mark.parametrize("query", ["lng=116.4&lat=39.9", "lng=1e2&lat=23.2&k=3"])
+def test_far_from_every_network_the_answer_is_straight_lines(twins, samples_engine, query):
+    """Beijing, or a location written with an exponent far from both towns: no
+    network serves it, so every answer is a straight-line distance, nearest
+    first, and says so; the front and the route agree."""
+    from geo.crs import haversine_m
+
+    front, routed = twins
+    a, b = front.get(f"/api/v1/nearest?{query}"), routed.get(f"/api/v1/nearest?{query}")
+    assert a.status_code == b.status_code == 200, (a.text, b.text)
+    assert a.content == b.content
+    got = NearestCollection.model_validate(a.json())
+    assert {f.properties.method for f in got.features} == {"straight_line"}
+    q = dict(p.split("=") for p in query.split("&"))
+    lng, lat = float(q["lng"]), float(q["lat"])
+    with samples_engine.connect() as c:
+        rows = c.execute(text("SELECT code, ST_X(geom), ST_Y(geom) FROM service_points "
+                              "WHERE deleted_at IS NULL")).all()
+    d = sorted((float(haversine_m(lng, lat, x, y)), code) for code, x, y in rows)
+    k = int(q.get("k", 5))
+    assert [f.properties.code for f in got.features] == [code for _, code in d[:k]]
+    assert [f.properties.walk_distance_m for f in got.features] == \
+        pytest.approx([m for m, _ in d[:k]], abs=0.06)
 
 
 def test_prepared_at_start(samples_engine):

@@ -103,9 +103,14 @@ def test_bbox_is_read_in_the_requested_crs(client):
     # the same numbers read as WGS-84 are some 500 m away: the point is not there
     assert f["id"] not in {g["id"] for g in client.get(
         "/api/v1/points", params={"bbox": box}).json()["features"]}
-    for bad in ("1,2,3", "113,23,112,24", "a,b,c,d", "0,0,200,10", "nan,1,2,3"):
+    # any two opposite corners name the same box
+    flipped = f"{x + 1e-4},{y - 1e-4},{x - 1e-4},{y + 1e-4}"
+    assert client.get("/api/v1/points", params={"bbox": flipped, "crs": "gcj02"}).json() \
+        ["features"] == got["features"]
+    for bad in ("1,2,3", "a,b,c,d", "0,0,200,10", "nan,1,2,3", "1e2,20,110,30",
+                " 113,23,114,24", "113,23,114,24,"):
         r = client.get("/api/v1/points", params={"bbox": bad})
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.bbox"
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.bbox", bad
 
 
 def test_open_now_in_china_time(client):

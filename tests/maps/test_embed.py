@@ -11,7 +11,15 @@ from PIL import Image
 
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InvalidInput
-from maps.embed import kind_icon_png, layer_geojson, miniprogram_markers, overlay_png, parse_bbox
+from maps.embed import (
+    MAX_BBOX_DEG,
+    MIN_BBOX_DEG,
+    kind_icon_png,
+    layer_geojson,
+    miniprogram_markers,
+    overlay_bbox,
+    overlay_png,
+)
 from maps.render import lnglat_to_merc
 from maps.style import kind_style, rgb
 from tests.maps.conftest import LONGTENG
@@ -40,11 +48,23 @@ def test_overlay_draws_points_at_their_gcj02_position(samples_engine, center, ma
     assert img[int(qy), int(qx)][3] == 0
 
 
-def test_bbox_validation():
-    assert parse_bbox("113.1,23.1,113.2,23.2") == (113.1, 23.1, 113.2, 23.2)
-    for bad in ("1,2,3", "113.2,23.1,113.1,23.2", "a,b,c,d", "100,20,110,30"):
+def test_overlay_bbox():
+    # as asked; corners in either order
+    assert overlay_bbox("113.1,23.1,113.2,23.2") == (113.1, 23.1, 113.2, 23.2)
+    assert overlay_bbox("113.2,23.2,113.1,23.1") == (113.1, 23.1, 113.2, 23.2)
+    # a zoomed-out map: the middle 0.6° of each side
+    w, s, e, n = overlay_bbox("100,20,110,30")
+    assert (w, s, e, n) == pytest.approx((105 - MAX_BBOX_DEG / 2, 25 - MAX_BBOX_DEG / 2,
+                                          105 + MAX_BBOX_DEG / 2, 25 + MAX_BBOX_DEG / 2))
+    # a box as thin as a line is widened about its centre
+    assert overlay_bbox("113.1,23.1,113.1,23.1") == pytest.approx(
+        (113.1 - MIN_BBOX_DEG / 2, 23.1 - MIN_BBOX_DEG / 2,
+         113.1 + MIN_BBOX_DEG / 2, 23.1 + MIN_BBOX_DEG / 2))
+    # beyond Web Mercator's ±85°: held inside it
+    assert overlay_bbox("10,86,10.1,89") == pytest.approx((10, 85 - MIN_BBOX_DEG, 10.1, 85))
+    for bad in ("1,2,3", "a,b,c,d", "200,1,2,3", "1e2,1,2,3", "1,2,3,4,5"):
         with pytest.raises(InvalidInput):
-            parse_bbox(bad)
+            overlay_bbox(bad)
 
 
 def test_geojson_and_markers_in_gcj02(samples_engine):

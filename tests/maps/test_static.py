@@ -129,6 +129,21 @@ def test_font_has_the_glyphs_and_tofu_is_refused(samples_engine):
     assert "\U0001F600" in str(e.value.problems[0].value)
 
 
+def test_the_font_draws_every_character_a_title_may_hold():
+    """What the OpenAPI allows in a title (``TEXT_PATTERN``) the installed font
+    draws, all 28,000-odd characters; what it refuses is refused before drawing."""
+    import re
+
+    allowed = "".join(chr(c) for a, b in fonts.TEXT_RANGES for c in range(a, b + 1))
+    assert len(allowed) > 27000
+    assert re.fullmatch(fonts.TEXT_PATTERN, allowed)
+    assert fonts.missing_glyphs(allowed) == []
+    # next to the ranges: characters the font lacks, or that the pattern leaves out
+    for ch in ("\u9ff0", "\u4db6", "\u2017", "\uff00", "\U0001F600", "й", "\u3041"):
+        assert not re.fullmatch(fonts.TEXT_PATTERN, ch)
+        assert fonts.outside_text_ranges("里水" + ch) == [ch]
+
+
 def test_missing_font_is_a_clear_error(samples_engine, monkeypatch, tmp_path):
     monkeypatch.setattr(fonts, "FONT_DIRS", (tmp_path,))
     monkeypatch.delenv(fonts.FONT_ENV, raising=False)

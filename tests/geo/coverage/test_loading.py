@@ -8,7 +8,7 @@ from shapely.geometry import box
 from sqlalchemy import text
 
 from geo import coverage as cov
-from geo.errors import InvalidInput, NotFound
+from geo.errors import Conflict, InvalidInput, NotFound
 from tests.geo.coverage.town import TOWN, V1, V2, mp
 
 
@@ -35,7 +35,7 @@ def test_town_assigns_buildings_to_villages(tiny):
 
 
 def test_minutes_without_circles_say_how_to_compute_them(tiny):
-    with pytest.raises(InvalidInput, match="servicemap isochrones --minutes 15 --profile "
+    with pytest.raises(Conflict, match="servicemap isochrones --minutes 15 --profile "
                                            "elderly"):
         cov.analyse(tiny, TOWN, cov.CoverageParams(minutes=15))
 
