@@ -160,6 +160,22 @@ def serve_in_thread(app, *, timeout_s: float = 30) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def insert_regions(engine: Engine, samples: dict) -> None:
+    """The sample towns' regions only (towns first, then their villages)."""
+    from geo.store.copy import ewkb_hex
+
+    with engine.begin() as conn:
+        for s in samples.values():
+            r = s.regions.sort_values("level", key=lambda x: x.map({"town": 0, "village": 1}))
+            for row, g in zip(r.itertuples(index=False), ewkb_hex(r.geometry, multi=True),
+                              strict=True):
+                conn.execute(text(
+                    "INSERT INTO regions (code, name, level, parent_code, geom) VALUES "
+                    "(:c, :n, :l, :p, ST_GeomFromEWKB(decode(:g, 'hex')))"),
+                    {"c": row.code, "n": row.name, "l": row.level,
+                     "p": row.parent_code if row.level == "village" else None, "g": g})
+
+
 def scalar(conn, sql: str, **params):
     return conn.execute(text(sql), params).scalar_one()
 

@@ -15,10 +15,9 @@ from sqlalchemy import create_engine, text
 from api.cli import main
 from api.routes import imports as imports_route
 from api.settings import Settings
-from geo.store.copy import ewkb_hex
 from geo.store.migrate import upgrade
 from geo.tokens import create_token
-from tests.conftest import make_app
+from tests.conftest import insert_regions, make_app
 from tests.geo.io.test_tables_and_columns import point_rows, points_csv, write_points_xlsx
 
 LISHUI = "440605126"
@@ -30,16 +29,7 @@ def io_url(pg_cluster, samples) -> str:
     url = pg_cluster.create_database("sm_io_api")
     upgrade(url)
     eng = create_engine(url)
-    with eng.begin() as conn:
-        for s in samples.values():
-            r = s.regions.sort_values("level", key=lambda x: x.map({"town": 0, "village": 1}))
-            for row, g in zip(r.itertuples(index=False), ewkb_hex(r.geometry, multi=True),
-                              strict=True):
-                conn.execute(text(
-                    "INSERT INTO regions (code, name, level, parent_code, geom) VALUES "
-                    "(:c, :n, :l, :p, ST_GeomFromEWKB(decode(:g, 'hex')))"),
-                    {"c": row.code, "n": row.name, "l": row.level,
-                     "p": row.parent_code if row.level == "village" else None, "g": g})
+    insert_regions(eng, samples)
     eng.dispose()
     return url
 
