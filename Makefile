@@ -22,6 +22,7 @@ bench: setup-test
 	.venv/bin/python bench/imports.py
 	.venv/bin/python bench/api.py
 	.venv/bin/python bench/maps.py
+	.venv/bin/python bench/load.py
 
 lint: setup
 	.venv/bin/ruff check .

@@ -80,11 +80,20 @@ def serve(kind: str, port: int, db_url: str | None, payload: list[str] | None) -
     """Child process: run one server until killed."""
     import uvicorn
 
-    if kind in ("app", "app-routed"):
+    limits: dict = {}
+    if kind in ("app", "app-routed", "up"):
         from api.app import create_app
         from api.settings import Settings
 
-        app = create_app(Settings(database_url=db_url, cache_front=kind == "app"))
+        settings = Settings(database_url=db_url, cache_front=kind != "app-routed")
+        app = create_app(settings)
+        if kind == "up":
+            # as `servicemap up` serves (the read URL from the environment)
+            from api.routes.isochrones import prepare_queries
+
+            prepare_queries(app)
+            limits = {"limit_concurrency": settings.limit_concurrency,
+                      "timeout_keep_alive": settings.keep_alive_s}
     else:
         from fastapi import FastAPI, Response
 
@@ -100,7 +109,8 @@ def serve(kind: str, port: int, db_url: str | None, payload: list[str] | None) -
 
             app.add_api_route(route, constant(), methods=["GET"])
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                **limits)
 
 
 def _start(kind: str, db_url: str | None, payloads: dict[str, Path] | None = None):
@@ -112,7 +122,7 @@ def _start(kind: str, db_url: str | None, payloads: dict[str, Path] | None = Non
         cmd += ["--payload", f"{route}={file}"]
     proc = subprocess.Popen(cmd, cwd=_HERE.parent)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the {kind} server exited with {proc.returncode}")
@@ -304,7 +314,8 @@ def main() -> int:
     p.add_argument("--locations", type=int, default=1000,
                    help="building centroids the varied /nearest run rotates over")
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--serve", choices=["app", "app-routed", "ceiling"], help=argparse.SUPPRESS)
+    p.add_argument("--serve", choices=["app", "app-routed", "up", "ceiling"],
+                   help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--payload", action="append", help=argparse.SUPPRESS)
     args = p.parse_args()

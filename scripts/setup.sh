@@ -2,7 +2,7 @@
 # Idempotent set-up: Debian packages (when missing), .venv, the project with its
 # pinned-range dependencies. A second run only checks.
 #   scripts/setup.sh          what `make run` needs
-#   scripts/setup.sh --test   plus what the test suite needs (chromium)
+#   scripts/setup.sh --test   plus what the tests and benchmarks need (chromium, wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 pkgs=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk)
-[ $want_test = 1 ] && pkgs+=(chromium)
+[ $want_test = 1 ] && pkgs+=(chromium wrk)
 
 missing=()
 for p in "${pkgs[@]}"; do

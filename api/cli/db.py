@@ -53,15 +53,20 @@ def cmd_db(args, settings: Settings) -> int:
     return 0
 
 
+def _started_url(settings: Settings) -> str:
+    """The database URL, password included, once the database answers."""
+    engine = open_engine(settings, start=True)
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    return url
+
+
 def cmd_backup(args, settings: Settings) -> int:
     from pathlib import Path
 
     from geo.store.backup import backup
 
-    engine = open_engine(settings, start=True)
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    backup(url, Path(args.file), log=say)
+    backup(_started_url(settings), Path(args.file), log=say)
     return 0
 
 
@@ -70,10 +75,7 @@ def cmd_restore(args, settings: Settings) -> int:
 
     from geo.store.backup import restore
 
-    engine = open_engine(settings, start=True)
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    restore(url, Path(args.file), log=say)
+    restore(_started_url(settings), Path(args.file), log=say)
     return 0
 
 
