@@ -34,6 +34,8 @@ from geo.tokens import create_token
 from tests.conftest import ROOT, insert_regions, serve_in_thread
 from tests.geo.io.test_tables_and_columns import point_rows, write_points_xlsx
 
+pytestmark = pytest.mark.reliability
+
 LISHUI = "440605126"
 VILLAGE = "440605126004"
 

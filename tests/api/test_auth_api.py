@@ -24,6 +24,8 @@ from geo.tokens import (
 )
 from tests.api.conftest import bearer
 
+pytestmark = pytest.mark.reliability
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

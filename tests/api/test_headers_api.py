@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from api.settings import Settings
 from tests.conftest import make_app, serve_in_thread
 
+pytestmark = pytest.mark.reliability
+
 H5 = "https://h5.lishui.example"
 
 

@@ -18,6 +18,8 @@ from geo.tokens import create_token
 from tests.api.conftest import seed_circles
 from tests.conftest import make_app, serve_in_thread
 
+pytestmark = pytest.mark.reliability
+
 LONGTENG = "440507013"
 TRUSTED = frozenset({"127.0.0.1", "::1"})
 

@@ -10,9 +10,12 @@ import json
 import re
 from itertools import product
 
+import pytest
 from sqlalchemy import text
 
 from tests.api.conftest import LONGTENG, PRIVATE_MARKERS, bearer
+
+pytestmark = pytest.mark.reliability
 
 #: values for path and required query parameters, by parameter name
 CANDIDATES: dict[str, list[str]] = {

@@ -13,6 +13,8 @@ from api.settings import Settings
 from tests.api.conftest import bearer
 from tests.conftest import make_app, reader
 
+pytestmark = pytest.mark.reliability
+
 LISHUI = "440605126"
 
 

@@ -34,6 +34,8 @@ from geo.tokens import create_token
 from tests.api.conftest import LONGTENG
 from tests.conftest import make_app, serve_in_thread
 
+pytestmark = pytest.mark.reliability
+
 #: examples per operation and generation mode (positive, negative)
 READ_EXAMPLES = 8
 WRITE_EXAMPLES = 4

@@ -20,6 +20,8 @@ from sqlalchemy import text
 
 from tests.api.conftest import LISHUI, LONGTENG, bearer
 
+pytestmark = pytest.mark.reliability
+
 LONGTENG_VILLAGE = "440507013001"
 
 

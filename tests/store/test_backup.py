@@ -19,6 +19,8 @@ from geo.store.backup import backup
 from geo.store.migrate import upgrade
 from geo.tokens import create_token
 
+pytestmark = pytest.mark.reliability
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "api.cli"]
 

@@ -13,6 +13,8 @@ import pytest
 from geo.store.cluster import LocalCluster
 from geo.store.roles import OWNER, READER, hidden_columns
 
+pytestmark = pytest.mark.reliability
+
 
 def _dsn(url: str) -> str:
     return url.replace("postgresql+psycopg", "postgresql")
