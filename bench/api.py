@@ -175,18 +175,17 @@ def _wrk_script(paths: list[str]) -> Path:
     return Path(name)
 
 
-def run_wrk(url: str, connections: int, duration: float, threads: int,
-            paths: list[str] | None = None) -> tuple:
+def wrk_command(url: str, connections: int, duration: float, threads: int,
+                script: Path | None = None) -> list[str]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s",
            "--latency", "--timeout", "10s"]
-    script = _wrk_script(paths) if paths else None
     if script is not None:
         cmd += ["-s", str(script)]
-    try:
-        out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    finally:
-        if script is not None:
-            script.unlink()
+    return cmd + [url]
+
+
+def parse_wrk(out: str) -> tuple:
+    """``(requests, errors, req/s, p50 ms, p99 ms)`` of wrk's report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _wrk_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _wrk_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
@@ -199,6 +198,18 @@ def run_wrk(url: str, connections: int, duration: float, threads: int,
     if m:
         errors += sum(int(x) for x in m.groups())
     return total, errors, rps, p50, p99
+
+
+def run_wrk(url: str, connections: int, duration: float, threads: int,
+            paths: list[str] | None = None) -> tuple:
+    script = _wrk_script(paths) if paths else None
+    try:
+        out = subprocess.run(wrk_command(url, connections, duration, threads, script),
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        if script is not None:
+            script.unlink()
+    return parse_wrk(out)
 
 
 async def _client(host: str, port: int, requests: list[bytes], stop: float,
