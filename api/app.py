@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -191,20 +192,17 @@ class RequestHygiene:
         cache = self.cache
         inner_send = self._nosniff(send)
 
-        written = False
-
         async def send_and_invalidate(message: Message) -> None:
-            nonlocal written
             if message["type"] == "http.response.start" and message["status"] < 400:
-                cache.clear()
-                written = True
+                # the write is committed: read the data versions before the
+                # answer goes out (in a thread; readers meanwhile keep theirs)
+                await run_in_threadpool(cache.clear)
+                # and the nearest-by-walk snapshot follows it before the
+                # writer hears back, rather than in the next resident's search
+                await run_in_threadpool(scope["app"].state.query_snapshot.refresh)
             await inner_send(message)
 
         await self.app(scope, limited_receive, send_and_invalidate)
-        if written:
-            # the nearest-by-walk snapshot follows the write now, in the
-            # background, rather than in the next resident's request
-            scope["app"].state.query_snapshot.refresh_soon()
 
     def _public(self, scope: Scope) -> bool:
         path = scope["path"]

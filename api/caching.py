@@ -16,16 +16,20 @@ own last write; writes by other processes show within ``cache_ttl_s``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from geo.cache import VersionedCache, etag_of
 from geo.hours import CHINA_TZ
@@ -104,8 +108,32 @@ class PublicCache:
         return None
 
     def clear(self) -> None:
-        """Read the versions again before the next answer (after a write)."""
-        self.versions.invalidate()
+        """Read the versions again now (after a write), so that the writer's
+        next request sees its write; until then readers keep the last reading.
+        Without the database, forget the reading instead."""
+        try:
+            self.versions.refresh()
+        except SQLAlchemyError:
+            self.versions.invalidate()
+
+
+async def build_in_thread(state: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in the thread pool, as one of at most ``pool_size +
+    pool_max_overflow - 2`` such builds at once (``state``: ``app.state``).
+
+    Cached answers (bodies, pages, tiles) are built this way. After a write
+    many of them go stale at once; without the bound, every thread of the pool
+    would wait for a database connection and nothing else could run in a
+    thread until they had one (a write's next step, the nearest snapshot's
+    refresh). Waiting here takes no thread and no connection."""
+    loop = asyncio.get_running_loop()
+    found = getattr(state, "build_limiter", None)
+    if found is None or found[0] is not loop:  # one per event loop (tests run several)
+        settings = state.settings
+        found = state.build_limiter = (loop, anyio.CapacityLimiter(
+            max(1, settings.pool_size + settings.pool_max_overflow - 2)))
+    limiter = found[1]
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -171,7 +199,7 @@ async def cached_public(request: Request, build: Callable[[Connection], Any], *,
         tag = await run_in_threadpool(cache.versions.get_tag)
     entry = cache.entries.get(key, tag) if cache.enabled else None
     if entry is None:
-        entry = await _build_once(state.read_engine, cache, key, tag, build, media_type)
+        entry = await _build_once(state, cache, key, tag, build, media_type)
     return public_response(request.headers, entry, state.settings.cache_max_age_s)
 
 
@@ -180,7 +208,7 @@ def _ignore_failure(task: asyncio.Future) -> None:
         task.exception()  # a failed build: the next request retries
 
 
-async def _build_once(engine: Engine, cache: PublicCache, key: Hashable, tag: str,
+async def _build_once(state: Any, cache: PublicCache, key: Hashable, tag: str,
                       build: Callable[[Connection], Any], media_type: str) -> CachedBody:
     """Build ``key``'s body at data version ``tag``; concurrent callers share one build."""
     flight = (key, tag)
@@ -192,12 +220,12 @@ async def _build_once(engine: Engine, cache: PublicCache, key: Hashable, tag: st
     cache.pending[flight] = future
 
     def run() -> CachedBody:
-        with engine.connect() as conn:
+        with state.read_engine.connect() as conn:
             content = build(conn)
         return make_body(content, media_type)
 
     try:
-        entry = await run_in_threadpool(run)
+        entry = await build_in_thread(state, run)
     except asyncio.CancelledError:
         future.cancel()
         raise

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain ``def`` dependency in the thread pool, a hop
+    # that costs milliseconds when the event loop is busy
     return request.app.state.settings
 
 
@@ -70,7 +72,7 @@ def public_base(request: Request) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -111,7 +113,7 @@ def require_role(role: str) -> Callable[..., Principal]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
 
-    def dependency(principal: Principal | None = Depends(current_token)) -> Principal:
+    async def dependency(principal: Principal | None = Depends(current_token)) -> Principal:
         if principal is None:
             raise unauthorized("需要 API 令牌：Authorization: Bearer <令牌>")
         if not principal.has_role(role):

@@ -80,7 +80,6 @@ def serve(kind: str, port: int, db_url: str | None, payload: list[str] | None) -
     """Child process: run one server until killed."""
     import uvicorn
 
-    limits: dict = {}
     if kind in ("app", "app-routed", "up"):
         from api.app import create_app
         from api.settings import Settings
@@ -89,11 +88,12 @@ def serve(kind: str, port: int, db_url: str | None, payload: list[str] | None) -
         app = create_app(settings)
         if kind == "up":
             # as `servicemap up` serves (the read URL from the environment)
+            from api.cli.up import serve as serve_up
             from api.routes.isochrones import prepare_queries
 
             prepare_queries(app)
-            limits = {"limit_concurrency": settings.limit_concurrency,
-                      "timeout_keep_alive": settings.keep_alive_s}
+            serve_up(app, settings, host="127.0.0.1", port=port)
+            return
     else:
         from fastapi import FastAPI, Response
 
@@ -109,8 +109,7 @@ def serve(kind: str, port: int, db_url: str | None, payload: list[str] | None) -
 
             app.add_api_route(route, constant(), methods=["GET"])
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                **limits)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _start(kind: str, db_url: str | None, payloads: dict[str, Path] | None = None):

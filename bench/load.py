@@ -18,8 +18,8 @@ In one run it:
 4. drives four routes **at once**, one wrk each with a quarter of
    ``--connections``, for ``--duration`` seconds: ``/api/v1/points`` of the
    town, ``/api/v1/nearest`` rotating over ``--locations`` building centroids
-   (warmed first), vector tiles of the compounds layer rotating over the
-   town's z15 tiles, and the resident map page; every answer's status is
+   and vector tiles of the compounds layer rotating over the town's z15
+   tiles (both warmed first), and the resident map page; every answer's status is
    counted (503 apart from other errors);
 5. does it again while ``--writers`` planners create and move points (each a
    write every ``--write-interval`` seconds through the API, every one audited
@@ -53,9 +53,9 @@ from bench.api import (  # noqa: E402
     _get,
     _save,
     _start,
+    _wrk_ms,
     nearest_paths,
     parse_wrk,
-    run_wrk,
     wrk_command,
 )
 
@@ -70,6 +70,7 @@ class Row:
     rps: float
     p50_ms: float
     p99_ms: float
+    p90_ms: float = 0.0
     s503: int = 0
     s5xx: int = 0
     s4xx: int = 0
@@ -203,7 +204,8 @@ end
 """
 
 
-def at_once(phase: str, base: str, routes: dict[str, list[str]], args) -> list[Row]:
+def at_once(phase: str, base: str, routes: dict[str, list[str]], args, *,
+            threads: int = 1) -> list[Row]:
     """Drive every route at the same time, each with its share of the
     connections (one wrk each); a row per route with its statuses counted."""
     import subprocess
@@ -219,7 +221,7 @@ def at_once(phase: str, base: str, routes: dict[str, list[str]], args) -> list[R
         for k, (name, paths) in enumerate(routes.items()):
             script = Path(tmp) / f"route{k}.lua"
             script.write_text(_LUA % (", ".join(json.dumps(q) for q in paths), 0))
-            cmd = wrk_command(base + paths[0], share, args.duration, 1, script)
+            cmd = wrk_command(base + paths[0], share, args.duration, threads, script)
             runs.append((name, subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)))
         rows = []
         for name, proc in runs:
@@ -227,25 +229,14 @@ def at_once(phase: str, base: str, routes: dict[str, list[str]], args) -> list[R
             total, errors, rps, p50, p99 = parse_wrk(out)
             m = re.search(r"STATUS 503=(\d+) 5xx=(\d+) 4xx=(\d+)", out)
             s503, s5xx, s4xx = (int(x) for x in m.groups())
-            row = Row(f"{name}, {phase}", total, errors - s503, rps, p50, p99, s503=s503,
-                      s5xx=s5xx, s4xx=s4xx)
-            print(f"  {row.name:<40} {rps:>7.0f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
-                  f"  ({total} requests, {row.errors} errors, {s503} × 503)", flush=True)
+            p90 = _wrk_ms(re.search(r"^\s+90%\s+(\S+)", out, re.M).group(1))
+            row = Row(f"{name}, {phase}", total, errors - s503, rps, p50, p99, p90_ms=p90,
+                      s503=s503, s5xx=s5xx, s4xx=s4xx)
+            print(f"  {row.name:<40} {rps:>6.0f} req/s  p50 {p50:7.1f}  p90 {p90:7.1f}  p99 "
+                  f"{p99:7.1f} ms  ({total} requests, {row.errors} errors, {s503} × 503)",
+                  flush=True)
             rows.append(row)
     return rows
-
-
-def drive(name: str, base: str, paths: list[str], args) -> Row:
-    for p in paths[:5]:
-        status, body = _get(base + p)
-        if status != 200:
-            raise SystemExit(f"{name}: GET {p} answered {status}: {body[:200]!r}")
-    total, errors, rps, p50, p99 = run_wrk(base + paths[0], args.connections, args.duration,
-                                           args.wrk_threads, paths if len(paths) > 1 else None)
-    row = Row(name, total, errors, rps, p50, p99)
-    print(f"  {name:<40} {rps:>7.0f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
-          f"({total} requests, {errors} errors)", flush=True)
-    return row
 
 
 def main() -> int:
@@ -293,12 +284,14 @@ def main() -> int:
               f"({len(nearest)} places, {len(routes['tiles'])} compound tiles at z15)",
               flush=True)
         try:
-            bare = drive("ceiling: the points' bytes, bare route", ceiling, ["/p"], args)
+            bare, = at_once("alone", ceiling, {"ceiling: the points' bytes, bare": ["/p"]}, args,
+                            threads=args.wrk_threads)
         finally:
             ceiling_proc.terminate()
             ceiling_proc.wait(timeout=30)
-        print(f"==> warming nearest at the {len(nearest)} places ...", flush=True)
-        for path in nearest:
+        print(f"==> warming nearest at the {len(nearest)} places and the "
+              f"{len(routes['tiles'])} tiles ...", flush=True)
+        for path in nearest + routes["tiles"]:
             _get(base + path)
         print("==> the four routes at once, nobody writing", flush=True)
         quiet = at_once("nobody writing", base, routes, args)
@@ -322,12 +315,14 @@ def main() -> int:
     ratio = b.p99_ms / q.p99_ms if q.p99_ms else float("inf")
     errors = sum(r.errors for r in rows)
     print()
+    print("writing / nobody writing:")
     for r0, r1 in zip(quiet, busy, strict=True):
         x = r1.p99_ms / r0.p99_ms if r0.p99_ms else float("inf")
-        print(f"{r0.name.split(',')[0]:<14} p99 writing / quiet: {r1.p99_ms:8.1f} / "
-              f"{r0.p99_ms:8.1f} ms = {x:5.2f}x   p50 {r1.p50_ms:.1f} / {r0.p50_ms:.1f} ms")
+        print(f"  {r0.name.split(',')[0]:<14} p99 {r1.p99_ms:7.1f} / {r0.p99_ms:7.1f} ms = "
+              f"{x:5.2f}x   p90 {r1.p90_ms:6.1f} / {r0.p90_ms:6.1f} ms   p50 {r1.p50_ms:6.1f} / "
+              f"{r0.p50_ms:6.1f} ms")
     print(f"bare ceiling alone at {args.connections} connections: p50 {bare.p50_ms:.1f} ms, "
-          f"p99 {bare.p99_ms:.1f} ms, {bare.rps:.0f} req/s")
+          f"p90 {bare.p90_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms, {bare.rps:.0f} req/s")
     print(f"503s: {sum(r.s503 for r in rows)} (counted apart); other errors: {errors}")
     ok = ratio <= 2 and errors == 0 and not planners.errors
     print(f"{'meets' if ok else 'misses'} the goal (no errors, every write acknowledged, "

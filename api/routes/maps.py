@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
-from api.caching import not_modified
+from api.caching import build_in_thread, not_modified
 from api.deps import get_conn, get_settings, public_base, read_engine
 from api.limits import expensive_work
 from api.routes.tiles import CacheBuster, tile_service
@@ -39,14 +39,28 @@ def _pages(request: Request) -> VersionedCache[tuple[bytes, str]]:
     return request.app.state.map_pages
 
 
-def _page(request: Request, key: tuple, version: tuple, build: Callable[[], bytes]
-          ) -> tuple[bytes, str]:
-    """A page's bytes and ETag, from the cache or built now."""
-    def make() -> tuple[bytes, str]:
-        body = build()
-        return body, etag_of(body)
+async def _page(request: Request, key: tuple, layers: tuple[str, ...],
+                build: Callable[[tuple[str, ...]], bytes]) -> tuple[bytes, str]:
+    """A page's bytes and ETag: from the cache on the event loop when the data
+    versions are fresh (no database, no thread), else in the thread pool, built
+    when missing (``build`` gets the versions of ``layers``)."""
+    svc = tile_service(request)
+    tags = [svc.versions.fresh_tag(LAYERS[name].tables) for name in layers]
+    if None not in tags:
+        found = _pages(request).get(key, tuple(tags))
+        if found is not None:
+            return found
 
-    return _pages(request).get_or_build(key, version, make)
+    def slow() -> tuple[bytes, str]:
+        versions = _versions(request, *layers)
+
+        def make() -> tuple[bytes, str]:
+            body = build(versions)
+            return body, etag_of(body)
+
+        return _pages(request).get_or_build(key, versions, make)
+
+    return await build_in_thread(request.app.state, slow)
 
 
 def _prefix(request: Request) -> str:
@@ -65,27 +79,26 @@ def _html(request: Request, body: bytes, etag: str, settings: Settings) -> Respo
     return HTMLResponse(body, headers=headers)
 
 
-def _resident(request: Request, settings: Settings, *, region: str | None,
-              basemap: str | None, point: str | None, service: str | None,
-              embed: bool) -> Response:
+async def _resident(request: Request, settings: Settings, *, region: str | None,
+                    basemap: str | None, point: str | None, service: str | None,
+                    embed: bool) -> Response:
     from maps.resident import resident_html
 
-    versions = _versions(request, "points", "basemap")
     key = ("resident", region, basemap, point, service, embed, _prefix(request))
 
-    def build() -> bytes:
+    def build(versions: tuple[str, ...]) -> bytes:
         with read_engine(request).connect() as conn:
             return resident_html(conn, settings, region=region, basemap=basemap, point=point,
                                  service=service, embed=embed, prefix=_prefix(request),
                                  basemap_version=versions[1]).encode("utf-8")
 
-    body, etag = _page(request, key, versions, build)
+    body, etag = await _page(request, key, ("points", "basemap"), build)
     return _html(request, body, etag, settings)
 
 
 @router.get("/maps/resident", response_class=HTMLResponse, operation_id="resident_map",
             summary="居民版党群服务地图 (phone-first resident map page)")
-def resident_map(
+async def resident_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     region: Region = None,
@@ -95,13 +108,13 @@ def resident_map(
     service: Annotated[str | None, Query(max_length=32, description="preselected service")]
     = None,
 ) -> Response:
-    return _resident(request, settings, region=region, basemap=basemap, point=point,
-                     service=service, embed=False)
+    return await _resident(request, settings, region=region, basemap=basemap, point=point,
+                           service=service, embed=False)
 
 
 @router.get("/embed/resident", response_class=HTMLResponse, operation_id="embed_resident_map",
             summary="The resident map as a minimal page for a WeChat web-view or an iframe")
-def embed_resident_map(
+async def embed_resident_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     region: Region = None,
@@ -109,8 +122,8 @@ def embed_resident_map(
     point: Annotated[str | None, Query(max_length=64)] = None,
     service: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    return _resident(request, settings, region=region, basemap=basemap, point=point,
-                     service=service, embed=True)
+    return await _resident(request, settings, region=region, basemap=basemap, point=point,
+                           service=service, embed=True)
 
 
 @router.get(STATIC_PATH + "/{path:path}", include_in_schema=False)
@@ -127,7 +140,7 @@ def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response
 @router.get("/maps/planner", response_class=HTMLResponse, operation_id="planner_map",
             summary="规划版地图: circles, coverage per village/grid, uncovered compounds, "
                     "branch coverage, proposed sites (public, aggregate only)")
-def planner_map(
+async def planner_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     region: Region = None,
@@ -136,17 +149,17 @@ def planner_map(
 ) -> Response:
     from maps.planner import planner_html
 
-    versions = _versions(request, "coverage", "circles", "grids", "compounds", "basemap")
     key = ("planner", region, basemap, sites, _prefix(request))
 
-    def build() -> bytes:
+    def build(versions: tuple[str, ...]) -> bytes:
         with (expensive_work(request) if sites else nullcontext()), \
                 read_engine(request).connect() as conn:
             return planner_html(conn, settings, region=region, basemap=basemap,
                                 prefix=_prefix(request), basemap_version=versions[-1],
                                 tile_version=versions[1], sites=sites).encode("utf-8")
 
-    body, etag = _page(request, key, versions, build)
+    body, etag = await _page(request, key,
+                             ("coverage", "circles", "grids", "compounds", "basemap"), build)
     return _html(request, body, etag, settings)
 
 
@@ -155,14 +168,13 @@ def _resident_url(request: Request, region: str | None, settings: Settings) -> s
     return f"{base.rstrip('/')}/maps/resident" + (f"?region={region}" if region else "")
 
 
-def _static(request: Request, settings: Settings, fmt: str,
-            region: str | None, width: int, title: str | None, subtitle: str | None) -> Response:
+async def _static(request: Request, settings: Settings, fmt: str, region: str | None,
+                  width: int, title: str | None, subtitle: str | None) -> Response:
     from maps.static import render_static
 
-    versions = _versions(request, "points", "circles", "basemap")
     key = ("static", fmt, region, width, title, subtitle, public_base(request))
 
-    def build() -> bytes:
+    def build(versions: tuple[str, ...]) -> bytes:
         with expensive_work(request), read_engine(request).connect() as conn:
             img = render_static(conn, region=region, width=width, fmt=fmt, title=title,
                                 subtitle=subtitle, url=_resident_url(request, region, settings),
@@ -170,7 +182,7 @@ def _static(request: Request, settings: Settings, fmt: str,
                                 profile=settings.default_profile, basemap_version=versions[2])
         return img.data
 
-    body, etag = _page(request, key, versions, build)
+    body, etag = await _page(request, key, ("points", "circles", "basemap"), build)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
                "Content-Disposition": f'inline; filename="servicemap-{region or "map"}.{fmt}"'}
     if not_modified(request.headers, etag):
@@ -189,20 +201,20 @@ Subtitle = Annotated[str | None, Query(max_length=60, pattern=TEXT_PATTERN,
 @router.get("/maps/static.png", operation_id="static_map_png", response_class=Response,
             summary="Static map image for a WeChat article (PNG, under 1 MB)",
             responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
-def static_png(request: Request,
+async def static_png(request: Request,
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
                width: Width = 1080, title: Title = None, subtitle: Subtitle = None,
                format: Annotated[Literal["png", "jpg"], Query()] = "png") -> Response:
-    return _static(request, settings, format, region, width, title, subtitle)
+    return await _static(request, settings, format, region, width, title, subtitle)
 
 
 @router.get("/maps/static.jpg", operation_id="static_map_jpg", response_class=Response,
             summary="Static map image for a WeChat article (JPEG, under 1 MB)",
             responses={200: {"content": {"image/jpeg": {}}}})
-def static_jpg(request: Request,
+async def static_jpg(request: Request,
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
                width: Width = 1080, title: Title = None, subtitle: Subtitle = None) -> Response:
-    return _static(request, settings, "jpg", region, width, title, subtitle)
+    return await _static(request, settings, "jpg", region, width, title, subtitle)
 
 
 OverlayLayers = Annotated[str, Query(max_length=80, pattern=OVERLAY_LAYERS_PATTERN,

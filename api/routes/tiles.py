@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
-from api.caching import not_modified
+from api.caching import build_in_thread, not_modified
 from api.deps import public_base
 from api.settings import Settings
 from geo.errors import InvalidInput, NotFound, Problem
@@ -51,7 +50,7 @@ async def _tile(request: Request, layer: str, z: int, x: int, y: int, fmt: str) 
     svc = tile_service(request)
     tile = svc.cached(layer, z, x, y, fmt)
     if tile is None:
-        tile = await run_in_threadpool(svc.tile, layer, z, x, y, fmt)
+        tile = await build_in_thread(request.app.state, svc.tile, layer, z, x, y, fmt)
     return tile_response(request, tile)
 
 

@@ -218,11 +218,13 @@ class QuerySnapshot:
     * unchanged: it is reused with no database access (:meth:`fresh`);
     * points changed (a planner's edit, an import): the points are re-read
       (170 rows: ~1 ms) and only new or moved ones are snapped and walked
-      (:func:`point_targets`); the app starts this right after each write it
-      acknowledges (:meth:`refresh`), so the next reader finds it done;
-    * networks changed (a network import: seconds to reload and table):
-      readers go on with the previous snapshot while one worker thread builds
-      the next (stale-while-revalidate); only the very first build is waited for.
+      (:func:`point_targets`); the app does this after each write and before
+      acknowledging it (:meth:`refresh`), so the writer's next search finds
+      it done;
+    * networks changed (a network import: seconds to reload and table), or
+      points changed by another process: readers go on with the previous
+      snapshot while one worker thread builds the next
+      (stale-while-revalidate); only the very first build is waited for.
 
     Holding it lets a request search without a database round trip: the
     answer is a snap, two rows of the walk table (or one early-stopping
@@ -238,7 +240,6 @@ class QuerySnapshot:
         self.max_snap_m = max_snap_m
         self._cache: VersionedCache[tuple[Networks, PointSet]] = VersionedCache(1)
         self._renewing = threading.Lock()  # held by the one background rebuild
-        self._queued = threading.Event()  # a refresh after a write is waiting to start
         #: builds by kind: ``first``, ``points`` (in place), ``networks`` (background)
         self.builds = {"first": 0, "points": 0, "networks": 0}
 
@@ -259,43 +260,43 @@ class QuerySnapshot:
 
     def load(self) -> tuple[Networks, PointSet]:
         """The snapshot for the current data (call in a worker thread: it may
-        read the database and snap points). While networks are rebuilt in the
-        background, the previous snapshot."""
+        read the database and snap points). When the data moved on, the
+        previous snapshot while one worker thread brings it up to date; only
+        the very first build is waited for, and waiting holds no connection."""
+        tag = self._tag(self.versions.get())
+        entry = self._cache.lookup("snapshot")
+        if entry is not None and entry.version == tag:
+            return entry.value
+        if entry is not None:
+            self._renew_in_background()
+            return entry.value
+        return self._cache.get_or_build("snapshot", tag, lambda: self._build_now(tag, None))
+
+    def _build_now(self, tag: tuple[str, str], previous: CacheEntry | None
+                   ) -> tuple[Networks, PointSet]:
         with self.versions.engine.connect() as conn:
-            tag = self._tag(self.versions.get(conn))
-            entry = self._cache.lookup("snapshot")
-            if entry is not None and entry.version == tag:
-                return entry.value
-            if entry is not None and entry.version[0] != tag[0]:
-                self._renew_in_background()
-                return entry.value
-            return self._cache.get_or_build("snapshot", tag,
-                                            lambda: self._build(conn, tag, entry))
+            return self._build(conn, tag, previous)
 
     def refresh(self) -> None:
-        """Bring the snapshot up to date now (after a write): read the versions
-        and update it if they changed. Never raises; a failure leaves the
+        """Bring the snapshot up to date after a write, before the write is
+        acknowledged (so that the writer's next search finds it): changed
+        points now (milliseconds: only new or moved points are walked), a
+        changed network in the background. Never raises; a failure leaves the
         previous snapshot, and the next reader tries again."""
-        self.versions.invalidate()
         try:
-            if self._cache.lookup("snapshot") is not None:
-                self.load()
+            entry = self._cache.lookup("snapshot")
+            if entry is None:
+                return
+            # the writer has read the versions again (api.caching.PublicCache.clear)
+            tag = self._tag(self.versions.get())
+            if entry.version == tag:
+                return
+            if entry.version[0] != tag[0]:
+                self._renew_in_background()
+                return
+            self._cache.get_or_build("snapshot", tag, lambda: self._build_now(tag, entry))
         except Exception:  # noqa: BLE001 — the readers' own load reports it
             log.warning("nearest snapshot: refresh after a write failed", exc_info=True)
-
-    def refresh_soon(self) -> None:
-        """:meth:`refresh` in a daemon thread, right away (what the app calls
-        after each write it acknowledges). Writes arriving before the refresh
-        starts share it; a write after it started queues the next one."""
-        if self._queued.is_set() or self._cache.lookup("snapshot") is None:
-            return
-        self._queued.set()
-
-        def run() -> None:
-            self._queued.clear()
-            self.refresh()
-
-        threading.Thread(target=run, name="nearest-refresh", daemon=True).start()
 
     def _build(self, conn: Connection, tag: tuple[str, str],
                previous: CacheEntry | None) -> tuple[Networks, PointSet]:
@@ -317,11 +318,10 @@ class QuerySnapshot:
 
         def run() -> None:
             try:
-                with self.versions.engine.connect() as conn:
-                    tag = self._tag(self.versions.get(conn))
-                    previous = self._cache.lookup("snapshot")
-                    self._cache.get_or_build("snapshot", tag,
-                                             lambda: self._build(conn, tag, previous))
+                tag = self._tag(self.versions.get())
+                previous = self._cache.lookup("snapshot")
+                self._cache.get_or_build("snapshot", tag,
+                                         lambda: self._build_now(tag, previous))
             except Exception:  # noqa: BLE001 — readers keep the previous snapshot
                 log.warning("nearest snapshot: background rebuild failed", exc_info=True)
             finally:

@@ -75,7 +75,7 @@ class DataVersions:
         self.ttl_s = ttl_s
         self._versions: dict[str, int] = {}
         self._at = -1e18
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # refresh() inside get()
         #: tags of the current reading, by table set (hot paths ask for the same ones)
         self._tags: dict[tuple[str, ...] | None, str] = {}
 
@@ -96,13 +96,7 @@ class DataVersions:
             got = self.fresh()
             if got is not None:
                 return got
-            if conn is not None:
-                versions = table_versions(conn)
-            else:
-                with self.engine.connect() as c:
-                    versions = table_versions(c)
-            self._versions, self._tags, self._at = versions, {}, time.monotonic()
-            return versions
+            return self.refresh(conn)
 
     def fresh_tag(self, tables: tuple[str, ...] | None = None) -> str | None:
         """:meth:`tag` of the fresh reading (no database access), else None."""
@@ -117,6 +111,19 @@ class DataVersions:
                 conn: Connection | None = None) -> str:
         """:meth:`tag` of the current versions (read when older than ``ttl_s``)."""
         return self.fresh_tag(tables) or self.tag(self.get(conn), tables)
+
+    def refresh(self, conn: Connection | None = None) -> dict[str, int]:
+        """Read the versions now (after a write): until the new reading is in,
+        readers keep the last one, so a write does not send every concurrent
+        reader to the database at once."""
+        with self._lock:
+            if conn is not None:
+                versions = table_versions(conn)
+            else:
+                with self.engine.connect() as c:
+                    versions = table_versions(c)
+            self._versions, self._tags, self._at = versions, {}, time.monotonic()
+            return versions
 
     def invalidate(self) -> None:
         """Forget the reading: the next :meth:`get` reads the versions again."""

@@ -148,3 +148,35 @@ def test_a_request_past_its_deadline_is_answered_503(samples_engine):
         assert "超时" in body["detail"]
         # the app still answers afterwards
         assert c.get("/healthz").status_code == 200
+
+
+def test_cached_answers_are_built_at_most_pool_minus_two_at_once():
+    """After a write many cached answers go stale at once: their builds wait
+    for a slot (no thread, no connection) instead of filling the thread pool
+    with threads waiting for the database."""
+    import asyncio
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from api.caching import build_in_thread
+
+    state = SimpleNamespace(settings=Settings(pool_size=3, pool_max_overflow=1))
+    running = peak = 0
+    lock = threading.Lock()
+
+    def build(i: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return i * i
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(build_in_thread(state, build, i) for i in range(12)))
+
+    assert asyncio.run(main()) == [i * i for i in range(12)]
+    assert peak == 2  # 3 + 1 connections, two kept for the rest

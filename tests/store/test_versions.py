@@ -69,3 +69,24 @@ def test_data_versions_reuse_a_reading_until_invalidated(engine):
         with engine.begin() as c:
             c.execute(text("DELETE FROM water_areas WHERE name = 'x'"))
     assert DataVersions(engine, ttl_s=0).fresh() is None  # ttl 0: always read
+
+
+def test_a_refresh_swaps_the_reading_readers_never_see_none(engine):
+    """After a write the app reads the versions again itself (``refresh``):
+    readers keep the last reading until the new one is in, so no reader is
+    sent to the database by someone else's write."""
+    versions = DataVersions(engine, ttl_s=3600)
+    first = versions.get()
+    tag = versions.fresh_tag(("water_areas",))
+    with engine.begin() as c:
+        c.execute(text(f"INSERT INTO water_areas (name, geom) VALUES ('y', {BOX})"))
+    try:
+        assert versions.fresh() is first and versions.fresh_tag(("water_areas",)) == tag
+        new = versions.refresh()
+        assert new["water_areas"] == first["water_areas"] + 1
+        assert versions.fresh() is new
+        assert versions.fresh_tag(("water_areas",)) != tag
+        assert versions.fresh_tag(("regions",)) == DataVersions.tag(first, ["regions"])
+    finally:
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM water_areas WHERE name = 'y'"))

@@ -126,3 +126,62 @@ def test_point_targets_update_in_place_equals_a_full_preparation(samples_conn):
                                        rtol=0, atol=1e-9, err_msg=f"{what}: {field}")
         np.testing.assert_allclose(got.table, ref.table, rtol=0, atol=1e-6, err_msg=what)
         previous = pts
+
+
+def test_readers_of_a_stale_snapshot_are_not_held_up(samples_url):
+    """When the data moved on (another process's write), every search finds
+    the snapshot behind: each gets the previous one at once, one background
+    thread updates it (holding the only connection), and the writer's own
+    refresh waits for that update. Before, each of 24 readers held a
+    connection while waiting, and a burst of searches took the whole pool."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+
+    from geo.circles import NetworkCache, QuerySnapshot
+    from geo.store.engine import make_engine
+    from geo.store.versions import DataVersions
+
+    engine = make_engine(samples_url, pool_size=2, max_overflow=40)
+    held = peak = 0
+    lock = threading.Lock()
+
+    def out(*_):
+        nonlocal held, peak
+        with lock:
+            held += 1
+            peak = max(peak, held)
+
+    def back(*_):
+        nonlocal held
+        with lock:
+            held -= 1
+
+    try:
+        versions = DataVersions(engine, ttl_s=3600)
+        snapshot = QuerySnapshot(versions, NetworkCache(versions), max_snap_m=500)
+        first = snapshot.load()
+        entry = snapshot._cache.lookup("snapshot")
+        # the points' version moves on (as after a planner's edit)
+        snapshot._cache.put("snapshot", (entry.version[0], "older"), entry.value)
+        build = snapshot._build
+
+        def slow_build(*args):  # as a big town's: the readers arrive meanwhile
+            time.sleep(0.3)
+            return build(*args)
+
+        snapshot._build = slow_build
+        event.listen(engine, "checkout", out)
+        event.listen(engine, "checkin", back)
+        with ThreadPoolExecutor(24) as pool:
+            got = list(pool.map(lambda _: snapshot.load(), range(24)))
+        # the previous snapshot: none of them waited for the update
+        assert all(g is first for g in got)
+        snapshot.refresh()  # the writer's: waits for the update under way
+        assert snapshot.fresh() is not None and snapshot.fresh() is not first
+        assert snapshot.stats()["points"] == 1
+        assert peak == 1, peak  # the one update's
+    finally:
+        engine.dispose()
