@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -31,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger("servicemap.store")
 
 __all__ = [
     "NETWORK_TABLES",
@@ -66,9 +69,17 @@ class DataVersions:
         passes the one it holds to :meth:`get`).
     ttl_s
         How long one reading is reused, seconds (0: read at every :meth:`get`).
-        Writes through this process call :meth:`invalidate`, so they show at
-        once; writes by other processes show within ``ttl_s``.
+        Writes through this process read them again (:meth:`refresh`), so they
+        show at once; writes by other processes show within ``ttl_s`` and one
+        reading: past ``ttl_s`` the reading is still answered while one
+        background thread reads the next (stale-while-revalidate, for at most
+        :data:`STALE_TTLS` times ``ttl_s``), so that no reader of a busy
+        server is sent to the database when it expires.
     """
+
+    #: how many ``ttl_s`` an expired reading may still be answered while the
+    #: next is read (the database down: readers then read, and get 503)
+    STALE_TTLS = 4
 
     def __init__(self, engine: Engine, *, ttl_s: float = 1.0) -> None:
         self.engine = engine
@@ -76,15 +87,37 @@ class DataVersions:
         self._versions: dict[str, int] = {}
         self._at = -1e18
         self._lock = threading.RLock()  # refresh() inside get()
+        self._renewing = threading.Lock()  # held by the one background reading
         #: tags of the current reading, by table set (hot paths ask for the same ones)
         self._tags: dict[tuple[str, ...] | None, str] = {}
 
     def fresh(self) -> dict[str, int] | None:
-        """The versions when still within their time to live (no database
-        access), else None."""
-        if time.monotonic() - self._at < self.ttl_s:
+        """The versions when still within their time to live, or expired
+        lately while the next reading is under way (no database access), else
+        None."""
+        age = time.monotonic() - self._at
+        if age < self.ttl_s:
+            return self._versions
+        if self.ttl_s > 0 and age < self.ttl_s * self.STALE_TTLS:
+            self._revalidate()
             return self._versions
         return None
+
+    def _revalidate(self) -> None:
+        """Read the versions in a daemon thread unless one is reading."""
+        if not self._renewing.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                if time.monotonic() - self._at >= self.ttl_s:
+                    self.refresh()
+            except Exception:  # noqa: BLE001 — readers read themselves past STALE_TTLS
+                log.warning("data versions: background reading failed", exc_info=True)
+            finally:
+                self._renewing.release()
+
+        threading.Thread(target=run, name="data-versions", daemon=True).start()
 
     def get(self, conn: Connection | None = None) -> dict[str, int]:
         """The current versions, read again when older than ``ttl_s`` (with
@@ -100,7 +133,7 @@ class DataVersions:
 
     def fresh_tag(self, tables: tuple[str, ...] | None = None) -> str | None:
         """:meth:`tag` of the fresh reading (no database access), else None."""
-        if time.monotonic() - self._at >= self.ttl_s:
+        if self.fresh() is None:
             return None
         found = self._tags.get(tables)
         if found is None:

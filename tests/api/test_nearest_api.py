@@ -4,6 +4,8 @@ snapshot would otherwise live; answers match the documented schema."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -127,10 +129,19 @@ def test_new_networks_are_built_in_the_background(samples_engine):
     app = make_app(Settings(cache_ttl_s=0), samples_engine)
     snapshot = app.state.query_snapshot
     first = snapshot.load()
+    gate = threading.Event()
+    build = snapshot._build
+
+    def gated_build(*args):  # the rebuild waits until the readers have read
+        gate.wait(60)
+        return build(*args)
+
+    snapshot._build = gated_build
     with samples_engine.begin() as c:  # a new network version, nothing else changed
         c.execute(text("UPDATE network_edges SET cost = cost WHERE false"))
     assert snapshot.load() is first
     assert snapshot.load() is first  # one rebuild, not one per reader
+    gate.set()
     _wait(lambda: snapshot.builds["networks"] == 1, 120)
     again = snapshot.load()
     assert again is not first and again[1].key == first[1].key

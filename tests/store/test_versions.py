@@ -90,3 +90,31 @@ def test_a_refresh_swaps_the_reading_readers_never_see_none(engine):
     finally:
         with engine.begin() as c:
             c.execute(text("DELETE FROM water_areas WHERE name = 'y'"))
+
+
+def test_an_expired_reading_is_answered_while_one_thread_reads_the_next(engine):
+    """Past its time to live the reading is still answered (no reader of a
+    busy server goes to the database) and one background thread reads the
+    next; past STALE_TTLS it is not, and a reader reads itself."""
+    import time
+
+    versions = DataVersions(engine, ttl_s=0.2)
+    first = versions.get()
+    with engine.begin() as c:
+        c.execute(text(f"INSERT INTO water_areas (name, geom) VALUES ('z', {BOX})"))
+    try:
+        time.sleep(0.25)  # expired, not yet STALE_TTLS × ttl
+        assert versions.fresh() is first
+        deadline = time.monotonic() + 10
+        while versions.fresh() is first:  # the background reading lands
+            assert time.monotonic() < deadline, "no background reading"
+            time.sleep(0.02)
+        assert versions.fresh()["water_areas"] == first["water_areas"] + 1
+        versions.invalidate()
+        assert versions.fresh() is None  # forgotten: not answered stale
+        versions.get()
+        versions._at -= 0.2 * DataVersions.STALE_TTLS  # long expired
+        assert versions.fresh() is None
+    finally:
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM water_areas WHERE name = 'z'"))
