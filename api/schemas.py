@@ -161,6 +161,9 @@ class Hours(BaseModel):
     weekly: dict[str, list[list[str]]]
     text: str
     parsed: bool
+    workday: list[list[str]] | None = Field(
+        None, description="hours on official working days (工作日): these follow China's "
+                          "holiday calendar, make-up working weekend days included")
 
 
 class HoursIn(BaseModel):
@@ -173,6 +176,10 @@ class HoursIn(BaseModel):
     closed_on_holidays: Boolean = False
     weekly: dict[DayKey, list[tuple[Annotated[str, Field(pattern=HHMM_PATTERN)],
                                     Annotated[str, Field(pattern=HHMM_PATTERN)]]]] = {}
+    workday: list[tuple[Annotated[str, Field(pattern=HHMM_PATTERN)],
+                        Annotated[str, Field(pattern=HHMM_PATTERN)]]] | None = Field(
+        None, description="hours on official working days (工作日), which follow the "
+                          "holiday calendar")
     text: str | None = Field(None, max_length=rules.HOURS_TEXT_MAX_LEN)
     parsed: Boolean | None = Field(None, description="ignored (accepted for round trips)")
 
@@ -192,7 +199,11 @@ class PointProperties(BaseModel):
     hours_text: str | None
     hours_label: str = Field(description="opening hours rendered in Chinese")
     open_now: bool | None = Field(description="open at the request time (or `at`), China "
-                                              "time; null when the hours are unknown")
+                                              "time, by the opening hours and China's "
+                                              "holiday calendar; null when the hours are "
+                                              "unknown")
+    next_open: str | None = Field(None, description="when closed: the next opening (China "
+                                  "time, ISO 8601) within 14 days; else null")
     services: list[str]
     service_labels: list[str]
     rooms: int | None
@@ -227,6 +238,8 @@ class PointCollection(BaseModel):
     type: Literal["FeatureCollection"]
     crs: OutputCrs
     at: str = Field(description="instant (China time, ISO 8601) of `open_now`")
+    calendar_known: bool = Field(description="whether China's holiday calendar knows the "
+                                             "year of `at` (false: weekly hours only)")
     features: list[PointFeature]
     numberMatched: int
     numberReturned: int
@@ -245,6 +258,11 @@ class NearestProperties(BaseModel):
     speed_kmh: float
     method: Literal["network", "straight_line"] = Field(
         description="`straight_line` when the location or the point is off the network")
+    open_now: bool | None = Field(description="open at `query.at` (holiday calendar "
+                                              "included); null when the hours are unknown")
+    hours_label: str = Field(description="opening hours in Chinese")
+    next_open: str | None = Field(description="when closed: the next opening (China time, "
+                                              "ISO 8601) within 14 days")
 
 
 class NearestFeature(BaseModel):
@@ -259,6 +277,12 @@ class NearestQuery(BaseModel):
     crs: OutputCrs
     k: int
     profile: str
+    at: str = Field(description="instant of the results' state (China time)")
+    calendar_known: bool = Field(description="whether the holiday calendar knows the year "
+                                             "of `at`")
+    kind: str | None = None
+    service: str | None = None
+    open_now: bool | None = None
 
 
 class NearestCollection(BaseModel):
@@ -271,9 +295,12 @@ class NearestCollection(BaseModel):
                       "properties": {"rank": 1, "code": "LS-P-0001", "name": "里水镇党群服务中心",
                                      "kind": "town_center", "address": "里水镇金峰洲",
                                      "walk_distance_m": 312.4, "walk_minutes": 5.2,
-                                     "speed_kmh": 3.6, "method": "network"}}],
+                                     "speed_kmh": 3.6, "method": "network",
+                                     "open_now": False, "hours_label": "每天 09:00-21:00",
+                                     "next_open": "2026-12-02T09:00:00+08:00"}}],
         "query": {"lng": 113.153, "lat": 23.195, "crs": "wgs84", "k": 1,
-                  "profile": "elderly"}}]})
+                  "profile": "elderly", "at": "2026-12-01T22:00:00+08:00",
+                  "calendar_known": True}}]})
     type: Literal["FeatureCollection"]
     features: list[NearestFeature]
     query: NearestQuery

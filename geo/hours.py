@@ -14,7 +14,14 @@ Every layer exchanges opening hours as a plain dict of exactly this shape::
         },
         "text": "<original text>",
         "parsed": bool,               # False: hours unknown, see "text"
+        "workday": [["09:00", "17:00"]],  # optional: hours on official working days
     }
+
+``workday`` is present only when the text said ``工作日``: those hours follow
+China's official calendar (:mod:`geo.holidays`) rather than the weekday, so
+the position is also open on a make-up working Saturday or Sunday (调休上班)
+and closed on a public holiday that falls on a weekday. ``weekly`` still
+lists them under Monday to Friday, for readers without a calendar.
 
 Day keys are ``mon tue wed thu fri sat sun``; a closed day is absent (the
 parser omits it; consumers also accept ``[]``).  Times are 24-hour ``"HH:MM"``
@@ -32,8 +39,8 @@ variants (``— – ~ 〜`` ...) become ``-``.  It is then read as a sequence of
 *segments*: a day specification followed by time ranges.  Day specifications:
 ``每天/每日/全年``, ``周一至周五`` (also ``星期一到星期六``, ``周一-周五``,
 ``周一至五``, wrapping ranges such as ``周五至周一``), single days
-(``周六``, ``星期日``, ``礼拜天``), lists (``周一、周三``), ``工作日`` (Mon-Fri;
-make-up working days 调休 are not modelled) and ``周末/双休日`` (Sat-Sun).
+(``周六``, ``星期日``, ``礼拜天``), lists (``周一、周三``), ``工作日`` (the
+official working days: Mon-Fri in ``weekly`` and the ``workday`` hours) and ``周末/双休日`` (Sat-Sun).
 Time ranges: ``9:00-21:00``, ``9.00-21.00``, ``9点-17点半`` with optional
 ``上午/下午/晚上`` (``下午2:30`` means 14:30), separated by spaces,
 ``, ; 、 /``.  Ranges before any day specification apply to every day.  When
@@ -53,16 +60,20 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from geo.holidays import day_kind
 
 __all__ = [
     "CHINA_TZ",
     "DAY_KEYS",
     "DAY_ZH",
     "format_hours_zh",
+    "intervals_on",
     "is_open",
+    "next_opening",
     "parse_hours",
 ]
 
@@ -134,6 +145,7 @@ class _Segment:
     breaks: list[tuple[int, int]] = field(default_factory=list)
     holiday_only: bool = False
     closed: bool = False
+    workday: bool = False  # the official working days (工作日)
 
 
 def _fmt(minutes: int) -> str:
@@ -311,8 +323,10 @@ def parse_hours(text: str) -> tuple[dict[str, Any], list[str]]:
             ):
                 cur.days = cur.days | days
                 cur.label += "、" + word.strip()
+                cur.workday = False  # 工作日、周六: plain weekdays
             else:
-                cur = _Segment(days=days, label=word.strip(), holiday_only=holiday_only)
+                cur = _Segment(days=days, label=word.strip(), holiday_only=holiday_only,
+                               workday=kind == "workday")
                 segments.append(cur)
             last = "day"
         elif kind == "range":
@@ -363,6 +377,7 @@ def parse_hours(text: str) -> tuple[dict[str, Any], list[str]]:
     usable = [seg for seg in segments if not seg.holiday_only and seg.intervals]
     usable.sort(key=lambda seg: -len(_ALL_DAYS if seg.days is None else seg.days))
     week: dict[int, list[tuple[int, int]]] = {}
+    workday: list[tuple[int, int]] | None = None
     for seg in usable:
         merged, overlap = _merge(seg.intervals)
         if overlap:
@@ -370,6 +385,8 @@ def parse_hours(text: str) -> tuple[dict[str, Any], list[str]]:
         merged = _subtract(merged, seg.breaks)
         for d in _ALL_DAYS if seg.days is None else seg.days:
             week[d] = list(merged)
+        if seg.workday and merged:
+            workday = list(merged)
     for d in closed_days:
         week.pop(d, None)
     week = {d: ivs for d, ivs in week.items() if ivs}
@@ -390,6 +407,8 @@ def parse_hours(text: str) -> tuple[dict[str, Any], list[str]]:
         "text": text,
         "parsed": True,
     }
+    if workday is not None and not always:
+        hours["workday"] = [[_fmt(a), _fmt(b)] for a, b in workday]
     return hours, warnings
 
 
@@ -401,8 +420,43 @@ def _day_intervals(hours: dict[str, Any], key: str) -> list[tuple[int, int]]:
     return [(_parse_hhmm(o, is_close=False), _parse_hhmm(c, is_close=True)) for o, c in raw]
 
 
+def intervals_on(hours: dict[str, Any], day: date, *, calendar: bool = True,
+                 holidays: set[date] | None = None) -> list[tuple[int, int]] | None:
+    """The opening intervals (minutes after midnight, half-open) of one China date.
+
+    ``None`` when the hours are unknown. With ``calendar`` (the default) the
+    official calendar (:mod:`geo.holidays`) decides holidays and make-up
+    working days: a position closed on holidays (``节假日休息``) is closed on
+    every day of a holiday period; ``workday`` hours (``工作日``) apply on
+    make-up working Saturdays and Sundays and not on holiday weekdays. A year
+    the calendar does not know is read from the weekly hours alone.
+    ``holidays`` adds public holidays of its own (tests, local closures).
+    """
+    if not hours or not hours.get("parsed"):
+        return None
+    info = day_kind(day) if calendar else None
+    holiday = (info is not None and info.kind == "holiday") or bool(holidays and day in holidays)
+    if holiday and hours.get("closed_on_holidays"):
+        return []
+    work = hours.get("workday")
+    if work is not None:
+        if info is not None and info.makeup:
+            return [(_parse_hhmm(o, is_close=False), _parse_hhmm(c, is_close=True))
+                    for o, c in work]
+        if holiday and day.weekday() < 5:
+            return []
+    if hours.get("always_open"):
+        return [_FULL_DAY]
+    return _day_intervals(hours, DAY_KEYS[day.weekday()])
+
+
+def _local(at: datetime) -> datetime:
+    return at.replace(tzinfo=CHINA_TZ) if at.tzinfo is None else at.astimezone(CHINA_TZ)
+
+
 def is_open(
-    hours: dict[str, Any], at: datetime, *, holidays: set[date] | None = None
+    hours: dict[str, Any], at: datetime, *, holidays: set[date] | None = None,
+    calendar: bool = True,
 ) -> bool | None:
     """Whether a position is open at an instant.
 
@@ -415,33 +469,52 @@ def is_open(
         aware ones are converted to it first, so a UTC instant late in the
         evening counts for the next day in China.
     holidays : set of datetime.date, optional
-        Public holidays (China dates).  Used only when
-        ``hours["closed_on_holidays"]`` is true.
+        Further public holidays (China dates), besides the official calendar.
+    calendar : bool
+        Follow the official holiday and make-up-workday calendar
+        (:func:`intervals_on`); False reads the weekly hours alone.
 
     Returns
     -------
     bool or None
         ``None`` when the hours are unknown (``parsed`` false); otherwise
         whether ``at`` falls into one of the day's half-open ``[open, close)``
-        intervals (an always-open position is open unless it is a holiday it
-        closes on).
+        intervals.
 
     Raises
     ------
     ValueError
         If an interval of the relevant day holds an invalid time.
     """
-    if not hours or not hours.get("parsed"):
+    local = _local(at)
+    spans = intervals_on(hours, local.date(), calendar=calendar, holidays=holidays)
+    if spans is None:
         return None
-    local = at.replace(tzinfo=CHINA_TZ) if at.tzinfo is None else at.astimezone(CHINA_TZ)
-    if hours.get("closed_on_holidays") and holidays and local.date() in holidays:
-        return False
-    if hours.get("always_open"):
-        return True
     minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60.0
-    return any(
-        start <= minute < end for start, end in _day_intervals(hours, DAY_KEYS[local.weekday()])
-    )
+    return any(start <= minute < end for start, end in spans)
+
+
+def next_opening(hours: dict[str, Any], at: datetime, *, days: int = 14,
+                 calendar: bool = True) -> datetime | None:
+    """The next instant (China time, at or after ``at``) at which a closed
+    position opens; None when the hours are unknown, when it is open at
+    ``at``, or when it does not open within ``days`` days (a holiday period
+    is at most nine days)."""
+    local = _local(at)
+    minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60.0
+    today = local.date()
+    for k in range(days + 1):
+        day = today + timedelta(days=k)
+        spans = intervals_on(hours, day, calendar=calendar)
+        if spans is None:
+            return None
+        for start, end in spans:
+            if k == 0 and start <= minute < end:
+                return None
+            if k > 0 or start >= minute:
+                midnight = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
+                return midnight + timedelta(minutes=start)
+    return None
 
 
 def _days_zh(days: list[int]) -> str:
@@ -487,14 +560,27 @@ def format_hours_zh(hours: dict[str, Any]) -> str:
     if hours.get("always_open"):
         parts.append("全天开放")
     else:
+        work = hours.get("workday")
+        work_ivs = None
+        if work is not None:
+            work_ivs = tuple((_parse_hhmm(o, is_close=False), _parse_hhmm(c, is_close=True))
+                             for o, c in work)
+            parts.append("工作日 " + ", ".join(f"{_fmt(a)}-{_fmt(b)}" for a, b in work_ivs))
         groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
+        closed: list[int] = []
         for d, key in enumerate(DAY_KEYS):
             ivs = tuple(_day_intervals(hours, key))
+            if work_ivs is not None and d < 5 and ivs == work_ivs:
+                continue  # said by 工作日
             if ivs:
                 groups.setdefault(ivs, []).append(d)
+            elif work_ivs is not None and d < 5:
+                closed.append(d)
         for ivs, days in groups.items():
             ranges = ", ".join(f"{_fmt(a)}-{_fmt(b)}" for a, b in ivs)
             parts.append(f"{_days_zh(days)} {ranges}")
+        if closed:
+            parts.append(_days_zh(closed) + "休息")
         if not parts:
             parts.append("暂无开放时段")
     if hours.get("closed_on_holidays"):

@@ -18,10 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.crs import from_wgs84, normalize_crs_name, to_wgs84
-from geo.hours import CHINA_TZ, format_hours_zh, is_open
+from geo.hours import CHINA_TZ, format_hours_zh, is_open, next_opening
 from geo.vocab import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
 
 __all__ = [
+    "HoursMemo",
     "PointPage",
     "convert_geojson",
     "count_points",
@@ -70,13 +71,17 @@ def _now() -> datetime:
     return datetime.now(CHINA_TZ)
 
 
-def _open_now(hours: dict | None, at: datetime) -> bool | None:
+def _open_now(hours: dict | None, at: datetime) -> tuple[bool | None, str | None]:
+    """Open at ``at`` (China's holiday calendar included), and when closed the
+    next opening within 14 days (ISO 8601, China time)."""
     if not hours:
-        return None
+        return None, None
     try:
-        return is_open(hours, at)
+        state = is_open(hours, at)
+        nxt = next_opening(hours, at) if state is False else None
     except (ValueError, TypeError, AttributeError):
-        return None
+        return None, None
+    return state, nxt.isoformat() if nxt is not None else None
 
 
 def _hours_label(hours: dict | None, hours_text: str | None) -> str:
@@ -95,26 +100,27 @@ def _label(mapping: dict, enum: type, value: str) -> str:
         return value
 
 
-class _HoursMemo:
-    """``open_now`` and the Chinese label per distinct opening hours (many points
-    share them), for one instant."""
+class HoursMemo:
+    """``open_now``, the Chinese label and the next opening per distinct opening
+    hours (many points share them), for one instant."""
 
     def __init__(self, at: datetime) -> None:
         self.at = at
-        self._seen: dict[str, tuple[bool | None, str]] = {}
+        self._seen: dict[str, tuple[bool | None, str, str | None]] = {}
 
-    def __call__(self, hours: dict | None, hours_text: str | None) -> tuple[bool | None, str]:
+    def __call__(self, hours: dict | None, hours_text: str | None
+                 ) -> tuple[bool | None, str, str | None]:
         key = repr(hours) + "\x00" + (hours_text or "")  # JSONB keys come sorted
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = (_open_now(hours, self.at),
-                                       _hours_label(hours, hours_text))
+            state, nxt = _open_now(hours, self.at)
+            found = self._seen[key] = (state, _hours_label(hours, hours_text), nxt)
         return found
 
 
 def point_feature(row: Any, *, at: datetime | None = None,
                   coordinates: tuple[float, float] | None = None,
-                  memo: _HoursMemo | None = None) -> dict[str, Any]:
+                  memo: HoursMemo | None = None) -> dict[str, Any]:
     """One GeoJSON Feature with English property names.
 
     Parameters
@@ -126,11 +132,11 @@ def point_feature(row: Any, *, at: datetime | None = None,
     coordinates : (float, float), optional
         Output coordinates when not WGS-84 (already converted by the caller).
     """
-    memo = memo or _HoursMemo(at or _now())
+    memo = memo or HoursMemo(at or _now())
     lng, lat = coordinates if coordinates is not None else (row.lng, row.lat)
     services = list(row.services or [])
     hours = row.hours
-    open_now, hours_label = memo(hours, row.hours_text)
+    open_now, hours_label, next_open = memo(hours, row.hours_text)
     return {
         "type": "Feature",
         "id": row.code,
@@ -148,6 +154,7 @@ def point_feature(row: Any, *, at: datetime | None = None,
             "hours_text": row.hours_text,
             "hours_label": hours_label,
             "open_now": open_now,
+            "next_open": next_open,
             "services": services,
             "service_labels": [_label(SERVICE_ZH, Service, s) for s in services],
             "rooms": row.rooms,
@@ -226,7 +233,7 @@ def query_points(conn: Connection, *, region: str | None = None, kind: str | Non
             total = _count(conn, {**params, "limit": None, "offset": 0})
         else:
             total = 0
-    memo = _HoursMemo(at)
+    memo = HoursMemo(at)
     if not paged_in_sql:
         rows = [r for r in rows if memo(r.hours, r.hours_text)[0] is open_now]
         total = len(rows)

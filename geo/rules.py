@@ -443,7 +443,8 @@ def hours_from_text(text: str) -> tuple[dict[str, Any], list[str]]:
 
 
 _HHMM_RE = re.compile(r"^(\d{2}):(\d{2})$")
-_HOURS_KEYS = frozenset({"always_open", "closed_on_holidays", "weekly", "text", "parsed"})
+_HOURS_KEYS = frozenset({"always_open", "closed_on_holidays", "weekly", "text", "parsed",
+                         "workday"})
 
 
 def _interval(iv: Any) -> tuple[int, int] | None:
@@ -487,15 +488,10 @@ def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Prob
     if not isinstance(weekly, Mapping):
         bad("weekly 应为对象", f"{field}.weekly", weekly, "day key -> [[open, close]]")
         return None, problems
-    clean_weekly: dict[str, list[list[str]]] = {}
-    for day, ivs in weekly.items():
-        where = f"{field}.weekly.{day}"
-        if day not in DAY_KEYS:
-            bad("未知的星期", where, day, " ".join(DAY_KEYS))
-            continue
+    def spans_of(ivs: Any, where: str) -> list[list[str]] | None:
         if not isinstance(ivs, list):
             bad("应为时段列表", where, ivs, '[["09:00", "17:00"]]')
-            continue
+            return None
         spans: list[tuple[int, int]] = []
         for iv in ivs:
             mins = _interval(iv)
@@ -508,8 +504,20 @@ def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Prob
             if b[0] < a[1]:
                 bad("时段重叠", where, ivs, "disjoint intervals")
                 break
+        return [[_fmt(a), _fmt(b)] for a, b in spans]
+
+    clean_weekly: dict[str, list[list[str]]] = {}
+    for day, ivs in weekly.items():
+        where = f"{field}.weekly.{day}"
+        if day not in DAY_KEYS:
+            bad("未知的星期", where, day, " ".join(DAY_KEYS))
+            continue
+        spans = spans_of(ivs, where)
         if spans:
-            clean_weekly[day] = [[_fmt(a), _fmt(b)] for a, b in spans]
+            clean_weekly[day] = spans
+    workday = None
+    if v.get("workday") is not None:
+        workday = spans_of(v["workday"], f"{field}.workday")
     for flag in ("always_open", "closed_on_holidays"):
         if flag in v and not isinstance(v[flag], bool):
             bad("应为 true/false", f"{field}.{flag}", v[flag], "boolean")
@@ -523,6 +531,8 @@ def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Prob
     always = all(clean_weekly.get(d) == [["00:00", "24:00"]] for d in DAY_KEYS)
     hours = {"always_open": always, "closed_on_holidays": bool(v.get("closed_on_holidays")),
              "weekly": clean_weekly, "text": hours_text or "", "parsed": True}
+    if workday and not always:
+        hours["workday"] = workday
     if not hours["text"]:
         hours["text"] = format_hours_zh(hours)
     return hours, problems

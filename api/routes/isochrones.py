@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,8 +13,8 @@ from sqlalchemy.engine import Connection
 
 from api.caching import encode_json
 from api.deps import app_networks, get_conn, get_settings
-from api.routes.points import GEOJSON, GeoJSONResponse
-from api.schemas import NearestCollection, Number
+from api.routes.points import GEOJSON, GeoJSONResponse, calendar_known, instant
+from api.schemas import Instant, NearestCollection, Number
 from api.settings import Settings
 from geo.circles import (
     CircleParams,
@@ -30,6 +31,7 @@ from geo.circles import (
     require_point,
     stored_circle,
 )
+from geo.vocab import PointKind, Service
 
 router = APIRouter(prefix="/api/v1", tags=["isochrones"])
 
@@ -108,9 +110,12 @@ async def _query_data(state) -> tuple[Networks, PointSet]:
 
 
 async def _nearest_body(state, lng: float, lat: float, crs: str, k: int,
-                        profile: str | None) -> bytes:
+                        profile: str | None, *, kind: str | None = None,
+                        service: str | None = None, open_now: bool = False,
+                        at: datetime | None = None) -> bytes:
     """The ``/nearest`` answer, for the route and for its front handler alike."""
     settings: Settings = state.settings
+    when = instant(at)
     # the walking time of each result is given at the profile's speed
     budget = budget_for(profile or settings.default_profile, 10)
     wlng, wlat = query_point(lng, lat, crs)
@@ -119,10 +124,16 @@ async def _nearest_body(state, lng: float, lat: float, crs: str, k: int,
     # runs on the event loop: the search takes a fraction of a millisecond, less
     # than handing it to the thread pool would cost
     features = nearest_in(points, network, wlng, wlat, k=k, budget=budget,
-                          params=_params(settings), out_crs=crs)
-    return encode_json({
-        "type": "FeatureCollection", "features": features,
-        "query": {"lng": lng, "lat": lat, "crs": crs, "k": k, "profile": budget.profile}})
+                          params=_params(settings), out_crs=crs, kind=kind, service=service,
+                          open_now=open_now, at=when)
+    query = {"lng": lng, "lat": lat, "crs": crs, "k": k, "profile": budget.profile,
+             "at": when.isoformat(), "calendar_known": calendar_known(when)}
+    for name, value in (("kind", kind), ("service", service)):
+        if value is not None:
+            query[name] = value
+    if open_now:
+        query["open_now"] = True
+    return encode_json({"type": "FeatureCollection", "features": features, "query": query})
 
 
 @router.get("/nearest", operation_id="nearest_points", response_model=NearestCollection,
@@ -139,8 +150,20 @@ async def nearest(
     k: Annotated[int, Query(ge=1, le=50, description="how many points")] = 5,
     profile: Annotated[Profile | None, Query(
         description="walking speed of `walk_minutes` (default: the server's, elderly)")] = None,
+    kind: Annotated[PointKind | None, Query(description="only positions of this kind")] = None,
+    service: Annotated[Service | None, Query(
+        description="only positions offering this service")] = None,
+    open_now: Annotated[bool, Query(
+        description="only positions open at `at` (default now), by their opening hours "
+                    "and China's holiday calendar")] = False,
+    at: Annotated[Instant | None, Query(
+        description="instant of `open_now` and of each result's state (ISO 8601; without "
+                    "offset: China time)")] = None,
 ) -> Response:
-    body = await _nearest_body(request.app.state, lng, lat, crs, k, profile)
+    body = await _nearest_body(request.app.state, lng, lat, crs, k, profile,
+                               kind=kind.value if kind else None,
+                               service=service.value if service else None,
+                               open_now=open_now, at=at)
     return Response(body, media_type=GEOJSON)
 
 

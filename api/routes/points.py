@@ -17,6 +17,7 @@ from api.schemas import (
     PointCollection,
     PointFeature,
 )
+from geo import holidays
 from geo.crs import BBOX_PATTERN, parse_bbox
 from geo.editing import check_text
 from geo.errors import InvalidInput, NotFound, Problem
@@ -35,16 +36,38 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
-def _at(at: datetime | None) -> datetime:
-    """The instant in China time (naive: already China time)."""
-    if at is None:
-        return datetime.now(CHINA_TZ)
+def instant(at: datetime | None) -> datetime:
+    """The instant in China time (naive: already China time); now when None.
+
+    An instant a client asks about must fall in a year China's holiday
+    calendar knows (:mod:`geo.holidays`): otherwise whether a position that
+    closes on holidays is open cannot be said, and the answer is a 400. "Now"
+    past the calendar's last year is answered from the weekly hours
+    (``calendar_known: false`` in the answer). "Now" is taken to the minute.
+    """
+    if at is None:  # to the minute: answers are cached per minute
+        return datetime.now(CHINA_TZ).replace(second=0, microsecond=0)
     try:
-        return at.replace(tzinfo=CHINA_TZ) if at.tzinfo is None else at.astimezone(CHINA_TZ)
+        when = at.replace(tzinfo=CHINA_TZ) if at.tzinfo is None else at.astimezone(CHINA_TZ)
     except (OverflowError, ValueError):
         raise InvalidInput("查询参数不正确", [Problem(
             "时间超出可表示的范围", column="query.at", value=str(at),
             expected="an ISO 8601 instant between years 1 and 9999")]) from None
+    if not holidays.known(when.date()):
+        raise InvalidInput("查询参数不正确", [Problem(
+            f"节假日日历不包含 {when.year} 年，无法判断该时间是否开放", column="query.at",
+            value=at.isoformat(),
+            expected=f"an instant in {holidays.FIRST_YEAR}–{holidays.LAST_YEAR} "
+                     "(China time)")])
+    return when
+
+
+def calendar_known(when: datetime) -> bool:
+    """Whether the holiday calendar knows the year of ``when``."""
+    return holidays.known(when.date())
+
+
+
 
 
 @router.get(
@@ -87,7 +110,7 @@ async def list_points(
         if problems:
             raise InvalidInput("查询参数不正确", problems)
     limit = min(limit, request.app.state.settings.page_max)
-    when = _at(at)
+    when = instant(at)
     services = [s.value for s in service] if service else None
 
     def build(conn):
@@ -95,7 +118,7 @@ async def list_points(
                             services=services, bbox=box, q=q, open_now=open_now, at=when,
                             crs=crs, limit=limit, offset=offset)
         return {"type": "FeatureCollection", "crs": crs, "at": when.isoformat(),
-                "features": page.features, "numberMatched": page.number_matched,
+                "calendar_known": calendar_known(when), "features": page.features, "numberMatched": page.number_matched,
                 "numberReturned": len(page.features), "limit": limit, "offset": offset}
 
     return await cached_public(request, build, media_type=GEOJSON, per_minute=at is None)
@@ -112,7 +135,7 @@ async def get_point(
     crs: Annotated[OutputCrs, Query()] = "wgs84",
     at: Annotated[Instant | None, Query(description="instant for `open_now`")] = None,
 ) -> Response:
-    when = _at(at)
+    when = instant(at)
 
     def build(conn):
         found = query_points(conn, code=code, crs=crs, at=when, limit=1).features

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import text
@@ -17,6 +18,8 @@ from geo.circles.networks import NetworkCache, Networks
 from geo.circles.params import CircleParams
 from geo.crs import from_wgs84
 from geo.errors import NotFound
+from geo.hours import CHINA_TZ
+from geo.points import HoursMemo
 from geo.profiles import WalkBudget, walking_budget
 from geo.store.versions import NETWORK_TABLES, DataVersions
 from geo.walk import Targets, nearest_by_walk, prepare_targets
@@ -25,7 +28,8 @@ from geo.walk.network import Network
 log = logging.getLogger(__name__)
 
 __all__ = ["NEAREST_TABLE_CELLS", "PointSet", "QuerySnapshot", "load_point_set",
-           "nearest_in", "nearest_points", "network_for_query", "point_targets",
+           "nearest_in", "nearest_points", "network_for_query", "point_filter",
+           "point_targets",
            "require_point"]
 
 
@@ -57,11 +61,31 @@ class PointSet:
 def load_point_set(conn: Connection) -> PointSet:
     """The live (not deleted) service points, in code order."""
     rows = tuple(conn.execute(text(
-        "SELECT code, name, kind, address, ST_X(geom) AS lng, ST_Y(geom) AS lat "
+        "SELECT code, name, kind, address, services, hours, hours_text, "
+        "ST_X(geom) AS lng, ST_Y(geom) AS lat "
         "FROM service_points WHERE deleted_at IS NULL ORDER BY code")).all())
     lng = np.array([r.lng for r in rows], dtype=np.float64)
     lat = np.array([r.lat for r in rows], dtype=np.float64)
     return PointSet(rows, lng, lat, hash((lng.tobytes(), lat.tobytes())))
+
+
+def point_filter(points: PointSet, *, kind: str | None = None, service: str | None = None,
+                 open_at: datetime | None = None,
+                 memo: HoursMemo | None = None) -> np.ndarray | None:
+    """Mask of the points of a kind, offering a service and open at an instant
+    (China's holiday calendar included); None when nothing is filtered."""
+    if kind is None and service is None and open_at is None:
+        return None
+    keep = np.ones(len(points), dtype=bool)
+    memo = memo or (HoursMemo(open_at) if open_at is not None else None)
+    for i, r in enumerate(points.rows):
+        if kind is not None and r.kind != kind:
+            keep[i] = False
+        elif service is not None and service not in (r.services or ()):
+            keep[i] = False
+        elif open_at is not None and memo(r.hours, r.hours_text)[0] is not True:
+            keep[i] = False
+    return keep
 
 
 def nearest_points(conn: Connection, network: Network | None, lng: float, lat: float, *,
@@ -75,24 +99,34 @@ def nearest_points(conn: Connection, network: Network | None, lng: float, lat: f
 
 def nearest_in(points: PointSet, network: Network | None, lng: float, lat: float, *,
                k: int = 5, budget: WalkBudget | None = None,
-               params: CircleParams = CircleParams(), out_crs: str = "wgs84") -> list[dict]:
+               params: CircleParams = CircleParams(), out_crs: str = "wgs84",
+               kind: str | None = None, service: str | None = None,
+               open_now: bool = False, at: datetime | None = None) -> list[dict]:
     """The ``k`` points of ``points`` nearest by walking from a WGS-84 location.
 
     Each result carries ``walk_distance_m`` and ``walk_minutes`` (at the
-    budget's speed, default the elderly profile) and ``method``: ``network``, or
+    budget's speed, default the elderly profile), ``method``: ``network``, or
     ``straight_line`` when the location or the point is off the network (those
-    follow the network results, nearest first by straight-line distance).
+    follow the network results, nearest first by straight-line distance), and
+    its state at ``at`` (default now): ``open_now``, ``hours_label`` and
+    ``next_open``. ``kind``, ``service`` and ``open_now`` keep only the points
+    of that kind, offering that service, or open at ``at``.
     """
     speed = (budget.speed_kmh if budget else walking_budget("elderly", 10).speed_kmh)
     if len(points) == 0:
         return []
+    at = at or datetime.now(CHINA_TZ)
+    memo = HoursMemo(at)
+    allowed = point_filter(points, kind=kind, service=service,
+                           open_at=at if open_now else None, memo=memo)
     results: list[tuple[int, float, str]] = []
     if network is not None:
         sx, sy = network.project(lng, lat)
         start = network.snap(float(sx), float(sy), max_snap_m=params.max_snap_m)
         if start is not None:
             on, targets = point_targets(network, points, params.max_snap_m)
-            found = nearest_by_walk(network, start, targets, k)
+            found = nearest_by_walk(network, start, targets, k,
+                                    allowed=None if allowed is None else allowed[on])
             results = [(int(on[j]), d, "network") for j, d in found]
     if len(results) < k:
         # straight-line distances for what the network cannot reach
@@ -103,20 +137,22 @@ def nearest_in(points: PointSet, network: Network | None, lng: float, lat: float
         for i in np.argsort(d, kind="stable"):
             if len(results) >= k:
                 break
-            if int(i) not in taken:
+            if int(i) not in taken and (allowed is None or allowed[i]):
                 results.append((int(i), float(d[i]), "straight_line"))
     per_minute = speed * 1000 / 60
     out = []
     for rank, (i, dist, method) in enumerate(results, start=1):
         p = points.rows[i]
         x, y = from_wgs84(p.lng, p.lat, out_crs) if out_crs != "wgs84" else (p.lng, p.lat)
+        state, label, nxt = memo(p.hours, p.hours_text)
         out.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
             "properties": {"rank": rank, "code": p.code, "name": p.name, "kind": p.kind,
                            "address": p.address, "walk_distance_m": round(dist, 1),
                            "walk_minutes": round(dist / per_minute, 1),
-                           "speed_kmh": speed, "method": method},
+                           "speed_kmh": speed, "method": method, "open_now": state,
+                           "hours_label": label, "next_open": nxt},
         })
     return out
 

@@ -93,7 +93,7 @@ def prepare_targets(network: Network, targets: Sequence[Snap], *,
 
 def nearest_by_walk(
     network: Network, snap: Snap, targets: Sequence[Snap] | Targets, k: int, *,
-    max_m: float | None = None,
+    max_m: float | None = None, allowed: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
     """The ``k`` targets nearest to ``snap`` by walking.
 
@@ -110,6 +110,9 @@ def nearest_by_walk(
         How many to return.
     max_m
         Ignore targets farther than this walking distance, metres.
+    allowed
+        Boolean mask over the targets: only these are searched (a filter by
+        kind, service or opening hours); the others are never returned.
 
     Returns
     -------
@@ -131,19 +134,21 @@ def nearest_by_walk(
         return []
     prepared = targets if isinstance(targets, Targets) else prepare_targets(network, targets)
     limit = np.inf if max_m is None else float(max_m)
+    # a target left out by the filter is infinitely far off the street
+    off = prepared.off if allowed is None else np.where(allowed, prepared.off, np.inf)
     # the start's own edge: the target is also reached directly along it
     best = np.full(len(prepared), np.inf)
     same = np.flatnonzero(prepared.edge == snap.edge)
     if len(same):
         best[same] = (snap.off_network_m + np.abs(prepared.to_source[same] - snap.to_source_m)
-                      + prepared.off[same])
+                      + off[same])
     e = snap.edge
     if prepared.table is not None:
         # read the walks from both ends of the start's edge
         walk = np.minimum((snap.off_network_m + snap.to_source_m)
                           + prepared.table[network.src[e]],
                           (snap.off_network_m + snap.to_target_m)
-                          + prepared.table[network.dst[e]]) + prepared.off
+                          + prepared.table[network.dst[e]]) + off
         np.minimum(best, walk, out=best)
         idx = np.flatnonzero(np.isfinite(best) & (best <= limit))
         order = np.lexsort((idx, best[idx]))[:k]
@@ -154,7 +159,7 @@ def nearest_by_walk(
                        snap.off_network_m + snap.to_target_m])
     _nearest_search(adj.indptr, adj.indices, adj.data, network.n_nodes, seeds, seed_d,
                     prepared.node_ptr, prepared.node_target, prepared.node_along,
-                    prepared.off, best, k, limit)
+                    off, best, k, limit)
     idx = np.flatnonzero(np.isfinite(best) & (best <= limit))
     order = np.lexsort((idx, best[idx]))[:k]
     return [(int(idx[o]), float(best[idx[o]])) for o in order]

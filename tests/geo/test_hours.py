@@ -25,13 +25,17 @@ def structure(
     *,
     always_open: bool = False,
     closed_on_holidays: bool = False,
+    workday: list[list[str]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    out = {
         "always_open": always_open,
         "closed_on_holidays": closed_on_holidays,
         "weekly": weekly,
         "parsed": True,
     }
+    if workday is not None:
+        out["workday"] = workday
+    return out
 
 
 def without_text(hours: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +55,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         structure({**week(WEEKDAYS, SPLIT), "sat": [["09:00", "12:00"]]}),
     ),
     ("星期一到星期六 9:00~18:00", structure(week(DAY_KEYS[:6], [["09:00", "18:00"]]))),
-    ("工作日 9:00-17:00", structure(week(WEEKDAYS, [["09:00", "17:00"]]))),
+    ("工作日 9:00-17:00", structure(week(WEEKDAYS, [["09:00", "17:00"]]),
+                                  workday=[["09:00", "17:00"]])),
     ("周末 10:00-16:00", structure(week(("sat", "sun"), [["10:00", "16:00"]]))),
     ("09:00—21:00", structure(EVERY_9_21)),
     ("9：00-21：00", structure(EVERY_9_21)),
@@ -251,9 +256,10 @@ def test_is_open_office_split_day() -> None:
 
 def test_is_open_holidays() -> None:
     noon = datetime(2024, 10, 1, 12, 0)
-    assert is_open(ALWAYS, noon) is True  # no holiday calendar given
-    assert is_open(ALWAYS, noon, holidays=set()) is True
-    assert is_open(ALWAYS, noon, holidays=HOLIDAYS) is False
+    assert is_open(ALWAYS, noon) is False  # National Day, by the official calendar
+    assert is_open(ALWAYS, noon, calendar=False) is True  # the weekly hours alone
+    assert is_open(ALWAYS, noon, holidays=set(), calendar=False) is True
+    assert is_open(ALWAYS, noon, holidays=HOLIDAYS, calendar=False) is False
     # positions that do not close on holidays ignore the calendar
     every, _ = parse_hours("每天9:00-21:00")
     assert is_open(every, noon, holidays=HOLIDAYS) is True
@@ -350,7 +356,7 @@ def test_is_open_matches_weekly_table(hours: dict[str, Any], at: datetime) -> No
         int(o[:2]) * 60 + int(o[3:]) <= minute < int(c[:2]) * 60 + int(c[3:])
         for o, c in hours["weekly"].get(key, [])
     )
-    assert is_open(hours, at) is expected
+    assert is_open(hours, at, calendar=False) is expected
 
 
 def test_format_normalises_unpadded_times() -> None:
