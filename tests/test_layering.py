@@ -23,7 +23,7 @@ PACKAGES = ("geo", "data", "maps", "api")
 
 #: Rooms from the bottom up; a room imports only from the layers below its own.
 LAYERS: list[tuple[str, ...]] = [
-    ("geo.errors", "geo.vocab", "geo.settings", "geo.cache"),
+    ("geo.errors", "geo.vocab", "geo.settings", "geo.cache", "geo.holidays"),
     ("geo.crs", "geo.hours", "geo.profiles"),
     ("geo.rules",),
     ("geo.entities",),

@@ -7,13 +7,24 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from api.routes import coverage, health, isochrones, maps, planner, points, regions, tiles
+    from api.routes import (
+        access,
+        coverage,
+        health,
+        isochrones,
+        maps,
+        planner,
+        points,
+        regions,
+        scenarios,
+        tiles,
+    )
 
     return [health.router, points.router, isochrones.router,
             regions.router,
             planner.router,
             __import__("api.routes.imports", fromlist=["router"]).router,
-            tiles.router, maps.router, coverage.router]
+            tiles.router, maps.router, coverage.router, access.router, scenarios.router]
 
 
 

@@ -14,6 +14,7 @@ for Excel.
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -32,7 +33,8 @@ from api.deps import (
     require_planner,
 )
 from api.limits import expensive
-from api.schemas import Boolean, Number, integer
+from api.routes.points import instant
+from api.schemas import Boolean, Instant, Number, integer
 from api.settings import Settings
 from geo import coverage as cov
 from geo import siting
@@ -80,18 +82,22 @@ DecimalsQ = Annotated[int, Query(ge=0, le=6)]
 FormatQ = Annotated[Format, Query(description="json, or csv/xlsx with Chinese headers")]
 DetailQ = Annotated[bool, Query(description="list individual compounds/buildings "
                                             "(planner token)")]
+AtQ = Annotated[Instant | None, Query(
+    description="only positions open at this instant count (ISO 8601, China time without an "
+                "offset; their opening hours and China's holiday calendar), e.g. a Saturday "
+                "or a public holiday")]
 
 
 def _params(settings: Settings, minutes: float | None, profile: str | None,
             speed_kmh: float | None, kinds: list[PointKind] | None, rule: str = "centroid",
             compound_rule: str = "population_share", rounding: str = "half_up",
-            decimals: int = 2) -> cov.CoverageParams:
+            decimals: int = 2, at: datetime | None = None) -> cov.CoverageParams:
     return cov.CoverageParams(
         minutes=minutes if minutes is not None else settings.default_minutes,
         profile=profile or settings.default_profile, speed_kmh=speed_kmh,
         kinds=tuple(k.value for k in kinds or ()),
         rule=cov.CoverageRule(rule, compound_rule), rounding=rounding,
-        decimals=decimals).validated()
+        decimals=decimals, at=None if at is None else instant(at)).validated()
 
 
 def _circle_params(settings: Settings) -> CircleParams:
@@ -124,7 +130,7 @@ def _analysis(request: Request, conn: Connection, region: str | None,
     every request that differs only in rounding or format."""
     state = request.app.state
     key = (region, params.minutes, params.profile, params.speed_kmh, params.kinds,
-           params.rule)
+           params.rule, params.at)
     tag = state.data_versions.get_tag(None, conn)
     an = state.analyses.get_or_build(key, tag, lambda: cov.analyse(conn, region, params))
     return replace(an, params=params)
@@ -132,7 +138,8 @@ def _analysis(request: Request, conn: Connection, region: str | None,
 
 def _file(result: cov.Result, view: str, fmt: str, name: str,
           headers: dict[str, str] | None = None) -> Response:
-    filename = f"{name}_{result.region.code}.{fmt}"
+    code = result["region"]["code"] if isinstance(result, dict) else result.region.code
+    filename = f"{name}_{code}.{fmt}"
     extra = {"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})}
     if fmt == "csv":
         return Response(cov.export_csv(result, view), media_type="text/csv; charset=utf-8",
@@ -161,7 +168,7 @@ async def _answer(request: Request, build: Callable[[Connection], cov.Result], *
         result = await run_in_threadpool(run)
         if fmt != "json":
             return _file(result, view, fmt, name, PRIVATE)
-        return Response(encode_json(result.as_dict()), media_type="application/json",
+        return Response(encode_json(_plain(result)), media_type="application/json",
                         headers=PRIVATE)
     if fmt != "json":
         def run_file() -> cov.Result:
@@ -169,7 +176,12 @@ async def _answer(request: Request, build: Callable[[Connection], cov.Result], *
                 return build(conn)
 
         return _file(await run_in_threadpool(run_file), view, fmt, name)
-    return await cached_public(request, lambda conn: build(conn).as_dict())
+    return await cached_public(request, lambda conn: _plain(build(conn)))
+
+
+def _plain(result: cov.Result | dict) -> dict:
+    """A result's JSON form (access reports are dicts already)."""
+    return result if isinstance(result, dict) else result.as_dict()
 
 
 # ====================================================================== public
@@ -190,11 +202,12 @@ async def get_coverage(
     compound_rule: CompoundRuleQ = "population_share",
     rounding: RoundingQ = "half_up",
     decimals: DecimalsQ = 2,
+    at: AtQ = None,
     format: FormatQ = "json",
 ) -> Response:
     _require_rule(rule, principal)
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
-                     rounding, decimals)
+                     rounding, decimals, at)
 
     def build(conn: Connection) -> cov.ReachCoverage:
         return cov.reach_coverage(_analysis(request, conn, region, params))
@@ -266,11 +279,12 @@ async def get_gaps(
                               ] = None,
     areas: Annotated[bool, Query(description="compute gap areas")] = True,
     detail: DetailQ = False,
+    at: AtQ = None,
     format: FormatQ = "json",
 ) -> Response:
     _require_rule(rule, principal)
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
-                     rounding, decimals)
+                     rounding, decimals, at)
 
     def build(conn: Connection) -> cov.GapReport:
         an = _analysis(request, conn, region, params)

@@ -10,6 +10,7 @@ figure) or ``half_even``; never with binary floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -232,6 +233,9 @@ class CoverageParams:
     rule: CoverageRule = field(default_factory=CoverageRule)
     rounding: str = "half_up"
     decimals: int = 2
+    #: only positions open at this instant count (their hours and China's
+    #: holiday calendar); None: every position
+    at: datetime | None = None
 
     def validated(self) -> CoverageParams:
         self.budget()  # minutes/profile/speed
@@ -257,7 +261,8 @@ class CoverageParams:
             budget_m=round(b.metres, 1), kinds=kinds,
             kinds_zh=tuple(POINT_KIND_ZH[PointKind(k)] for k in kinds),
             rule=self.rule.summary(), rounding=self.rounding,
-            rounding_zh=_ROUNDING_TEXT[self.rounding], decimals=self.decimals)
+            rounding_zh=_ROUNDING_TEXT[self.rounding], decimals=self.decimals,
+            open_at=None if self.at is None else self.at.isoformat())
 
     def describe(self) -> dict[str, Any]:
         """:meth:`summary` as a dict."""

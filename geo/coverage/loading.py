@@ -434,6 +434,7 @@ def load_circles(conn: Connection, scope: RegionScope, params: CoverageParams) -
             "x0": x0 - pad, "y0": y0 - pad, "x1": x1 + pad, "y1": y1 + pad}
     rows = conn.execute(text("""
         SELECT p.code, p.name, p.kind, p.version, c.input_version, c.computed_at,
+               p.hours, p.hours_text,
                CASE WHEN c.id IS NULL THEN NULL ELSE ST_AsBinary(c.geom) END AS wkb
         FROM service_points p
         LEFT JOIN service_circles c
@@ -443,6 +444,11 @@ def load_circles(conn: Connection, scope: RegionScope, params: CoverageParams) -
           AND (p.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
                OR c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))
         ORDER BY p.code"""), args).all()
+    if params.at is not None:  # only the positions open then
+        from geo.points import HoursMemo
+
+        memo = HoursMemo(params.at)
+        rows = [r for r in rows if memo(r.hours, r.hours_text)[0] is True]
     have = [r for r in rows if r.wkb is not None]
     missing = [r.code for r in rows if r.wkb is None]
     if rows and not have:

@@ -158,6 +158,8 @@ class ParametersUsed(Result):
     rounding: str
     rounding_zh: str
     decimals: int
+    #: only the circles of positions open at this instant (China time) count
+    open_at: str | None = _omitted()
 
 
 @dataclass(frozen=True, kw_only=True)

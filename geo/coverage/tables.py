@@ -40,6 +40,29 @@ COLUMNS_ZH: dict[str, str] = {
     "population_only_here": "仅此阵地覆盖人口", "point_kind": "阵地类型",
     "source": "候选来源", "population_new": "新增覆盖人口",
     "population_covered_after": "累计覆盖人口", "population_pct_after": "累计覆盖率(%)",
+    "population_within_5min": "5分钟内人口", "within_5min_pct": "5分钟内人口占比(%)",
+    "population_within_10min": "10分钟内人口", "within_10min_pct": "10分钟内人口占比(%)",
+    "population_within_15min": "15分钟内人口", "within_15min_pct": "15分钟内人口占比(%)",
+    "median_minutes": "步行时间中位数(分钟)", "p90_minutes": "步行时间90分位(分钟)",
+    "population_unreachable": "路网不可达人口",
+    "standard_5min": "标准5分钟(300米)内人口", "standard_5min_pct": "标准5分钟占比(%)",
+    "standard_10min": "标准10分钟(500米)内人口", "standard_10min_pct": "标准10分钟占比(%)",
+    "standard_15min": "标准15分钟(1000米)内人口", "standard_15min_pct": "标准15分钟占比(%)",
+    "profile_5min": "按步速5分钟内人口", "profile_5min_pct": "按步速5分钟占比(%)",
+    "profile_10min": "按步速10分钟内人口", "profile_10min_pct": "按步速10分钟占比(%)",
+    "profile_15min": "按步速15分钟内人口", "profile_15min_pct": "按步速15分钟占比(%)",
+    "m2_per_resident": "人均服务面积(㎡)", "m2_per_1000": "每千人服务面积(㎡)",
+    "population_unserved": "服务半径外人口", "walk_m": "步行距离(米)",
+    "walk_minutes": "步行时间(分钟)", "nearest_code": "最近阵地编码", "h3": "H3网格",
+    "capacity_m2": "面积(㎡)", "capacity_imputed": "面积为估计值",
+    "population_in_catchment": "服务半径内人口",
+    "delta_within_10min_pct": "10分钟占比变化(百分点)",
+    "delta_median_minutes": "中位数变化(分钟)",
+    "delta_population_covered": "覆盖人口变化", "delta_m2_per_1000": "每千人面积变化(㎡)",
+    "population_covered_today": "现状覆盖人口", "population_covered_scenario": "方案覆盖人口",
+    "within_10min_pct_today": "现状10分钟占比(%)",
+    "within_10min_pct_scenario": "方案10分钟占比(%)",
+    "median_minutes_today": "现状中位数(分钟)", "median_minutes_scenario": "方案中位数(分钟)",
 }
 
 _TABLES: dict[str, tuple[str, ...]] = {
@@ -62,6 +85,26 @@ _TABLES: dict[str, tuple[str, ...]] = {
                       "households", "lng", "lat"),
     "points": ("code", "name", "point_kind", "buildings", "population",
                "population_only_here"),
+    "access": ("code", "name", "level", "kind", "buildings", "population",
+               "population_within_5min", "within_5min_pct", "population_within_10min",
+               "within_10min_pct", "population_within_15min", "within_15min_pct",
+               "median_minutes", "p90_minutes", "population_unreachable"),
+    "access_cells": ("h3", "lng", "lat", "walk_m", "walk_minutes", "buildings", "population"),
+    "access_buildings": ("rank", "id", "region_name", "population", "walk_m", "walk_minutes",
+                         "nearest_code", "lng", "lat"),
+    "tiers": ("code", "name", "level", "kind", "population", "standard_5min",
+              "standard_5min_pct", "profile_5min", "profile_5min_pct", "standard_10min",
+              "standard_10min_pct", "profile_10min", "profile_10min_pct", "standard_15min",
+              "standard_15min_pct", "profile_15min", "profile_15min_pct"),
+    "supply": ("code", "name", "level", "kind", "population", "m2_per_resident",
+               "m2_per_1000", "population_unserved"),
+    "supply_points": ("code", "name", "capacity_m2", "capacity_imputed",
+                      "population_in_catchment", "m2_per_resident"),
+    "scenario": ("code", "name", "level", "kind", "population", "population_covered_today",
+                 "population_covered_scenario", "delta_population_covered",
+                 "within_10min_pct_today", "within_10min_pct_scenario",
+                 "delta_within_10min_pct", "median_minutes_today", "median_minutes_scenario",
+                 "delta_median_minutes", "delta_m2_per_1000"),
 }
 
 
@@ -102,7 +145,7 @@ def table_rows(result: Result | Mapping[str, Any], view: str
                     v = LEVEL_ZH.get(v, v)
                 elif c == "kind":
                     v = GRID_KIND_ZH.get(v, POINT_KIND_ZH.get(v, v)) if v else v
-                elif c == "has_branch":
+                elif c in ("has_branch", "capacity_imputed"):
                     v = "是" if v else "否"
                 d[COLUMNS_ZH.get(c, c)] = v
             out.append(d)
@@ -131,6 +174,20 @@ def table_rows(result: Result | Mapping[str, Any], view: str
         if result.get("buildings"):
             tables.append(("未覆盖建筑", zh(result["buildings"], _TABLES["gap_buildings"])))
         return tables
+    if view in ("access", "tiers", "supply", "scenario"):
+        names = {"access": "步行时间", "tiers": "生活圈分级", "supply": "人均服务面积",
+                 "scenario": "方案对比"}
+        tables = [(names[view], zh([result["totals"], *result["by_region"]], _TABLES[view]))]
+        if result.get("by_grid"):
+            tables.append(("网格" + names[view], zh(result["by_grid"], _TABLES[view])))
+        if view == "access" and result.get("farthest_cells"):
+            tables.append(("最远网格", zh(result["farthest_cells"], _TABLES["access_cells"])))
+        if view == "access" and result.get("farthest_buildings"):
+            tables.append(("最远建筑", zh(result["farthest_buildings"],
+                                      _TABLES["access_buildings"])))
+        if view == "supply" and result.get("positions"):
+            tables.append(("阵地供给", zh(result["positions"], _TABLES["supply_points"])))
+        return tables
     raise ValueError(f"unknown view {view!r}")
 
 
@@ -141,6 +198,20 @@ def parameter_rows(result: Result | Mapping[str, Any]) -> list[tuple[str, str]]:
     result = _plain(result)
     rows = [("区域编码", result["region"]["code"]), ("区域名称", result["region"]["name"])]
     p = result.get("parameters")
+    if p and "metres_per_minute" in p:  # access, tiers, supply, scenarios
+        rows += [("步行档", p["profile"]), ("步速(km/h)", f"{p['speed_kmh']:g}"),
+                 ("每分钟步行(米)", f"{p['metres_per_minute']:g}"),
+                 ("阵地类型", "、".join(p["kinds_zh"])), ("服务", "、".join(p["services_zh"])),
+                 ("开放时间", p["open_at"] or "不限"),
+                 ("服务半径(分钟)", f"{p['catchment_minutes']:g}")]
+        if result.get("statement_zh"):
+            rows.append(("标准", result["statement_zh"]))
+        if result.get("capacity_zh"):
+            rows.append(("供给口径", result["capacity_zh"]))
+        if result.get("scenario"):
+            rows.append(("方案", str(result["scenario"])))
+        rows.append(("计算时间", result.get("computed_at", "")))
+        return rows
     if p:
         rows += [("步行时间(分钟)", f"{p['minutes']:g}"), ("步行档", p["profile"]),
                  ("步速(km/h)", f"{p['speed_kmh']:g}"), ("步行距离(米)", f"{p['budget_m']:g}"),

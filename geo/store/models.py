@@ -370,6 +370,24 @@ class CoverageSnapshot(Base):
                                                  server_default=func.now(), index=True)
 
 
+class Scenario(Base):
+    """A planner's named what-if (:mod:`geo.scenarios`): changes to positions
+    and paths, applied in memory by the analytics; today's tables are never
+    touched."""
+
+    __tablename__ = "scenarios"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    changes: Mapped[dict] = mapped_column(JSONB)
+    actor: Mapped[str | None] = mapped_column(Text)
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
 class CoverageSnapshotArea(Base):
     """One area row (town, village, grid cell) of a coverage snapshot."""
 

@@ -47,6 +47,7 @@ def hidden_columns() -> dict[str, tuple[str, ...]]:
     the token that saved a coverage snapshot (its public answer shows a role)."""
     out = {e.table: ("private",) for e in ENTITIES.values() if e.private}
     out["coverage_snapshots"] = ("actor",)
+    out["scenarios"] = ("actor",)
     return out
 
 

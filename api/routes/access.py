@@ -1,0 +1,171 @@
+"""Access from every home: walking time to the nearest position, the GB 50180
+tiers and supply per resident (2SFCA), for today or for a saved scenario.
+
+Public answers are aggregates (per town, village and grid cell; H3 cells with
+at least three buildings). ``detail=true`` (a planner token for the region)
+adds the buildings farthest from any position. ``format=csv|xlsx`` gives the
+tables with Chinese headers. Every answer states the walking profile and
+speed its minutes are at.
+"""
+
+# no ``from __future__ import annotations``: FastAPI reads the annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.engine import Connection
+
+from api.deps import app_networks, current_token
+from api.limits import expensive
+from api.routes.coverage import _answer, _check_scope  # noqa: F401 — one answer path
+from api.routes.points import instant
+from api.schemas import Instant
+from api.settings import Settings
+from geo.coverage import access as ac
+from geo.tokens import Principal
+from geo.vocab import PointKind, Service
+
+router = APIRouter(prefix="/api/v1", tags=["access"])
+
+REGION = r"^\d{6,12}$"
+Profile = Literal["adult", "elderly"]
+
+RegionQ = Annotated[str | None, Query(pattern=REGION, description="division code (default: "
+                                      "the only town)")]
+ProfileQ = Annotated[Profile | None, Query(description="walking profile of the minutes "
+                                                       "(default: the server's, elderly "
+                                                       "3.6 km/h)")]
+SpeedQ = Annotated[float | None, Query(ge=1, le=20, description="explicit speed, km/h "
+                                                                "(instead of a profile)")]
+KindsQ = Annotated[list[PointKind] | None, Query(description="only positions of these kinds")]
+ServicesQ = Annotated[list[Service] | None, Query(
+    description="only positions offering all of these services")]
+AtQ = Annotated[Instant | None, Query(
+    description="only positions open at this instant (ISO 8601; China time without an "
+                "offset), by their hours and China's holiday calendar")]
+HexQ = Annotated[int, Query(ge=7, le=11, description="H3 resolution of the cells "
+                                                     "(10: about 0.015 km²)")]
+CatchQ = Annotated[float, Query(ge=1, le=60, description="2SFCA catchment, minutes")]
+FormatQ = Annotated[Literal["json", "csv", "xlsx"], Query()]
+ScenarioQ = Annotated[int | None, Query(ge=1, le=2_147_483_647,
+                                        description="a saved scenario instead of today")]
+
+
+def access_params(settings: Settings, profile: str | None, speed_kmh: float | None,
+                  kinds: list[PointKind] | None, services: list[Service] | None,
+                  at: datetime | None, hex_resolution: int = 10,
+                  catchment_minutes: float = 15.0) -> ac.AccessParams:
+    prof = "custom" if speed_kmh is not None else (profile or settings.default_profile)
+    if prof == "standard":
+        prof = "elderly"
+    return ac.AccessParams(
+        profile=prof, speed_kmh=speed_kmh,
+        kinds=tuple(sorted({k.value for k in kinds or ()})),
+        services=tuple(sorted({s.value for s in services or ()})),
+        at=None if at is None else instant(at), max_snap_m=settings.max_snap_m,
+        hex_resolution=hex_resolution, catchment_minutes=catchment_minutes).validated()
+
+
+def access_run(request: Request, conn: Connection, region: str | None,
+               params: ac.AccessParams, scenario: int | None = None) -> ac.AccessRun:
+    """The run of ``params`` (today, or a saved scenario), computed once per data
+    version and shared by the walk, tiers, supply answers and the heatmap tiles."""
+    state = request.app.state
+    tag = state.data_versions.get_tag(None, conn)
+    networks = app_networks(request, conn)
+    if scenario is not None:
+        from geo import scenarios
+
+        key = ("scenario", scenario, region, params.key())
+        return state.analyses.get_or_build(key, tag, lambda: scenarios.scenario_access(
+            conn, scenario, params, networks=networks, region=region))
+    key = ("access", region, params.key())
+    return state.analyses.get_or_build(key, tag, lambda: ac.access_run(
+        conn, region, params, networks=networks))
+
+
+@router.get("/access", operation_id="get_access",
+            summary="Walking time from every home to the nearest position: people within "
+                    "5/10/15 minutes, median and 90th percentile, per village and grid")
+async def get_access(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    _: Annotated[None, Depends(expensive)],
+    region: RegionQ = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    services: ServicesQ = None,
+    at: AtQ = None,
+    hex_resolution: HexQ = 10,
+    farthest: Annotated[int, Query(ge=1, le=500, description="farthest cells (and, with "
+                                                              "detail, buildings) listed")] = 20,
+    scenario: ScenarioQ = None,
+    detail: Annotated[bool, Query(description="the farthest buildings (planner token)")] = False,
+    format: FormatQ = "json",
+) -> Response:
+    settings: Settings = request.app.state.settings
+    params = access_params(settings, profile, speed_kmh, kinds, services, at, hex_resolution)
+
+    def build(conn: Connection) -> dict:
+        run = access_run(request, conn, region, params, scenario)
+        return ac.walk_report(run, farthest=farthest, detail=detail)
+
+    return await _answer(request, build, view="access", fmt=format, name="access",
+                         detail=detail or scenario is not None, principal=principal,
+                         region=region)
+
+
+@router.get("/access/tiers", operation_id="get_access_tiers",
+            summary="GB 50180-2018 life-circle tiers: people within 5/10/15 minutes at the "
+                    "standard's distances (300/500/1000 m) and at the chosen walking speed")
+async def get_tiers(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    _: Annotated[None, Depends(expensive)],
+    region: RegionQ = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    services: ServicesQ = None,
+    at: AtQ = None,
+    scenario: ScenarioQ = None,
+    format: FormatQ = "json",
+) -> Response:
+    settings: Settings = request.app.state.settings
+    params = access_params(settings, profile, speed_kmh, kinds, services, at)
+
+    def build(conn: Connection) -> dict:
+        return ac.tiers_report(access_run(request, conn, region, params, scenario))
+
+    return await _answer(request, build, view="tiers", fmt=format, name="tiers",
+                         detail=scenario is not None, principal=principal, region=region)
+
+
+@router.get("/access/supply", operation_id="get_access_supply",
+            summary="Supply per resident (2SFCA): square metres of service floor area per "
+                    "resident within the catchment, per village and grid")
+async def get_supply(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    _: Annotated[None, Depends(expensive)],
+    region: RegionQ = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    services: ServicesQ = None,
+    at: AtQ = None,
+    catchment_minutes: CatchQ = 15.0,
+    scenario: ScenarioQ = None,
+    format: FormatQ = "json",
+) -> Response:
+    settings: Settings = request.app.state.settings
+    params = access_params(settings, profile, speed_kmh, kinds, services, at,
+                           catchment_minutes=catchment_minutes)
+
+    def build(conn: Connection) -> dict:
+        return ac.supply_report(access_run(request, conn, region, params, scenario))
+
+    return await _answer(request, build, view="supply", fmt=format, name="supply",
+                         detail=scenario is not None, principal=principal, region=region)
