@@ -40,7 +40,8 @@ variants (``— – ~ 〜`` ...) become ``-``.  It is then read as a sequence of
 ``每天/每日/全年``, ``周一至周五`` (also ``星期一到星期六``, ``周一-周五``,
 ``周一至五``, wrapping ranges such as ``周五至周一``), single days
 (``周六``, ``星期日``, ``礼拜天``), lists (``周一、周三``), ``工作日`` (the
-official working days: Mon-Fri in ``weekly`` and the ``workday`` hours) and ``周末/双休日`` (Sat-Sun).
+official working days: Mon-Fri in ``weekly`` and the ``workday`` hours) and
+``周末/双休日`` (Sat-Sun).
 Time ranges: ``9:00-21:00``, ``9.00-21.00``, ``9点-17点半`` with optional
 ``上午/下午/晚上`` (``下午2:30`` means 14:30), separated by spaces,
 ``, ; 、 /``.  Ranges before any day specification apply to every day.  When

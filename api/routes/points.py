@@ -118,7 +118,8 @@ async def list_points(
                             services=services, bbox=box, q=q, open_now=open_now, at=when,
                             crs=crs, limit=limit, offset=offset)
         return {"type": "FeatureCollection", "crs": crs, "at": when.isoformat(),
-                "calendar_known": calendar_known(when), "features": page.features, "numberMatched": page.number_matched,
+                "calendar_known": calendar_known(when), "features": page.features,
+                "numberMatched": page.number_matched,
                 "numberReturned": len(page.features), "limit": limit, "offset": offset}
 
     return await cached_public(request, build, media_type=GEOJSON, per_minute=at is None)
