@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("geo.regions", "geo.isochrones", "geo.io.columns", "geo.io.sheets", "geo.io.osm"),
     ("geo.circles", "geo.editing", "geo.io.importer"),
     ("geo.coverage",),
-    ("geo.siting", "geo.io.export"),
+    ("geo.siting", "geo.io.export", "geo.scenarios"),
     ("data",),
     ("maps",),
     ("api",),

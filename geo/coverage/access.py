@@ -67,6 +67,7 @@ __all__ = [
     "supply_report",
     "supply_scores",
     "tiers_report",
+    "two_step_fca",
     "walk_from",
     "walk_report",
 ]
@@ -606,14 +607,14 @@ def pair_metres(run: AccessRun, limit_m: float) -> tuple[np.ndarray, np.ndarray,
 
 
 def _limited(net: Network, edge: int, to_s: float, to_t: float, off: float,
-             limit_m: float) -> tuple[np.ndarray, None]:
+             limit_m: float) -> np.ndarray:
     n = net.n_nodes
     adj = net.adjacency
     indptr = np.concatenate([adj.indptr, [adj.indptr[-1] + 2]])
     indices = np.concatenate([adj.indices, [net.src[edge], net.dst[edge]]])
     data = np.concatenate([adj.data, [max(off + to_s, 1e-9), max(off + to_t, 1e-9)]])
     g = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
-    return dijkstra(g, directed=True, indices=n, limit=limit_m)[:n], None
+    return dijkstra(g, directed=True, indices=n, limit=limit_m)[:n]
 
 
 def supply_report(run: AccessRun) -> dict[str, Any]:
@@ -655,12 +656,20 @@ def supply_scores(run: AccessRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if run._supply is None:
         d0 = run.params.catchment_minutes * run.params.metres_per_minute
         bi, pj, _ = pair_metres(run, d0)
-        demand = np.bincount(pj, weights=run.town.b_pop[bi], minlength=len(run.positions))
-        ratio = np.divide(run.positions.capacity_m2, demand,
-                          out=np.zeros(len(run.positions)), where=demand > 0)
-        score = np.bincount(bi, weights=ratio[pj], minlength=len(run.town.b_id))
-        run._supply = (score, demand, ratio)
+        run._supply = two_step_fca(run.town.b_pop, run.positions.capacity_m2, bi, pj)
     return run._supply
+
+
+def two_step_fca(population: np.ndarray, capacity: np.ndarray, pair_b: np.ndarray,
+                 pair_p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2SFCA from the (building, position) pairs within the catchment: each
+    building's score ``A_i = Σ_j S_j / D_j`` over its positions, where ``D_j``
+    is the population of position ``j``'s catchment; also ``D`` and the
+    ratios ``S_j / D_j`` (0 where nobody lives in reach)."""
+    demand = np.bincount(pair_p, weights=population[pair_b], minlength=len(capacity))
+    ratio = np.divide(capacity, demand, out=np.zeros(len(capacity)), where=demand > 0)
+    score = np.bincount(pair_b, weights=ratio[pair_p], minlength=len(population))
+    return score, demand, ratio
 
 
 def labels_zh(row: dict[str, Any]) -> dict[str, Any]:

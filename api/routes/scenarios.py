@@ -1,0 +1,148 @@
+"""Scenarios (planner token): save a named what-if — positions added, moved,
+closed, hours changed, paths opened — without touching today's data; compare
+it with today per village and grid; every access answer takes ``scenario=``.
+"""
+
+# no ``from __future__ import annotations``: FastAPI reads the annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+
+from api.auth import forbidden
+from api.caching import encode_json
+from api.deps import app_networks, get_engine, require_planner
+from api.limits import expensive
+from api.routes.access import AtQ, KindsQ, ProfileQ, ServicesQ, SpeedQ, access_params
+from api.routes.coverage import PRIVATE, _circle_params, _file, _params
+from api.settings import Settings
+from geo import scenarios as sc
+from geo.coverage.loading import resolve_region
+from geo.tokens import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["scenarios"])
+
+Planner = Annotated[Principal, Depends(require_planner)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+class ScenarioBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["新增和平村站点"])
+    region: str = Field(pattern=r"^\d{6,12}$", examples=["440605126"])
+    changes: dict[str, Any] = Field(description="`positions` (op add/move/close/hours) and "
+                                    "`paths` (from/to); see docs/api.md",
+                                    examples=[{"positions": [{"op": "close",
+                                                              "code": "LS-0002"}]}])
+
+    model_config = {"extra": "forbid"}
+
+
+def _checked(conn, principal: Principal, body: ScenarioBody, request: Request) -> dict:
+    code = resolve_region(conn, body.region).region.code
+    if not principal.can_edit(code):
+        raise forbidden(f"令牌的区域范围（{', '.join(principal.regions)}）不包含 {code}")
+    settings: Settings = request.app.state.settings
+    return sc.validate_changes(conn, code, body.changes, can_edit=principal.can_edit,
+                               networks=app_networks(request, conn),
+                               max_snap_m=settings.max_snap_m)
+
+
+def _mine(conn, principal: Principal, scenario_id: int) -> sc.Scenario:
+    found = sc.get_scenario(conn, scenario_id)
+    if not principal.can_read(found.region_code):
+        raise forbidden(f"方案 {scenario_id} 不在令牌的区域范围内")
+    return found
+
+
+def _json(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(encode_json(body), status_code=status, media_type="application/json",
+                    headers={**PRIVATE, **(headers or {})})
+
+
+@router.post("/scenarios", operation_id="create_scenario", status_code=201,
+             summary="Save a named scenario (nothing of today's data changes)")
+def create_scenario(body: ScenarioBody, request: Request, principal: Planner,
+                    engine: EngineDep) -> Response:
+    with engine.begin() as conn:
+        changes = _checked(conn, principal, body, request)
+        sid = sc.save_scenario(conn, body.name, resolve_region(conn, body.region).region.code,
+                               changes, actor=principal.actor, actor_role=principal.role)
+        found = sc.get_scenario(conn, sid)
+    return _json(found.as_dict(), 201, {"Location": f"/api/v1/scenarios/{sid}"})
+
+
+@router.get("/scenarios", operation_id="list_scenarios",
+            summary="The scenarios of the token's regions, newest first")
+def list_scenarios(principal: Planner, engine: EngineDep) -> Response:
+    with engine.connect() as conn:
+        found = [s.as_dict() for s in sc.list_scenarios(conn)
+                 if principal.can_read(s.region_code)]
+    return _json({"scenarios": found})
+
+
+@router.get("/scenarios/{scenario_id}", operation_id="get_scenario",
+            summary="One scenario")
+def get_scenario(scenario_id: IdPath, principal: Planner, engine: EngineDep) -> Response:
+    with engine.connect() as conn:
+        return _json(_mine(conn, principal, scenario_id).as_dict())
+
+
+@router.put("/scenarios/{scenario_id}", operation_id="replace_scenario",
+            summary="Replace a scenario's name, region and changes")
+def replace_scenario(scenario_id: IdPath, body: ScenarioBody, request: Request,
+                     principal: Planner, engine: EngineDep) -> Response:
+    with engine.begin() as conn:
+        _mine(conn, principal, scenario_id)
+        changes = _checked(conn, principal, body, request)
+        sc.save_scenario(conn, body.name, resolve_region(conn, body.region).region.code,
+                         changes, actor=principal.actor, actor_role=principal.role,
+                         scenario_id=scenario_id)
+        return _json(sc.get_scenario(conn, scenario_id).as_dict())
+
+
+@router.delete("/scenarios/{scenario_id}", operation_id="delete_scenario", status_code=204,
+               summary="Delete a scenario")
+def delete_scenario(scenario_id: IdPath, principal: Planner, engine: EngineDep) -> Response:
+    with engine.begin() as conn:
+        _mine(conn, principal, scenario_id)
+        sc.delete_scenario(conn, scenario_id)
+    return Response(status_code=204, headers=PRIVATE)
+
+
+@router.get("/scenarios/{scenario_id}/compare", operation_id="compare_scenario",
+            summary="Today against the scenario per town, village and grid: people covered, "
+                    "within 10 minutes' walk, median walk, 2SFCA supply")
+async def compare_scenario(
+    scenario_id: IdPath,
+    request: Request,
+    principal: Planner,
+    engine: EngineDep,
+    _: Annotated[None, Depends(expensive)],
+    minutes: Annotated[float | None, Query(ge=1, le=60, description="minutes of the "
+                                                                     "circles")] = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    services: ServicesQ = None,
+    at: AtQ = None,
+    format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
+) -> Response:
+    settings: Settings = request.app.state.settings
+    cov_params = _params(settings, minutes, profile, speed_kmh, kinds, at=at)
+    acc_params = access_params(settings, profile, speed_kmh, kinds, services, at)
+
+    def run() -> dict:
+        with engine.connect() as conn:
+            _mine(conn, principal, scenario_id)
+            return sc.compare(conn, scenario_id, networks=app_networks(request, conn),
+                              coverage=cov_params, access=acc_params,
+                              circle_params=_circle_params(settings))
+
+    result = await run_in_threadpool(run)
+    if format != "json":
+        return _file(result, "scenario", format, "scenario", PRIVATE)
+    return _json(result)
