@@ -3,7 +3,7 @@
 A scenario is a list of changes to one region (``scenarios.changes``)::
 
     {"positions": [
-        {"op": "add", "code": "S-1", "name": "拟建站点", "kind": "village_station",
+        {"op": "add", "code": "S-1", "name": "拟建站点", "kind": "station",
          "lng": 113.16, "lat": 23.2, "services": ["elderly"],
          "hours_text": "每天 9:00-21:00", "floor_area_m2": 300},
         {"op": "move", "code": "LS-0001", "lng": 113.161, "lat": 23.201},
@@ -158,7 +158,7 @@ def validate_changes(conn: Connection, region: str, changes: Any, *,
                 problems.append(Problem("编码已存在，新增阵地需要新编码", column=f"{where}.code",
                                         value=code, expected="a new code"))
                 continue
-            kind = item.get("kind", "village_station")
+            kind = item.get("kind", "station")
             if kind not in kinds:
                 problems.append(Problem("未知的阵地类型", column=f"{where}.kind", value=kind,
                                         expected=", ".join(sorted(kinds))))
