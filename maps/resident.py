@@ -18,7 +18,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection
 
+from datetime import datetime
+
 from geo.crs import from_wgs84
+from geo.holidays import calendar_json
+from geo.hours import CHINA_TZ
 from geo.points import query_points
 from maps.basemap import choose_basemap
 from maps.pages import AppScript, add_basemaps, finish_html, local_map
@@ -86,6 +90,9 @@ def resident_config(conn: Connection, scope: Scope, *, crs: str, minutes: float,
         "selected": point,
         "embed": embed,
         "nearestK": 3,
+        # China's holidays and make-up working days, for the open/closed state
+        # the page works out in the browser (geo.hours does the same on the server)
+        "calendar": calendar_json(datetime.now(CHINA_TZ).year - 1),
         "urls": {"isochrone": f"{prefix}/api/v1/isochrones", "nearest": f"{prefix}/api/v1/nearest"},
     }
 

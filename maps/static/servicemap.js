@@ -59,14 +59,26 @@
   }
   var DAY_KEYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
   /** Whether structured hours (geo.hours) are open at a Date, China time (UTC+8, no DST).
-   *  null when the hours are unknown. Public holidays are not known here. */
-  function isOpen(hours, date) {
+   *  null when the hours are unknown. calendar (the page's config.calendar,
+   *  geo.holidays.calendar_json) gives China's public holidays and make-up
+   *  working days, as geo.hours.intervals_on reads them on the server. */
+  function isOpen(hours, date, calendar) {
     if (!hours || !hours.parsed) { return null; }
-    if (hours.always_open) { return true; }
     var china = new Date(date.getTime() + 8 * 3600 * 1000);
-    var key = DAY_KEYS[china.getUTCDay()];
+    var iso = china.toISOString().slice(0, 10);
+    var dow = china.getUTCDay();
+    var holiday = !!(calendar && calendar.holidays.indexOf(iso) >= 0);
+    var makeup = !!(calendar && calendar.workdays.indexOf(iso) >= 0 && (dow === 0 || dow === 6));
+    if (holiday && hours.closed_on_holidays) { return false; }
+    var ranges = null;
+    if (hours.workday) {
+      if (makeup) { ranges = hours.workday; }
+      else if (holiday && dow >= 1 && dow <= 5) { return false; }
+    }
+    if (ranges === null && hours.always_open) { return true; }
+    var key = DAY_KEYS[dow];
     var minute = china.getUTCHours() * 60 + china.getUTCMinutes() + china.getUTCSeconds() / 60;
-    var ranges = (hours.weekly || {})[key] || [];
+    ranges = ranges || (hours.weekly || {})[key] || [];
     for (var i = 0; i < ranges.length; i++) {
       if (toMinutes(ranges[i][0]) <= minute && minute < toMinutes(ranges[i][1])) { return true; }
     }
@@ -93,6 +105,17 @@
   }
   function fmtDistance(m) {
     return m >= 1000 ? (m / 1000).toFixed(1) + " 公里" : Math.round(m) + " 米";
+  }
+  /** "明天 09:00" / "10月8日 09:00" for an ISO instant in China time. */
+  function fmtNext(iso) {
+    var d = new Date(iso), n = now();
+    var cd = new Date(d.getTime() + 8 * 3600 * 1000), cn = new Date(n.getTime() + 8 * 3600 * 1000);
+    var hm = ("0" + cd.getUTCHours()).slice(-2) + ":" + ("0" + cd.getUTCMinutes()).slice(-2);
+    var days = Math.round((Date.UTC(cd.getUTCFullYear(), cd.getUTCMonth(), cd.getUTCDate()) -
+      Date.UTC(cn.getUTCFullYear(), cn.getUTCMonth(), cn.getUTCDate())) / 86400000);
+    if (days === 0) { return "今天 " + hm; }
+    if (days === 1) { return "明天 " + hm; }
+    return (cd.getUTCMonth() + 1) + "月" + cd.getUTCDate() + "日 " + hm;
   }
   function navLinks(p) {
     var lng = p.gcj02[0].toFixed(6), lat = p.gcj02[1].toFixed(6), name = encodeURIComponent(p.name);
@@ -166,7 +189,7 @@
     // ---- popup card
     function card(p) {
       var k = kinds[p.kind] || kinds.other;
-      var open = isOpen(p.hours, now());
+      var open = isOpen(p.hours, now(), cfg.calendar);
       var stateText = open === null ? "开放时间未知" : (open ? "开放中" : "已关闭");
       var links = navLinks(p);
       var services = (p.service_labels || []).map(function (s) { return el("span", { "class": "sm-chip", text: s }); });
@@ -311,7 +334,12 @@
       state.me = L.circleMarker([xy[1], xy[0]], { radius: 8, color: "#fff", weight: 3, fillColor: "#1a73e8",
         fillOpacity: 1, className: "sm-me" }).bindTooltip("我的位置").addTo(map);
       showPanel("正在查找最近的服务阵地…", []);
-      fetch(cfg.urls.nearest + "?lng=" + lng.toFixed(7) + "&lat=" + lat.toFixed(7) + "&crs=wgs84&k=" + cfg.nearestK)
+      // the filter on the map is the filter of the search: service on the server,
+      // hidden kinds by asking for more and keeping the visible ones
+      var hiddenKinds = Object.keys(state.hidden).some(function (k) { return state.hidden[k]; });
+      var q = "?lng=" + lng.toFixed(7) + "&lat=" + lat.toFixed(7) + "&crs=wgs84&k=" +
+        (hiddenKinds ? 50 : cfg.nearestK) + (state.service ? "&service=" + encodeURIComponent(state.service) : "");
+      fetch(cfg.urls.nearest + q)
         .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
         .then(function (res) {
           if (!res.ok) {
@@ -319,7 +347,15 @@
             return;
           }
           var bounds = L.latLngBounds([[xy[1], xy[0]]]);
-          var items = res.body.features.map(function (f) {
+          var found = res.body.features.filter(function (f) {
+            var p = byCode[f.properties.code];
+            return !p || visible(p);
+          }).slice(0, cfg.nearestK);
+          if (!found.length) {
+            showPanel("附近没有符合筛选条件的服务阵地", [el("p", { text: "请更换服务类型或显示更多阵地类型。" })]);
+            return;
+          }
+          var items = found.map(function (f) {
             var p = byCode[f.properties.code];
             var q = f.properties;
             if (p) { var d = display(p.lng, p.lat); bounds.extend([d[1], d[0]]); }
@@ -327,7 +363,10 @@
               onclick: function () { if (p) { panel.hidden = true; open(p); } } }, [
               el("b", { text: q.name }),
               el("small", { text: "步行约 " + Math.max(1, Math.round(q.walk_minutes)) + " 分钟 · " + fmtDistance(q.walk_distance_m) +
-                (q.method === "straight_line" ? "（直线距离）" : "") })]);
+                (q.method === "straight_line" ? "（直线距离）" : "") }),
+              el("small", { "class": "sm-state " + (q.open_now === null ? "unknown" : (q.open_now ? "open" : "closed")),
+                text: q.open_now === null ? "开放时间未知" : (q.open_now ? "开放中" :
+                  "已关闭" + (q.next_open ? "，" + fmtNext(q.next_open) + "开放" : "")) })]);
           });
           showPanel("离我最近的服务阵地", items);
           map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
@@ -353,7 +392,7 @@
     }, 60000);
     root.setAttribute("data-ready", "1");
     root.setAttribute("data-ready-ms", String(Math.round(performance.now())));
-    return { cluster: cluster, points: points, select: open, state: state };
+    return { cluster: cluster, points: points, select: open, state: state, cfg: cfg };
   }
 
   window.ServiceMap = {

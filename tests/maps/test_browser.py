@@ -178,3 +178,35 @@ def test_planner_map(watched, live_server, samples_engine, artifacts):
     page.set_viewport_size({"width": 360, "height": 640})
     page.screenshot(path=str(artifacts / "planner-360x640.png"))
     watched.check_clean()
+
+
+def test_open_state_in_the_page_follows_the_holiday_calendar(watched, live_server,
+                                                            samples_engine):
+    """The page's isOpen (with the page's calendar) equals geo.hours.is_open for
+    every point of Lishui on National Day, a make-up Saturday, an ordinary
+    Sunday and a weekday evening."""
+    from sqlalchemy import text as sql
+
+    from geo.hours import is_open, parse_hours
+
+    page = watched.page
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}")
+    with samples_engine.connect() as c:
+        hours = [r[0] for r in c.execute(sql(
+            "SELECT hours FROM service_points WHERE hours IS NOT NULL ORDER BY code"))]
+    hours += [parse_hours(t)[0] for t in ("工作日 9:00-17:00", "周一至周六 9:00-17:00",
+                                          "每天 9:00-21:00 节假日休息")]
+    instants = [datetime(2026, 10, 1, 10, 0, tzinfo=CHINA_TZ),
+                datetime(2026, 2, 14, 10, 0, tzinfo=CHINA_TZ),
+                datetime(2026, 11, 29, 10, 0, tzinfo=CHINA_TZ),
+                datetime(2026, 12, 2, 19, 30, tzinfo=CHINA_TZ)]
+    for at in instants:
+        want = [is_open(h, at) for h in hours]
+        got = page.evaluate(
+            "([hs, iso]) => hs.map(h => ServiceMap.isOpen(h, new Date(iso), smApp.cfg.calendar))",
+            [hours, at.isoformat()])
+        assert got == want, at
+    # the holiday changes some answers: the test is not vacuous
+    assert [is_open(h, instants[0]) for h in hours] != \
+        [is_open(h, instants[0], calendar=False) for h in hours]
+    watched.check_clean()
