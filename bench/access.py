@@ -182,7 +182,6 @@ def main() -> int:
             # pandana on the node-placed problem
             try:
                 import pandana
-
                 import pandas as pd
 
                 ids = pd.Index(np.arange(net.n_nodes))

@@ -13,12 +13,11 @@ The same page, stripped of its title, is the embeddable ``/embed/resident``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Connection
-
-from datetime import datetime
 
 from geo.crs import from_wgs84
 from geo.holidays import calendar_json
