@@ -233,31 +233,9 @@ def select_positions(pos: Positions, params: AccessParams) -> np.ndarray:
 # ====================================================================== the walk
 def snap_arrays(network: Network, x: np.ndarray, y: np.ndarray, max_snap_m: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Snap many points (network CRS, metres) as arrays: edge (-1: none within
-    ``max_snap_m``), metres along the edge from its source and to its target,
-    and the off-street metres. The same choice as :meth:`Network.snap_many`
-    (nearest edge, ties to the lowest index) without a Python object per point."""
-    n = len(x)
-    edge = np.full(n, -1, dtype=np.int64)
-    to_s = np.zeros(n)
-    to_t = np.zeros(n)
-    off = np.full(n, np.inf)
-    if n == 0:
-        return edge, to_s, to_t, off
-    pts = shapely.points(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    (qi, ei), dist = network.tree.query_nearest(pts, max_distance=max_snap_m,
-                                                return_distance=True, all_matches=True)
-    if len(qi) == 0:
-        return edge, to_s, to_t, off
-    order = np.lexsort((ei, qi))
-    qi, ei, dist = qi[order], ei[order], dist[order]
-    first = np.ones(len(qi), dtype=bool)
-    first[1:] = qi[1:] != qi[:-1]
-    qi, ei, dist = qi[first], ei[first], dist[first]
-    lengths = network.length[ei]
-    along = np.clip(shapely.line_locate_point(network.edge_geoms[ei], pts[qi]), 0.0, lengths)
-    edge[qi], to_s[qi], to_t[qi], off[qi] = ei, along, lengths - along, dist
-    return edge, to_s, to_t, off
+    """Snap many points (network CRS, metres) as arrays
+    (:meth:`geo.walk.network.Network.snap_arrays`)."""
+    return network.snap_arrays(x, y, max_snap_m=max_snap_m)
 
 
 def multi_source_walk(network: Network, t_edge: np.ndarray, t_to_s: np.ndarray,

@@ -276,29 +276,49 @@ class Network:
         return Snap(edge=e, fraction=s / length, to_source_m=s, to_target_m=length - s,
                     off_network_m=float(dist[first]), x=on.x, y=on.y)
 
-    def snap_many(
-        self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0
-    ) -> list[Snap | None]:
-        """Vectorised :meth:`snap` for arrays of points (metres, network CRS)."""
+    def _nearest_edges(self, x: np.ndarray, y: np.ndarray, max_snap_m: float) -> tuple:
+        """For each point with an edge within ``max_snap_m``: its index, the
+        nearest edge (ties to the lowest index), the distance, the metres along
+        the edge, and the points (shapely)."""
         x = np.atleast_1d(np.asarray(x, dtype=np.float64))
         y = np.atleast_1d(np.asarray(y, dtype=np.float64))
         pts = shapely.points(x, y)
         (qi, ei), dist = self.tree.query_nearest(
             pts, max_distance=max_snap_m, return_distance=True, all_matches=True
         )
-        out: list[Snap | None] = [None] * len(x)
+        if len(qi):
+            # lowest edge index per query point among equidistant matches
+            order = np.lexsort((ei, qi))
+            qi, ei, dist = qi[order], ei[order], dist[order]
+            first = np.ones(len(qi), dtype=bool)
+            first[1:] = qi[1:] != qi[:-1]
+            qi, ei, dist = qi[first], ei[first], dist[first]
+        along = np.clip(shapely.line_locate_point(self.edge_geoms[ei], pts[qi]), 0.0,
+                        self.length[ei]) if len(qi) else np.zeros(0)
+        return qi, ei, dist, along, pts
+
+    def snap_arrays(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`snap_many` as arrays, without a Python object per point: edge
+        (-1 where none is within ``max_snap_m``), metres from the edge's source
+        and to its target, off-network metres (inf where not snapped)."""
+        n = len(np.atleast_1d(x))
+        edge = np.full(n, -1, dtype=np.int64)
+        to_s, to_t, off = np.zeros(n), np.zeros(n), np.full(n, np.inf)
+        qi, ei, dist, along, _ = self._nearest_edges(x, y, max_snap_m)
+        edge[qi], to_s[qi], to_t[qi], off[qi] = ei, along, self.length[ei] - along, dist
+        return edge, to_s, to_t, off
+
+    def snap_many(
+        self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0
+    ) -> list[Snap | None]:
+        """Vectorised :meth:`snap` for arrays of points (metres, network CRS)."""
+        qi, ei, dist, along, _ = self._nearest_edges(x, y, max_snap_m)
+        out: list[Snap | None] = [None] * len(np.atleast_1d(x))
         if len(qi) == 0:
             return out
-        # lowest edge index per query point among equidistant matches
-        order = np.lexsort((ei, qi))
-        qi, ei, dist = qi[order], ei[order], dist[order]
-        first = np.ones(len(qi), dtype=bool)
-        first[1:] = qi[1:] != qi[:-1]
-        qi, ei, dist = qi[first], ei[first], dist[first]
         geoms = self.edge_geoms[ei]
-        along = shapely.line_locate_point(geoms, pts[qi])
         lengths = self.length[ei]
-        along = np.clip(along, 0.0, lengths)
         on = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
         for k in range(len(qi)):
             length = float(lengths[k])
