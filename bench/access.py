@@ -61,7 +61,6 @@ def best(fn, repeat: int) -> tuple[float, object]:
 
 def spliced_scipy(net, starts, targets):
     """(b): buildings and positions as nodes of a new graph; one SciPy call."""
-    import scipy.sparse as sp
     from scipy.sparse.csgraph import dijkstra
 
     n = net.n_nodes
@@ -99,10 +98,7 @@ def spliced_scipy(net, starts, targets):
     w.append(np.concatenate([s_off, t_off])[on])
     r, c, d = np.concatenate(rows), np.concatenate(cols), np.maximum(np.concatenate(w), 1e-9)
     size = n + 2 * (ns + nt)
-    g = sp.csr_matrix((np.concatenate([d, d]), (np.concatenate([r, c]), np.concatenate([c, r]))),
-                      shape=(size, size))
-    # duplicates (parallel pieces) summed by csr: take the minimum instead
-    g = sp.coo_matrix(g)
+    # duplicates (parallel pieces) would be summed by csr: keep the minimum instead
     sources = off_ids[ns:][t_edge >= 0]
     dist = dijkstra(_min_graph(r, c, d, size), directed=False, indices=sources, min_only=True)
     return dist[off_ids[:ns]]

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import app_networks, current_token
 from api.limits import expensive
-from api.routes.coverage import _answer, _check_scope  # noqa: F401 — one answer path
+from api.routes.coverage import _answer
 from api.routes.points import instant
 from api.schemas import Instant
 from api.settings import Settings

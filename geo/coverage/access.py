@@ -47,9 +47,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.circles import Networks
-from geo.coverage.loading import GRID_KIND_ZH, LEVEL_ZH, Town, load_town
+from geo.coverage.loading import Town, load_town
 from geo.errors import Conflict, InvalidInput, Problem
-from geo.hours import CHINA_TZ
 from geo.points import HoursMemo
 from geo.profiles import STANDARD_DISTANCES_M, walking_budget
 from geo.vocab import POINT_KIND_ZH, SERVICE_ZH, PointKind, Service
@@ -648,17 +647,3 @@ def two_step_fca(population: np.ndarray, capacity: np.ndarray, pair_b: np.ndarra
     ratio = np.divide(capacity, demand, out=np.zeros(len(capacity)), where=demand > 0)
     score = np.bincount(pair_b, weights=ratio[pair_p], minlength=len(population))
     return score, demand, ratio
-
-
-def labels_zh(row: dict[str, Any]) -> dict[str, Any]:
-    """Chinese level and grid-kind labels of an area row."""
-    out = dict(row)
-    out["level_zh"] = LEVEL_ZH.get(row.get("level"), row.get("level"))
-    if row.get("kind"):
-        out["kind_zh"] = GRID_KIND_ZH.get(row["kind"], row["kind"])
-    return out
-
-
-def at_now() -> datetime:
-    return datetime.now(CHINA_TZ).replace(second=0, microsecond=0)
-
