@@ -31,6 +31,7 @@ from api.deps import reject_unknown_query
 from api.headers import SecurityHeaders
 from api.limits import Budgets
 from api.routes import all_routers, front_routes
+from api.routes.access import walktime_provider
 from api.routes.points import GEOJSON
 from api.settings import Settings
 from geo.cache import VersionedCache
@@ -348,9 +349,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     state.map_tiles = TileService(read_engine, versions=versions,
                                   params={"minutes": float(settings.default_minutes),
                                           "profile": settings.default_profile})
+    state.map_tiles.provide("walktime", walktime_provider(state))
     state.map_pages = VersionedCache(64)
     #: coverage analyses of public requests, one per parameters and data version
-    state.analyses = VersionedCache(8)
+    state.analyses = VersionedCache(16)
     state.budgets = Budgets(settings)
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,

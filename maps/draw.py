@@ -23,6 +23,7 @@ from maps.style import (
     COMPOUND_UNCOVERED_RAMP,
     kind_style,
     ramp_colour,
+    walk_colour,
 )
 
 __all__ = [
@@ -160,7 +161,7 @@ def draw_points(canvas: Canvas, feats: Features, *, scale: float = 1.0) -> None:
 
 
 def _draw_polygons_by(canvas: Canvas, feats: Features, colour_of, *, opacity: float,
-                      outline: str, outline_width: float = 1.0) -> None:
+                      outline: str | None, outline_width: float = 1.0) -> None:
     pix = canvas.project(feats.geoms)
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(feats.props):
@@ -189,6 +190,9 @@ OVERLAYS: dict[str, Any] = {
         outline="#333333", outline_width=0.6),
     "regions": lambda c, f: c.lines(c.project(f.geoms), BASEMAP["town_outline"], width=1.5),
     "roads": lambda c, f: c.lines(c.project(f.geoms), "#888888", width=1.0),
+    # H3 cells tile the plane: no outline, so the surface reads as one field
+    "walktime": lambda c, f: _draw_polygons_by(
+        c, f, lambda p: walk_colour(p["band"]), opacity=0.6, outline=None),
     "water": lambda c, f: c.fill(c.project(f.geoms), BASEMAP["water"]),
 }
 

@@ -3,9 +3,12 @@
 Each layer has a packaged SQL source (``maps/sql/<name>.sql``): one SELECT of
 an integer ``fid``, the public attribute columns and ``geom`` (EPSG:4326),
 filtered by a WGS-84 envelope bound as ``:x0 :y0 :x1 :y1`` so the GiST index
-is used. Two wrappers read it: :func:`mvt_tile` (``ST_AsMVT`` of one tile) and
-:func:`fetch` (WKB for raster drawing). Identifiers come from the registry and
-are quoted; values are always bound.
+is used. A *provided* layer (``walktime``) has no table: the application
+computes its features (:class:`maps.tiles.TileService` asks the layer's
+provider) and binds them as arrays that its SQL unnests, so encoding and
+drawing are the same for every layer. Two wrappers read it: :func:`mvt_tile`
+(``ST_AsMVT`` of one tile) and :func:`fetch` (WKB for raster drawing).
+Identifiers come from the registry and are quoted; values are always bound.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ class LayerSpec:
     params
         Layer parameters (e.g. the circles' walking budget) and their defaults;
         the tile service fills them from the settings.
+    provided
+        The features are computed by the application, not read from a table:
+        the tile service binds its provider's arrays (see the module docstring).
     """
 
     name: str
@@ -76,6 +82,7 @@ class LayerSpec:
     maxzoom: int = 20
     formats: tuple[str, ...] = ("mvt", "png")
     params: dict[str, Any] = field(default_factory=dict)
+    provided: bool = False
 
 
 _BUDGET = {"minutes": 10.0, "profile": "elderly"}
@@ -126,6 +133,13 @@ LAYERS: dict[str, LayerSpec] = {
                   # buildings: the planner map's figures (geo.coverage) count them
                   ("compounds", "service_circles", "service_points", "buildings"), minzoom=10,
                   params=dict(_BUDGET)),
+        LayerSpec("walktime", "步行时间",
+                  "Walking minutes from each H3 cell (resolution 10) to the nearest "
+                  "position, at the server's walking profile (geo.coverage.access; "
+                  "computed per data version, not stored).", "polygon",
+                  {"minutes": "Number", "band": "String", "region_code": "String"},
+                  ("buildings", "service_points", "network_edges", "regions"), minzoom=11,
+                  params={"profile": "elderly"}, provided=True),
         LayerSpec("roads", "道路", "Walkable ways of the walking network.", "line",
                   {"highway": "String"}, ("network_edges",), minzoom=10),
         LayerSpec("water", "水系", "Rivers and lakes.", "polygon", {"name": "String"},

@@ -21,12 +21,16 @@ __all__ = [
     "COVERAGE_RAMP",
     "KIND_STYLES",
     "KindStyle",
+    "WALK_RAMP",
+    "WALK_UNREACHABLE",
     "coverage_colour",
     "kind_style",
     "kinds_json",
     "rgb",
     "rgba",
     "services_json",
+    "walk_band",
+    "walk_colour",
 ]
 
 #: The badge every map over synthetic sample data carries.
@@ -143,6 +147,40 @@ def coverage_colour(share: float | None) -> str:
         if share >= lower:
             colour = c
     return colour
+
+
+#: Walking minutes to the nearest position → colour and legend label, for the
+#: walking-time heatmap: blue within the GB 50180 5- and 10-minute tiers,
+#: yellow to 15, orange and red beyond (a diverging ramp that reads without
+#: red-green vision; ColorBrewer RdYlBu).
+WALK_RAMP: list[tuple[float, str, str]] = [
+    (0.0, "#2c7bb6", "5 分钟以内"),
+    (5.0, "#abd9e9", "5–10 分钟"),
+    (10.0, "#ffffbf", "10–15 分钟"),
+    (15.0, "#fdae61", "15–20 分钟"),
+    (20.0, "#d7191c", "20 分钟以上"),
+]
+#: Colour and label of a place from which no position can be reached on foot.
+WALK_UNREACHABLE: tuple[str, str] = ("#8c8c8c", "步行不可达")
+
+
+def walk_band(minutes: float | None) -> str:
+    """The legend label of a walking time (minutes; None: unreachable)."""
+    if minutes is None or minutes != minutes or minutes == float("inf"):
+        return WALK_UNREACHABLE[1]
+    label = WALK_RAMP[0][2]
+    for lower, _, lab in WALK_RAMP:
+        if minutes >= lower:
+            label = lab
+    return label
+
+
+def walk_colour(band: str) -> str:
+    """The colour of a legend label of :func:`walk_band`."""
+    for _, colour, lab in WALK_RAMP:
+        if lab == band:
+            return colour
+    return WALK_UNREACHABLE[0]
 
 
 def ramp_colour(value: float, ramp: list[tuple[Any, str, str]]) -> str:

@@ -12,11 +12,21 @@ or plain SQL — so a layer's old tiles are never served again once a change is
 committed. The versions are read in one query and reused for ``ttl_s``
 seconds (``Settings.cache_ttl_s``); with ``ttl_s=0`` every request sees the
 newest data. :meth:`TileService.invalidate` forgets them at once.
+
+Provided layers
+---------------
+A layer with ``provided=True`` (the walking-time heatmap) is computed by the
+application, not read from a table: :meth:`TileService.provide` registers a
+function ``(connection, WGS-84 bbox, zoom, layer parameters) -> arrays`` that
+returns the features near the tile as the arrays its SQL source unnests. The
+tiles of a provided layer without a provider are empty (e.g. a tile service
+made outside the web app).
 """
 
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -35,6 +45,7 @@ from maps.style import BASEMAP, rgba
 __all__ = [
     "MAX_ZOOM",
     "MEDIA_TYPES",
+    "Provider",
     "Tile",
     "TileService",
     "check_tile",
@@ -45,6 +56,11 @@ __all__ = [
 MAX_ZOOM = 22
 MEDIA_TYPES = {"mvt": "application/vnd.mapbox-vector-tile", "png": "image/png"}
 TILE_SIZE = 256
+
+#: A provided layer's features near a tile: ``(conn, bbox, zoom, params)`` →
+#: the arrays its SQL source binds (see the module docstring).
+Provider = Callable[[Any, tuple[float, float, float, float], int, dict[str, Any]],
+                    dict[str, list[Any]]]
 
 
 def check_tile(spec: LayerSpec | None, layer: str, z: int, x: int, y: int, fmt: str) -> LayerSpec:
@@ -112,6 +128,28 @@ class TileService:
         self.versions = versions or DataVersions(engine, ttl_s=ttl_s)
         self.cache: VersionedCache[Tile] = VersionedCache(max_entries, max_bytes)
         self.params = dict(params or {})
+        self.providers: dict[str, Provider] = {}
+
+    def provide(self, layer: str, provider: Provider) -> None:
+        """Register the function that computes a provided layer's features."""
+        spec = LAYERS.get(layer)
+        if spec is None or not spec.provided:
+            raise ValueError(f"{layer!r} is not a provided layer")
+        self.providers[layer] = provider
+
+    def _bound(self, conn: Any, spec: LayerSpec, z: int, x: int, y: int) -> dict[str, Any] | None:
+        """The layer's parameters, with a provided layer's arrays (None: no
+        provider, or nothing near the tile)."""
+        params = self.layer_params(spec)
+        if not spec.provided:
+            return params
+        provider = self.providers.get(spec.name)
+        if provider is None:
+            return None
+        arrays = provider(conn, tile_bounds_lnglat(z, x, y, margin=64 / 4096), z, params)
+        if not arrays or not next(iter(arrays.values())):
+            return None
+        return {**params, **arrays}
 
     def layer_params(self, spec: LayerSpec) -> dict[str, Any]:
         return {k: self.params.get(k, v) for k, v in spec.params.items()}
@@ -151,14 +189,16 @@ class TileService:
             return hit
         if z < spec.minzoom or z > spec.maxzoom:
             data = b"" if fmt == "mvt" else _empty_png()
-        elif fmt == "mvt":
-            with self.engine.connect() as conn:
-                data = mvt_tile(conn, spec.name, z, x, y,
-                                tile_bounds_lnglat(z, x, y, margin=64 / 4096),
-                                self.layer_params(spec))
         else:
             with self.engine.connect() as conn:
-                data = render_png(conn, spec, z, x, y, self.layer_params(spec))
+                bound = self._bound(conn, spec, z, x, y)
+                if bound is None:
+                    data = b"" if fmt == "mvt" else _empty_png()
+                elif fmt == "mvt":
+                    data = mvt_tile(conn, spec.name, z, x, y,
+                                    tile_bounds_lnglat(z, x, y, margin=64 / 4096), bound)
+                else:
+                    data = render_png(conn, spec, z, x, y, bound)
         gz = gzip.compress(data, 6, mtime=0) if fmt == "mvt" and len(data) > 256 else None
         tile = Tile(data, etag_of(version.encode() + data), MEDIA_TYPES[fmt], version, gz)
         self.cache.put(key, version, tile, len(data) + len(gz or b""))

@@ -10,19 +10,22 @@ speed its minutes are at.
 
 # no ``from __future__ import annotations``: FastAPI reads the annotations
 
+import math
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from api.deps import app_networks, current_token
+from api.deps import current_token
 from api.limits import expensive
 from api.routes.coverage import _answer
 from api.routes.points import instant
 from api.schemas import Instant
 from api.settings import Settings
 from geo.coverage import access as ac
+from geo.errors import Conflict, InvalidInput
 from geo.tokens import Principal
 from geo.vocab import PointKind, Service
 
@@ -71,9 +74,14 @@ def access_run(request: Request, conn: Connection, region: str | None,
                params: ac.AccessParams, scenario: int | None = None) -> ac.AccessRun:
     """The run of ``params`` (today, or a saved scenario), computed once per data
     version and shared by the walk, tiers, supply answers and the heatmap tiles."""
-    state = request.app.state
+    return shared_run(request.app.state, conn, region, params, scenario)
+
+
+def shared_run(state: Any, conn: Connection, region: str | None, params: ac.AccessParams,
+               scenario: int | None = None) -> ac.AccessRun:
+    """:func:`access_run` for the app's ``state`` (also used outside requests)."""
     tag = state.data_versions.get_tag(None, conn)
-    networks = app_networks(request, conn)
+    networks = state.network_cache.get(conn)
     if scenario is not None:
         from geo import scenarios
 
@@ -169,3 +177,41 @@ async def get_supply(
 
     return await _answer(request, build, view="supply", fmt=format, name="supply",
                          detail=scenario is not None, principal=principal, region=region)
+
+
+# ------------------------------------------------------------- heatmap tiles
+def walktime_provider(state: Any):
+    """The provider of the ``walktime`` tile layer (:mod:`maps.tiles`): the H3
+    cells near a tile with their walking minutes to the nearest position, from
+    the same cached runs as ``/api/v1/access`` (every town the tile meets; a
+    town without buildings or network has no cells)."""
+    from maps.style import walk_band
+
+    def provide(conn: Connection, bbox: tuple[float, float, float, float], zoom: int,
+                layer: dict[str, Any]) -> dict[str, list[Any]]:
+        params = access_params(state.settings, layer.get("profile"), None, None, None, None)
+        towns = conn.execute(text(
+            "SELECT code FROM regions WHERE level = 'town' AND geom IS NOT NULL "
+            "AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326) ORDER BY code"),
+            {"x0": bbox[0], "y0": bbox[1], "x1": bbox[2], "y1": bbox[3]}).scalars().all()
+        out: dict[str, list[Any]] = {"wkb": [], "minutes": [], "band": [], "region_code": []}
+        for code in towns:
+            try:
+                run = shared_run(state, conn, code, params)
+            except (InvalidInput, Conflict):
+                continue
+            idx = ac.cells_in(run, bbox)
+            if not len(idx):
+                continue
+            wkb = ac.hex_wkb(run)
+            mpm = run.params.metres_per_minute
+            for i in idx.tolist():
+                m = float(run.h_m[i])
+                minutes = round(m / mpm, 1) if math.isfinite(m) else None
+                out["wkb"].append(wkb[i])
+                out["minutes"].append(minutes)
+                out["band"].append(walk_band(minutes))
+                out["region_code"].append(code)
+        return out
+
+    return provide

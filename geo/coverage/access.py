@@ -60,6 +60,8 @@ __all__ = [
     "AccessRun",
     "Positions",
     "access_run",
+    "cells_in",
+    "hex_wkb",
     "load_positions",
     "multi_source_walk",
     "snap_arrays",
@@ -322,6 +324,7 @@ class AccessRun:
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _pair: tuple | None = field(default=None, repr=False)
     _supply: tuple | None = field(default=None, repr=False)
+    _hex_wkb: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def b_minutes(self) -> np.ndarray:
@@ -420,6 +423,33 @@ def access_run(conn: Connection, region: str | None, params: AccessParams, *,
                     h_pop.astype(np.int64), h_n.astype(np.int64), label=label)
     run._pair = (b_snap, (t_edge, t_s, t_t, t_off))
     return run
+
+
+def hex_wkb(run: AccessRun) -> np.ndarray:
+    """The WKB polygons (WGS-84) of the run's H3 cells, made once per run."""
+    if run._hex_wkb is None:
+        import h3
+
+        rings = [[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in run.h_cell]
+        polys = shapely.polygons(rings) if rings else np.zeros(0, dtype=object)
+        run._hex_wkb = np.asarray(shapely.to_wkb(polys), dtype=object)
+    return run._hex_wkb
+
+
+def cells_in(run: AccessRun, bbox: tuple[float, float, float, float]) -> np.ndarray:
+    """Indices of the run's H3 cells whose polygon may meet the WGS-84 ``bbox``
+    (centre within the box grown by two cell edges)."""
+    import h3
+
+    if len(run.h_cell) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pad = 2 * h3.average_hexagon_edge_length(run.params.hex_resolution, "m") / 111_320.0
+    lat = (bbox[1] + bbox[3]) / 2
+    padx = pad / max(math.cos(math.radians(lat)), 0.1)
+    x, y = run.h_xy[:, 0], run.h_xy[:, 1]
+    keep = (x >= bbox[0] - padx) & (x <= bbox[2] + padx) & (y >= bbox[1] - pad) \
+        & (y <= bbox[3] + pad)
+    return np.flatnonzero(keep)
 
 
 # ====================================================================== figures
