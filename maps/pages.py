@@ -4,6 +4,7 @@ Leaflet comes from the app itself, basemap layers, and the finished HTML."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import folium
@@ -83,6 +84,10 @@ def script_json(value: Any) -> str:
 
 
 def finish_html(fig: Figure) -> str:
-    """The page's HTML (``lang="zh-CN"``)."""
+    """The page's HTML (``lang="zh-CN"``; the viewport lets people zoom the page,
+    which folium's template forbids: WCAG 1.4.4, and most residents are elderly)."""
     html = fig.render()
+    html = re.sub(r'<meta name="viewport"[^>]*>',
+                  '<meta name="viewport" content="width=device-width, initial-scale=1.0">',
+                  html, count=1)
     return html.replace("<html>", '<html lang="zh-CN">', 1)

@@ -7,8 +7,13 @@ compound and the public attributes of positions — never grid workers, party
 members or households (personal data stay behind the planner API).
 
 Figures come from :mod:`geo.coverage` (``analyse`` + ``reach_coverage`` per
-village and grid, per compound; ``branch_coverage``) and proposed sites from
-:func:`geo.siting.site` (greedy, on request: ``sites=K``). Where the analysis
+village and grid, per compound; ``branch_coverage``; the walk from every home
+and 2SFCA supply per village from :mod:`geo.coverage.access`, with the
+walking-time heatmap from the ``walktime`` tiles) and proposed sites from
+:func:`geo.siting.site` (greedy, on request: ``sites=K``). A saved scenario
+is shown beside today by the page's script (``?scenario=ID``): it reads the
+scenario and its comparison from the token-protected API with the planner's
+own token, so the cached page itself holds nothing private. Where the analysis
 cannot run (a region without buildings, or no stored circles) the page falls
 back to the display rule of the ``coverage`` tile layer (a compound counts as
 reached when a stored circle contains its representative point) and says so.
@@ -34,6 +39,10 @@ from maps.style import (
     CIRCLE,
     COMPOUND_UNCOVERED_RAMP,
     COVERAGE_RAMP,
+    SUPPLY_RAMP,
+    WALK_DELTA_RAMP,
+    WALK_RAMP,
+    WALK_UNREACHABLE,
     coverage_colour,
     kinds_json,
     ramp_colour,
@@ -74,6 +83,42 @@ def _analysis(conn: Connection, scope: Scope, minutes: float, profile: str):
     except Conflict as exc:  # circles not computed yet: the page says so
         return None, None, str(exc)
     return an, reach_coverage(an, by_point=False), None
+
+
+def _access(conn: Connection, scope: Scope, profile: str, max_snap_m: float
+            ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """Walking figures and 2SFCA supply per village and grid code (empty with
+    no network or buildings), and the parameters they are at."""
+    from geo.circles import Networks
+    from geo.coverage import access as ac
+    from geo.errors import Conflict, InvalidInput
+
+    prof = "elderly" if profile == "standard" else profile
+    try:
+        run = ac.access_run(conn, scope.code, ac.AccessParams(profile=prof,
+                                                              max_snap_m=max_snap_m),
+                            networks=Networks.load(conn))
+    except (InvalidInput, Conflict):
+        return {}, None
+    walk, supply = ac.walk_report(run), ac.supply_report(run)
+    out: dict[str, dict[str, Any]] = {}
+    for key in ("by_region", "by_grid"):
+        for r in walk[key]:
+            out[r["code"]] = {"within_10min_pct": r["within_10min_pct"],
+                              "median_minutes": r["median_minutes"],
+                              "p90_minutes": r["p90_minutes"]}
+        for r in supply[key]:
+            out.setdefault(r["code"], {}).update(
+                m2_per_1000=r["m2_per_1000"],
+                supply_colour=ramp_colour(r["m2_per_1000"], SUPPLY_RAMP))
+    p = walk["parameters"]
+    t = walk["totals"]
+    return out, {"speed_kmh": p["speed_kmh"], "metres_per_minute": p["metres_per_minute"],
+                 "profile": p["profile"], "catchment_minutes": p["catchment_minutes"],
+                 "within_10min_pct": t["within_10min_pct"],
+                 "median_minutes": t["median_minutes"], "p90_minutes": t["p90_minutes"],
+                 "m2_per_1000": supply["totals"]["m2_per_1000"],
+                 "imputed": supply["imputed"]}
 
 
 def _area_geometries(conn: Connection, scope: Scope) -> dict[str, tuple[str, str, dict]]:
@@ -164,10 +209,15 @@ def _proposed_sites(conn: Connection, scope: Scope, k: int, minutes: float,
 
 def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: str,
                    prefix: str = "", tile_version: str | None = None,
-                   sites: int = 0) -> dict[str, Any]:
+                   walk_version: str | None = None, sites: int = 0,
+                   max_snap_m: float = 300.0) -> dict[str, Any]:
     """Everything the planner page's script needs (JSON-serialisable)."""
     an, reach, why = _analysis(conn, scope, minutes, profile)
     areas = _areas(conn, scope, minutes, profile, reach)
+    access, access_totals = _access(conn, scope, profile, max_snap_m)
+    for fc in areas.values():
+        for f in fc["features"]:
+            f["properties"].update(access.get(f["properties"]["code"], {}))
     uncovered, branch, btotals = _compounds(conn, scope, minutes, profile, an)
     totals = reach.totals if reach else None
     v = f"?v={tile_version}" if tile_version else ""
@@ -185,12 +235,23 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         "branch": branch,
         "sites": _proposed_sites(conn, scope, sites, minutes, profile),
         "analysis_note": None if reach else f"覆盖分析未能运行（{why}）：按小区代表点估算",
-        "tiles": {"circles": f"{prefix}/tiles/circles/{{z}}/{{x}}/{{y}}.png{v}"},
+        "tiles": {"circles": f"{prefix}/tiles/circles/{{z}}/{{x}}/{{y}}.png{v}",
+                  "walktime": f"{prefix}/tiles/walktime/{{z}}/{{x}}/{{y}}.png"
+                              + (f"?v={walk_version}" if walk_version else "")},
+        "access": access_totals,
+        "api": f"{prefix}/api/v1",
         "circle": CIRCLE,
         "ramps": {"coverage": [{"min": a, "colour": c, "label": lab}
                                for a, c, lab in COVERAGE_RAMP],
                   "uncovered": [{"min": a, "colour": c, "label": lab}
-                                for a, c, lab in COMPOUND_UNCOVERED_RAMP]},
+                                for a, c, lab in COMPOUND_UNCOVERED_RAMP],
+                  "walk": [{"min": a, "colour": c, "label": lab} for a, c, lab in WALK_RAMP]
+                  + [{"min": None, "colour": WALK_UNREACHABLE[0],
+                      "label": WALK_UNREACHABLE[1]}],
+                  "supply": [{"min": a, "colour": c, "label": lab}
+                             for a, c, lab in SUPPLY_RAMP],
+                  "walk_delta": [{"min": a, "colour": c, "label": lab}
+                                 for a, c, lab in WALK_DELTA_RAMP]},
         "summary": {
             "points": scope.points,
             "compounds": totals.compounds if totals else None,
@@ -213,7 +274,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
 def planner_html(conn: Connection, settings: MapSettings, *, region: str | None = None,
                  basemap: str | None = None, prefix: str = "",
                  basemap_version: str | None = None, tile_version: str | None = None,
-                 sites: int = 0) -> str:
+                 walk_version: str | None = None, sites: int = 0) -> str:
     """The planner map page of ``region`` (default: the town with most points).
 
     The planner map is drawn in WGS-84; a GCJ-02 basemap (Amap/Tencent) is
@@ -241,7 +302,8 @@ def planner_html(conn: Connection, settings: MapSettings, *, region: str | None 
     minutes = float(settings.default_minutes)
     profile = settings.default_profile
     cfg = planner_config(conn, scope, minutes=minutes, profile=profile, prefix=prefix,
-                         tile_version=tile_version, sites=sites)
+                         tile_version=tile_version, walk_version=walk_version, sites=sites,
+                         max_snap_m=settings.max_snap_m)
     cfg["basemaps"] = [{"key": b.key, "title": b.title, "url": b.url,
                         "attribution": b.attribution, "subdomains": b.subdomains or "abc",
                         "max_zoom": b.max_zoom, "labels_url": b.labels_url,
@@ -250,6 +312,6 @@ def planner_html(conn: Connection, settings: MapSettings, *, region: str | None 
     center = ((scope.bbox[1] + scope.bbox[3]) / 2, (scope.bbox[0] + scope.bbox[2]) / 2) \
         if scope.bbox else (23.19, 113.15)
     fig, m = local_map(cfg["title"], center=center, prefix=prefix)
-    AppScript("planner", cfg, prefix=prefix, js=["planner.js"],
+    AppScript("planner", cfg, prefix=prefix, js=["scenario.js", "planner.js"],
               css=["servicemap.css", "planner.css"]).add_to(m)
     return finish_html(fig)

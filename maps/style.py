@@ -21,6 +21,8 @@ __all__ = [
     "COVERAGE_RAMP",
     "KIND_STYLES",
     "KindStyle",
+    "SUPPLY_RAMP",
+    "WALK_DELTA_RAMP",
     "WALK_RAMP",
     "WALK_UNREACHABLE",
     "coverage_colour",
@@ -160,6 +162,27 @@ WALK_RAMP: list[tuple[float, str, str]] = [
     (15.0, "#fdae61", "15–20 分钟"),
     (20.0, "#d7191c", "20 分钟以上"),
 ]
+#: Change of the walk in a scenario (minutes; negative: nearer) → colour and
+#: label (ColorBrewer RdBu: blue nearer, red farther).
+WALK_DELTA_RAMP: list[tuple[float, str, str]] = [
+    (-1e9, "#2166ac", "近 5 分钟以上"),
+    (-5.0, "#67a9cf", "近 1–5 分钟"),
+    (-1.0, "#d1e5f0", "近 1 分钟以内"),
+    (0.0, "#fddbc7", "远 1 分钟以内"),
+    (1.0, "#ef8a62", "远 1–5 分钟"),
+    (5.0, "#b2182b", "远 5 分钟以上"),
+]
+
+#: 2SFCA supply (m² of position floor area per 1000 residents within the
+#: catchment) → colour and label (ColorBrewer YlGn: more is greener).
+SUPPLY_RAMP: list[tuple[float, str, str]] = [
+    (0.0, "#ffffcc", "< 75 m²/千人"),
+    (75.0, "#c2e699", "75–150 m²/千人"),
+    (150.0, "#78c679", "150–250 m²/千人"),
+    (250.0, "#31a354", "250–400 m²/千人"),
+    (400.0, "#006837", "≥ 400 m²/千人"),
+]
+
 #: Colour and label of a place from which no position can be reached on foot.
 WALK_UNREACHABLE: tuple[str, str] = ("#8c8c8c", "步行不可达")
 

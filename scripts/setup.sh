@@ -48,4 +48,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sig" ]; then
   .venv/bin/python -m pip install -q -e ".[test]"
   echo "$sig" > "$stamp"
 fi
+# axe-core (npm) for the accessibility checks of the browser tests
+if [ $want_test = 1 ]; then
+  axe=.venv/axe-core/node_modules/axe-core/axe.min.js
+  if [ ! -f "$axe" ]; then
+    if ! command -v npm >/dev/null; then
+      echo "==> installing Debian package: npm"
+      SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "==> installing axe-core into .venv/axe-core"
+    npm install --silent --no-audit --no-fund --prefix .venv/axe-core "axe-core@>=4.10 <5" >/dev/null
+  fi
+fi
 echo "==> set-up complete"

@@ -146,6 +146,9 @@ async def planner_map(
     region: Region = None,
     basemap: Annotated[Literal["offline", "osm", "tianditu"] | None, Query()] = None,
     sites: Annotated[int, Query(ge=0, le=10, description="proposed new sites (greedy)")] = 0,
+    scenario: Annotated[int | None, Query(ge=1, le=2_147_483_647, description=(
+        "a saved scenario shown beside today (the page reads it with the planner's "
+        "token; the page itself is the same for everyone)"))] = None,
 ) -> Response:
     from maps.planner import planner_html
 
@@ -156,10 +159,11 @@ async def planner_map(
                 read_engine(request).connect() as conn:
             return planner_html(conn, settings, region=region, basemap=basemap,
                                 prefix=_prefix(request), basemap_version=versions[-1],
-                                tile_version=versions[1], sites=sites).encode("utf-8")
+                                tile_version=versions[1], walk_version=versions[-2],
+                                sites=sites).encode("utf-8")
 
-    body, etag = await _page(request, key,
-                             ("coverage", "circles", "grids", "compounds", "basemap"), build)
+    body, etag = await _page(request, key, ("coverage", "circles", "grids", "compounds",
+                                            "walktime", "basemap"), build)
     return _html(request, body, etag, settings)
 
 

@@ -16,10 +16,19 @@ from api.auth import forbidden
 from api.caching import encode_json
 from api.deps import app_networks, get_engine, require_planner
 from api.limits import expensive
-from api.routes.access import AtQ, KindsQ, ProfileQ, ServicesQ, SpeedQ, access_params
+from api.routes.access import (
+    AtQ,
+    KindsQ,
+    ProfileQ,
+    ServicesQ,
+    SpeedQ,
+    access_params,
+    shared_run,
+)
 from api.routes.coverage import PRIVATE, _circle_params, _file, _params
 from api.settings import Settings
 from geo import scenarios as sc
+from geo.coverage import access as ac
 from geo.coverage.loading import resolve_region
 from geo.tokens import Principal
 
@@ -146,3 +155,34 @@ async def compare_scenario(
     if format != "json":
         return _file(result, "scenario", format, "scenario", PRIVATE)
     return _json(result)
+
+
+@router.get("/scenarios/{scenario_id}/cells", operation_id="scenario_cells",
+            summary="GeoJSON of the H3 cells whose walk to the nearest position the "
+                    "scenario changes: minutes today and in the scenario")
+async def scenario_cells(
+    scenario_id: IdPath,
+    request: Request,
+    principal: Planner,
+    engine: EngineDep,
+    _: Annotated[None, Depends(expensive)],
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    services: ServicesQ = None,
+    at: AtQ = None,
+    min_minutes: Annotated[float, Query(ge=0.1, le=30, description="smallest change "
+                                                                   "listed, minutes")] = 0.1,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    params = access_params(settings, profile, speed_kmh, kinds, services, at)
+    state = request.app.state
+
+    def run() -> dict:
+        with engine.connect() as conn:
+            found = _mine(conn, principal, scenario_id)
+            today = shared_run(state, conn, found.region_code, params)
+            scen = shared_run(state, conn, found.region_code, params, scenario_id)
+            return ac.changed_cells(today, scen, min_minutes=min_minutes)
+
+    return _json(await run_in_threadpool(run))

@@ -61,6 +61,7 @@ __all__ = [
     "Positions",
     "access_run",
     "cells_in",
+    "changed_cells",
     "hex_wkb",
     "load_positions",
     "multi_source_walk",
@@ -450,6 +451,36 @@ def cells_in(run: AccessRun, bbox: tuple[float, float, float, float]) -> np.ndar
     keep = (x >= bbox[0] - padx) & (x <= bbox[2] + padx) & (y >= bbox[1] - pad) \
         & (y <= bbox[3] + pad)
     return np.flatnonzero(keep)
+
+
+def changed_cells(today: AccessRun, scenario: AccessRun, *, min_minutes: float = 0.1
+                  ) -> dict[str, Any]:
+    """GeoJSON of the H3 cells whose walk to the nearest position differs
+    between two runs of the same town (a scenario against today) by at least
+    ``min_minutes``: the minutes of both, the difference (negative: nearer)."""
+    if not np.array_equal(today.h_cell, scenario.h_cell):
+        raise ValueError("the runs cover different cells")
+    mpm = today.params.metres_per_minute
+    t, s = today.h_m / mpm, scenario.h_m / mpm
+    both = np.isfinite(t) & np.isfinite(s)
+    diff = np.where(both, s - t, np.where(np.isfinite(t) == np.isfinite(s), 0.0, np.inf))
+    idx = np.flatnonzero(np.abs(diff) >= min_minutes - 1e-9)
+    polys = shapely.from_wkb(hex_wkb(today)[idx]) if len(idx) else []
+
+    def minutes(v: float) -> float | None:
+        return round(float(v), 1) if math.isfinite(v) else None
+
+    feats = []
+    for i, g in zip(idx.tolist(), polys, strict=True):
+        a, b = minutes(t[i]), minutes(s[i])
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(g),
+                      "properties": {"h3": str(today.h_cell[i]), "minutes_today": a,
+                                     "minutes_scenario": b,
+                                     "delta_minutes": None if a is None or b is None
+                                     else round(float(s[i] - t[i]), 1)}})
+    return {"type": "FeatureCollection", "features": feats,
+            "parameters": today.params.as_dict(), "min_minutes": min_minutes,
+            "cells": len(today.h_cell), "cells_changed": len(feats)}
 
 
 # ====================================================================== figures

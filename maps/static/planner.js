@@ -1,6 +1,8 @@
 /* ServiceMap 党群服务规划图 — planner map: circles (raster tiles), coverage per
- * village / grid, uncovered compounds by population, party-branch coverage,
- * proposed sites, positions; legend and layer control. WGS-84 throughout. */
+ * village / grid, walking time to the nearest position (heatmap tiles), 2SFCA
+ * supply per village, uncovered compounds by population, party-branch
+ * coverage, proposed sites, positions; legend and layer control; a saved
+ * scenario beside today (scenario.js). WGS-84 throughout. */
 (function () {
   "use strict";
   var SM = window.ServiceMap = window.ServiceMap || {};
@@ -41,8 +43,15 @@
         },
         onEachFeature: function (f, layer) {
           var p = f.properties;
-          layer.bindPopup("<b>" + esc(p.name) + "</b><br>服务圈覆盖人口：" + fmt(p.covered_population) + " / " +
-            fmt(p.population) + "（" + esc(p.share_label) + "）<br>覆盖小区：" + p.covered_compounds + " / " + p.compounds);
+          var html = "<b>" + esc(p.name) + "</b><br>服务圈覆盖人口：" + fmt(p.covered_population) + " / " +
+            fmt(p.population) + "（" + esc(p.share_label) + "）<br>覆盖小区：" + p.covered_compounds + " / " + p.compounds;
+          if (p.within_10min_pct !== undefined) {
+            html += "<br>步行 10 分钟内到最近阵地：" + p.within_10min_pct.toFixed(2) + "%；中位 " +
+              (p.median_minutes === null ? "—" : p.median_minutes) + " 分钟，90% 居民在 " +
+              (p.p90_minutes === null ? "—" : p.p90_minutes) + " 分钟内";
+          }
+          if (p.m2_per_1000 !== undefined) { html += "<br>人均服务面积（2SFCA）：" + p.m2_per_1000 + " m²/千人"; }
+          layer.bindPopup(html);
           layer.bindTooltip(esc(p.name) + " " + esc(p.share_label), { sticky: true });
         }
       });
@@ -56,6 +65,26 @@
     var circles = L.tileLayer(cfg.tiles.circles, { maxZoom: 19, opacity: 1, className: "sm-circles-tiles" });
     overlays["步行" + cfg.minutes + "分钟服务圈"] = circles;
     circles.addTo(map);
+
+    // walking time from every place to the nearest position: raster tiles
+    var walk = L.tileLayer(cfg.tiles.walktime, { maxZoom: 19, minNativeZoom: 11, opacity: 1,
+      className: "sm-walk-tiles" });
+    var walkName = "步行到最近阵地的时间";
+    overlays[walkName] = walk;
+
+    // 2SFCA supply per village
+    var supplyName = "人均服务面积（2SFCA，村居）";
+    if (cfg.access) {
+      overlays[supplyName] = L.geoJSON(cfg.villages, {
+        style: function (f) {
+          return { color: "#555", weight: 1, fillColor: f.properties.supply_colour || "#ccc", fillOpacity: 0.7,
+            className: "sm-area sm-supply" };
+        },
+        onEachFeature: function (f, layer) {
+          layer.bindTooltip(esc(f.properties.name) + " " + esc(f.properties.m2_per_1000) + " m²/千人", { sticky: true });
+        }
+      });
+    }
 
     // uncovered compounds by population
     var uncovered = L.geoJSON(cfg.uncovered, {
@@ -135,6 +164,23 @@
       });
       html += '<div class="sm-prow"><i style="background:' + cfg.circle.fill + ";opacity:.5;border:1px solid " + cfg.circle.stroke +
         '"></i>步行' + cfg.minutes + "分钟服务圈</div>";
+      var a = cfg.access;
+      if (a) {
+        html += '<div class="sm-psum" id="sm-walk-sum">步行速度：' + (a.profile === "elderly" ? "老年人 " : "") + a.speed_kmh +
+          " 公里/小时（每分钟 " + a.metres_per_minute + " 米）。" + "10 分钟内可步行到最近阵地的居民 " + a.within_10min_pct.toFixed(2) +
+          "%，中位 " + a.median_minutes + " 分钟</div>";
+        html += '<div class="sm-lsec" data-layer="walk" hidden><b>步行到最近阵地（分钟）</b>';
+        cfg.ramps.walk.forEach(function (r) {
+          html += '<div class="sm-prow"><i style="background:' + r.colour + '"></i>' + esc(r.label) + "</div>";
+        });
+        html += "</div>";
+        html += '<div class="sm-lsec" data-layer="supply" hidden><b>人均服务面积（2SFCA）</b>';
+        cfg.ramps.supply.forEach(function (r) {
+          html += '<div class="sm-prow"><i style="background:' + r.colour + '"></i>' + esc(r.label) + "</div>";
+        });
+        html += '<div class="sm-pnote">阵地建筑面积 ÷ ' + a.catchment_minutes + " 分钟步行范围内的居民" +
+          (a.imputed ? "；" + a.imputed + " 个阵地缺少面积，取同类中位数" : "") + "</div></div>";
+      }
       if (cfg.branch.features.length) {
         html += '<div class="sm-prow"><i style="background:#2b83ba"></i>有党支部的小区</div>' +
           '<div class="sm-prow"><i style="background:#d7191c"></i>无党支部的小区</div>';
@@ -144,19 +190,44 @@
       } else { html += '<div class="sm-pnote">建议新增站点：在网址后加 &amp;sites=3 计算</div>'; }
       html += "</div>";
       var div = L.DomUtil.create("div", "leaflet-bar sm-plegend-box");
+      // it scrolls on small screens: reachable by keyboard, named
+      div.setAttribute("tabindex", "0");
+      div.setAttribute("role", "region");
+      div.setAttribute("aria-label", "图例");
       div.innerHTML = html;
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
     };
     legend.addTo(map);
+    // legend sections follow their layers
+    function section(layer, on) {
+      var key = layer === walk ? "walk" : (layer === overlays[supplyName] ? "supply" : null);
+      if (!key) { return; }
+      var el = root.querySelector('.sm-lsec[data-layer="' + key + '"]');
+      if (el) { el.hidden = !on; }
+    }
+    map.on("overlayadd", function (e) { section(e.layer, true); });
+    map.on("overlayremove", function (e) { section(e.layer, false); });
+    // #walk or #supply in the address opens the page on that layer
+    var wanted = { "#walk": walk, "#supply": overlays[supplyName] }[window.location.hash];
+    if (wanted) {
+      // alone with the positions and the village outlines, so the surface reads
+      [circles, uncovered].forEach(function (l) { map.removeLayer(l); });
+      if (wanted === walk) { villages.setStyle({ fillOpacity: 0 }); }
+      else { map.removeLayer(villages); }
+      wanted.addTo(map);
+      section(wanted, true);
+    }
     if (cfg.synthetic) {
       var badge = L.DomUtil.create("div", "sm-badge sm-pbadge", root);
       badge.id = "sm-badge";
       badge.textContent = cfg.badge;
     }
     if (cfg.bounds) { map.fitBounds(cfg.bounds, { padding: [10, 10] }); }
+    var app = { map: map, overlays: overlays, config: cfg, walk: walk };
+    if (SM.scenario) { app.scenario = SM.scenario(map, cfg); }
     root.setAttribute("data-ready", "1");
-    return { overlays: overlays, config: cfg };
+    return app;
   };
 })();
