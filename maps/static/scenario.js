@@ -119,6 +119,7 @@
     // ------------------------------------------------------------ the split
     function closeSplit() {
       if (!state.other) { return; }
+      map.off("move", state.follow);
       state.other.remove();
       state.other = null;
       map.options.zoomSnap = 1;
@@ -176,14 +177,16 @@
       // one view for both maps
       var busy = false;
       function follow(a, z) {
-        a.on("move", function () {
+        var f = function () {
           if (busy) { return; }
           busy = true;
           z.setView(a.getCenter(), a.getZoom(), { animate: false });
           busy = false;
-        });
+        };
+        a.on("move", f);
+        return f;
       }
-      follow(map, other);
+      state.follow = follow(map, other);
       follow(other, map);
 
       // villages by the scenario's circle coverage (the same ramp as today's)

@@ -153,3 +153,65 @@ def test_scenario_bad_input(rw_client, rw_engine, tokens) -> None:
         assert r.headers["content-type"].startswith("application/problem+json")
     with rw_engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM scenarios")).scalar() == n
+
+
+def test_scenario_cells_agree_with_networkx(rw_client, rw_engine, tokens) -> None:
+    """The cells a scenario changes: a new station where the walk is longest makes
+    exactly the cells nearer to it than to any other station nearer; their
+    minutes today and in the scenario agree with networkx, and cells left out
+    did not change."""
+    import h3
+    import numpy as np
+
+    from tests.api.test_walktime_tiles import networkx_minutes
+
+    auth = bearer(tokens["lishui_planner"])
+    far = rw_client.get(f"/api/v1/access?region={LISHUI}&farthest=1").json()[
+        "farthest_cells"][0]
+    r = rw_client.post("/api/v1/scenarios", headers=auth, json={
+        "name": "最远处新站", "region": LISHUI, "changes": {"positions": [
+            {"op": "add", "code": "CELL-NEW", "kind": "station", "lng": far["lng"],
+             "lat": far["lat"]}]}})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    try:
+        assert rw_client.get(f"/api/v1/scenarios/{sid}/cells").status_code == 401
+        body = rw_client.get(f"/api/v1/scenarios/{sid}/cells", headers=auth).json()
+        feats = body["features"]
+        assert body["cells_changed"] == len(feats) > 0
+        changed = {f["properties"]["h3"]: f["properties"] for f in feats}
+        assert far["h3"] in changed
+        # a station added: every change is nearer
+        assert all(p["delta_minutes"] < 0 for p in changed.values())
+        rng = np.random.default_rng(11)
+        sample = sorted(rng.choice(sorted(changed), min(25, len(changed)), replace=False))
+        today = networkx_minutes(rw_engine, sample)
+        scen = networkx_minutes(rw_engine, sample, extra=((far["lng"], far["lat"]),))
+        np.testing.assert_allclose([changed[c]["minutes_today"] for c in sample],
+                                   np.round(today, 1), atol=0.051)
+        np.testing.assert_allclose([changed[c]["minutes_scenario"] for c in sample],
+                                   np.round(scen, 1), atol=0.051)
+        # cells around the changed ones but not listed: the same walk both ways
+        ring = sorted({n for c in changed for n in h3.grid_disk(c, 2)} - set(changed))
+        with rw_engine.connect() as c:  # the town's cells: centre in one of its villages
+            inside = c.execute(text(
+                "SELECT array_agg(i) FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) "
+                "WITH ORDINALITY AS u(x, y, i) WHERE EXISTS (SELECT 1 FROM regions r "
+                "WHERE r.parent_code = :t AND ST_Intersects(r.geom, "
+                "ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)))"),
+                {"x": [h3.cell_to_latlng(q)[1] for q in ring],
+                 "y": [h3.cell_to_latlng(q)[0] for q in ring], "t": LISHUI}).scalar() or []
+        ring = [ring[i - 1] for i in inside][:60]
+        before = networkx_minutes(rw_engine, ring)
+        after = networkx_minutes(rw_engine, ring, extra=((far["lng"], far["lat"]),))
+        fin = np.isfinite(before)
+        assert fin.sum() > 10
+        assert np.all(np.abs(after[fin] - before[fin]) < 0.1 + 1e-9)
+        # the geometry is the cell's hexagon
+        f0 = feats[0]
+        ring0 = f0["geometry"]["coordinates"][0]
+        want = [[round(lng, 6), round(lat, 6)] for lat, lng in
+                h3.cell_to_boundary(f0["properties"]["h3"])]
+        assert [[round(x, 6), round(y, 6)] for x, y in ring0[:-1]] == want
+    finally:
+        rw_client.delete(f"/api/v1/scenarios/{sid}", headers=auth)

@@ -72,8 +72,10 @@ def cells_of(t: mercantile.Tile, feats: list[dict]) -> dict[str, dict]:
     return out
 
 
-def networkx_minutes(engine, cells: list[str], *, without: str | None = None) -> np.ndarray:
-    """Elderly walking minutes from each cell centre to the nearest live position."""
+def networkx_minutes(engine, cells: list[str], *, without: str | None = None,
+                     extra: tuple[tuple[float, float], ...] = ()) -> np.ndarray:
+    """Elderly walking minutes from each cell centre to the nearest live position
+    (``without`` one of them, with ``extra`` (lng, lat) positions added)."""
     with engine.connect() as conn:
         nets = Networks.load(conn)
         town = load_town(conn, LISHUI)
@@ -81,7 +83,8 @@ def networkx_minutes(engine, cells: list[str], *, without: str | None = None) ->
         rows = conn.execute(text(
             "SELECT ST_X(geom), ST_Y(geom) FROM service_points WHERE deleted_at IS NULL "
             "AND code IS DISTINCT FROM :without"), {"without": without}).all()
-    px, py = net.project(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
+    xy = [(r[0], r[1]) for r in rows] + list(extra)
+    px, py = net.project(np.array([p[0] for p in xy]), np.array([p[1] for p in xy]))
     lat, lng = np.array([h3.cell_to_latlng(c) for c in cells]).T
     cx, cy = net.project(lng, lat)
     metres = spliced_distances(net, ac.snap_arrays(net, cx, cy, 300.0),

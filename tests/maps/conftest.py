@@ -59,3 +59,20 @@ def browser_context(tmp_path_factory):
             service_workers="block")
         yield ctx
         ctx.close()
+
+
+AXE = ROOT / ".venv" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page) -> list[tuple[str, str, list[str]]]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now: (rule,
+    impact, first targets). axe is evaluated through the DevTools protocol, so
+    the page's Content-Security-Policy stays as it is."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing ({AXE}): run `bash scripts/setup.sh --test`")
+    page.evaluate(AXE.read_text("utf-8"))
+    return page.evaluate(
+        "(tags) => axe.run(document, {runOnly: tags}).then(r => r.violations.map("
+        "v => [v.id, v.impact, v.nodes.slice(0, 3).map(n => n.target.join(' '))]))",
+        WCAG_AA)

@@ -210,3 +210,122 @@ def test_open_state_in_the_page_follows_the_holiday_calendar(watched, live_serve
     assert [is_open(h, instants[0]) for h in hours] != \
         [is_open(h, instants[0], calendar=False) for h in hours]
     watched.check_clean()
+
+
+def test_planner_walking_time_heatmap(watched, live_server, artifacts):
+    """#walk opens the planner map on the walking-time tiles (from the app) with
+    their legend in minutes and the speed the minutes are at."""
+    from tests.maps.conftest import axe_violations
+
+    page = watched.page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    watched.open(f"{live_server}/maps/planner?region={LISHUI}#walk")
+    page.wait_for_selector(".sm-walk-tiles img", state="attached")
+    srcs = page.eval_on_selector_all(".sm-walk-tiles img", "els => els.map(e => e.src)")
+    assert srcs and all("/tiles/walktime/" in s and s.endswith(".png") or "?v=" in s
+                        for s in srcs)
+    sec = page.locator('.sm-lsec[data-layer="walk"]')
+    assert sec.is_visible()
+    text = sec.inner_text()
+    for label in ("5 分钟以内", "5–10 分钟", "10–15 分钟", "15–20 分钟", "20 分钟以上",
+                  "步行不可达"):
+        assert label in text
+    assert "老年人 3.6 公里/小时（每分钟 60 米）" in page.locator("#sm-walk-sum").inner_text()
+    # the supply legend stays hidden while its layer is off
+    assert not page.locator('.sm-lsec[data-layer="supply"]').is_visible()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(artifacts / "planner-walk-1440x900.png"))
+    assert axe_violations(page) == []
+    watched.check_clean()
+
+
+def test_planner_scenario_beside_today(watched, live_server, samples_engine, artifacts):
+    """A planner opens a saved scenario beside today with their own token: the
+    two maps keep one view, the differences shown are the API's, the changed
+    walking cells are drawn, a wrong token is told plainly, and axe finds no
+    WCAG A/AA violation at 1440 and 390 px."""
+    import httpx
+
+    from geo.tokens import create_token, revoke_token
+    from tests.maps.conftest import axe_violations
+
+    with samples_engine.begin() as c:
+        secret, info = create_token(c, name="browser-planner", role="planner",
+                                    regions=[LISHUI])
+        closed = c.execute(text("SELECT code FROM service_points WHERE code LIKE 'LS-%' "
+                                "ORDER BY code OFFSET 2 LIMIT 1")).scalar_one()
+    auth = {"Authorization": f"Bearer {secret}"}
+    # a new station where the walk is longest today
+    far = httpx.get(f"{live_server}/api/v1/access?region={LISHUI}&farthest=1",
+                    timeout=60).json()["farthest_cells"][0]
+    body = {"name": "北部新站与一处关闭", "region": LISHUI, "changes": {"positions": [
+        {"op": "add", "code": "SCN-B1", "name": "北部新社区服务站", "kind": "station",
+         "lng": far["lng"], "lat": far["lat"]}, {"op": "close", "code": closed}]}}
+    r = httpx.post(f"{live_server}/api/v1/scenarios", json=body, headers=auth)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    try:
+        cmp = httpx.get(f"{live_server}/api/v1/scenarios/{sid}/compare", headers=auth,
+                        timeout=60).json()
+        cells = httpx.get(f"{live_server}/api/v1/scenarios/{sid}/cells", headers=auth,
+                          timeout=60).json()
+        assert cells["cells_changed"] > 0
+        page = watched.page
+        sent: list[str | None] = []
+        page.on("request", lambda q: sent.append(q.headers.get("authorization"))
+                if "/api/v1/scenarios" in q.url else None)
+        page.set_viewport_size({"width": 1440, "height": 900})
+        watched.open(f"{live_server}/maps/planner?region={LISHUI}&scenario={sid}")
+        status = page.locator(".sm-scn-status")
+        assert f"输入规划令牌以打开方案 {sid}" in status.inner_text()
+        # a wrong token: said plainly, nothing opens
+        page.fill("#sm-scn-token", "sm_not_a_real_token")
+        page.click(".sm-scn-load")
+        page.wait_for_selector(".sm-scn-status.sm-scn-bad")
+        assert "令牌无效" in status.inner_text()
+        assert page.locator("#sm-scn-map").count() == 0
+        # the right one: the scenario opens beside today
+        page.fill("#sm-scn-token", secret)
+        page.click(".sm-scn-load")
+        page.wait_for_selector("#sm-scn-map[data-ready='1']", state="attached", timeout=60000)
+        assert sent and all(h == f"Bearer {secret}" for h in sent[1:])
+        assert secret not in page.url
+        t = cmp["totals"]
+        table = page.locator(".sm-scn-table").inner_text()
+        assert f"{t['population_covered_today']:,}" in table
+        assert f"{t['population_covered_scenario']:,}" in table
+        assert f"{t['within_10min_pct_scenario']:.2f}%" in table
+        diff = page.locator("#sm-scn-diff").inner_text()
+        assert f"{cells['cells_changed']:,} / {cells['cells']:,}" in diff
+        assert "新增 1" in diff and "关闭 1" in diff
+        assert page.locator("#sm-scn-map path.sm-walk-delta").count() == cells["cells_changed"]
+        assert page.locator("#sm-scn-map .sm-chg-add").count() == 1
+        assert page.locator("#sm-scn-map .sm-chg-close").count() == 1
+        # the closed position is not drawn as open on the scenario's side
+        villages = page.locator("#sm-scn-map path.sm-area-scenario").count()
+        assert villages == len(cmp["by_region"]) - sum(r["level"] == "town"
+                                                       for r in cmp["by_region"])
+        # one view for both maps
+        page.evaluate("smApp.map.panBy([120, 80], {animate: false})")
+        a, b, za, zb = page.evaluate(
+            "[smApp.map.getCenter(), smApp.scenario.state.other.getCenter(), "
+            "smApp.map.getZoom(), smApp.scenario.state.other.getZoom()]")
+        assert za == zb
+        one_px = 360 / (256 * 2 ** za)  # degrees of longitude per pixel
+        assert a["lng"] == pytest.approx(b["lng"], abs=1.5 * one_px)
+        assert a["lat"] == pytest.approx(b["lat"], abs=1.5 * one_px)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(artifacts / "planner-scenario-1440x900.png"))
+        assert axe_violations(page) == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(artifacts / "planner-scenario-390x844.png"))
+        assert axe_violations(page) == []
+        page.click(".sm-scn-close")
+        assert page.locator("#sm-scn-map").count() == 0
+        watched.errors = [e for e in watched.errors if "401" not in e]  # the wrong token
+        watched.check_clean()
+    finally:
+        httpx.delete(f"{live_server}/api/v1/scenarios/{sid}", headers=auth)
+        with samples_engine.begin() as c:
+            revoke_token(c, info.prefix)
