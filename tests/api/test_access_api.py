@@ -144,6 +144,10 @@ def test_scenario_bad_input(rw_client, rw_engine, tokens) -> None:
         ({"paths": [{"from": [113.15, 23.19], "to": [113.15, 23.19]}]}, 422),
         ({"paths": [{"from": [113.15, 23.19], "to": [113.2, 23.2]}]}, 422),
         ({"positions": [{"op": "hours", "code": "LS-0002", "hours_text": "随缘"}]}, 422),
+        # a path that is not a line: one end, a word for a coordinate, off the globe
+        ({"paths": [{"from": [113.15], "to": [113.151, 23.19]}]}, 422),
+        ({"paths": [{"from": [113.15, "北"], "to": [113.151, 23.19]}]}, 422),
+        ({"paths": [{"from": [213.15, 23.19], "to": [113.151, 23.19]}]}, 422),
         ({"oops": []}, 422),
     ]
     for changes, status in cases:
