@@ -15,7 +15,7 @@ from jinja2 import Template
 from maps.assets import asset_url, leaflet_css, leaflet_js
 from maps.basemap import Basemap
 
-__all__ = ["AppScript", "add_basemaps", "finish_html", "local_map", "script_json"]
+__all__ = ["AppScript", "add_basemaps", "error_page", "finish_html", "local_map", "script_json"]
 
 
 def local_map(title: str, *, center: tuple[float, float], zoom: int = 13,
@@ -91,3 +91,27 @@ def finish_html(fig: Figure) -> str:
                   '<meta name="viewport" content="width=device-width, initial-scale=1.0">',
                   html, count=1)
     return html.replace("<html>", '<html lang="zh-CN">', 1)
+
+
+def error_page(title: str, detail: str, *, home: str, prefix: str = "") -> str:
+    """A plain Chinese page for a map link that cannot be shown (an unknown
+    region, a bad parameter): what went wrong and a way on, no raw JSON. No
+    script; large text for phones."""
+    from html import escape
+
+    css = asset_url("servicemap.css", prefix)
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1.0">'
+        f"<title>{escape(title)}</title>"
+        f'<link rel="stylesheet" href="{escape(css)}"></head>'
+        '<body style="margin:0;background:#f6f3ee;color:#1a1a1a">'
+        '<main style="max-width:560px;margin:0 auto;padding:24px 18px;font-size:18px;'
+        'line-height:1.6">'
+        f'<h1 style="font-size:22px;color:#8e1b1b;margin:0 0 12px">{escape(title)}</h1>'
+        f"<p>{escape(detail)}</p>"
+        f'<p><a href="{escape(home)}" style="display:inline-block;min-height:44px;'
+        'line-height:44px;padding:0 18px;border-radius:22px;background:#b71c1c;color:#fff;'
+        'text-decoration:none;font-weight:700">打开服务地图</a></p>'
+        "<p style=\"font-size:16px;color:#4a4a4a\">如果是别人发给您的链接，请告诉对方链接有误。"
+        "</p></main></body></html>")

@@ -34,7 +34,7 @@ __all__ = ["resident_config", "resident_html", "resident_points"]
 #: Largest number of points one page carries.
 MAX_POINTS = 20000
 _KEEP = ("code", "name", "kind", "kind_label", "address", "hours", "hours_label", "services",
-         "service_labels", "phone", "region_name")
+         "service_labels", "phone", "region_name", "stars", "rooms", "floor_area_m2")
 
 
 def resident_points(conn: Connection, region: str) -> list[dict[str, Any]]:
@@ -54,6 +54,17 @@ def resident_points(conn: Connection, region: str) -> list[dict[str, Any]]:
                  gcj02=[round(float(gx), 7), round(float(gy), 7)])
         out.append(p)
     return out
+
+
+def resident_places(conn: Connection, region: str) -> list[list[Any]]:
+    """Compounds and villages of a region as ``[kind, name, lng, lat]`` (WGS-84),
+    for "my place" when the browser cannot locate the resident."""
+    from sqlalchemy import text
+
+    from maps.layers import source_sql
+
+    rows = conn.execute(text(source_sql("resident_places")), {"code": region}).all()
+    return [[r.what, r.name, round(float(r.lng), 6), round(float(r.lat), 6)] for r in rows]
 
 
 def _display_bounds(scope: Scope, crs: str) -> list[list[float]] | None:
@@ -89,6 +100,7 @@ def resident_config(conn: Connection, scope: Scope, *, crs: str, minutes: float,
         "selected": point,
         "embed": embed,
         "nearestK": 3,
+        "places": resident_places(conn, scope.code),
         # China's holidays and make-up working days, for the open/closed state
         # the page works out in the browser (geo.hours does the same on the server)
         "calendar": calendar_json(datetime.now(CHINA_TZ).year - 1),

@@ -19,7 +19,7 @@ from api.routes.tiles import CacheBuster, tile_service
 from api.settings import Settings
 from geo.cache import VersionedCache, etag_of
 from geo.crs import BBOX_PATTERN
-from geo.errors import NotFound
+from geo.errors import InvalidInput, NotFound
 from geo.vocab import PointKind
 from maps.assets import STATIC_PATH, asset
 from maps.embed import OVERLAY_LAYERS_PATTERN
@@ -92,8 +92,31 @@ async def _resident(request: Request, settings: Settings, *, region: str | None,
                                  service=service, embed=embed, prefix=_prefix(request),
                                  basemap_version=versions[1]).encode("utf-8")
 
-    body, etag = await _page(request, key, ("points", "basemap"), build)
+    try:
+        body, etag = await _page(request, key, ("points", "basemap"), build)
+    except (NotFound, InvalidInput) as exc:
+        return _error_html(request, exc, "/embed/resident" if embed else "/maps/resident")
     return _html(request, body, etag, settings)
+
+
+def _error_html(request: Request, exc: Exception, home: str) -> HTMLResponse:
+    """A map link that cannot be shown: a Chinese page (404 or 422), not JSON."""
+    from maps.pages import error_page
+
+    if isinstance(exc, NotFound):
+        title, status = "没有找到这张地图", 404
+        region = request.query_params.get("region")
+        detail = (f"链接里的地区编码“{region}”不存在，或这个地区还没有服务阵地数据。"
+                  if region else "链接指向的内容不存在。")
+    else:
+        title, status = "链接参数有误", 422
+        detail = "链接里的参数不正确：" + "；".join(
+            f"{p.column or ''}={p.value!r}（{p.message}）" if p.value is not None
+            else f"{p.column or ''}（{p.message}）" for p in getattr(exc, "problems", []) or []
+        ) if getattr(exc, "problems", None) else "链接里的参数不正确。"
+    prefix = _prefix(request)
+    return HTMLResponse(error_page(title, detail, home=prefix + home, prefix=prefix),
+                        status_code=status, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/maps/resident", response_class=HTMLResponse, operation_id="resident_map",
@@ -162,8 +185,11 @@ async def planner_map(
                                 tile_version=versions[1], walk_version=versions[-2],
                                 sites=sites).encode("utf-8")
 
-    body, etag = await _page(request, key, ("coverage", "circles", "grids", "compounds",
-                                            "walktime", "basemap"), build)
+    try:
+        body, etag = await _page(request, key, ("coverage", "circles", "grids", "compounds",
+                                                "walktime", "basemap"), build)
+    except (NotFound, InvalidInput) as exc:
+        return _error_html(request, exc, "/maps/planner")
     return _html(request, body, etag, settings)
 
 

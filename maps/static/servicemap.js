@@ -39,6 +39,16 @@
     dLng = (dLng * 180.0) / (A / sqrtMagic * Math.cos(radLat) * PI);
     return [lng + dLng, lat + dLat];
   }
+  /** GCJ-02 -> WGS-84 by fixed-point iteration of the forward formula (under 1 cm). */
+  function gcj02ToWgs84(lng, lat) {
+    if (!inChina(lng, lat)) { return [lng, lat]; }
+    var w = [lng, lat];
+    for (var i = 0; i < 6; i++) {
+      var g = wgs84ToGcj02(w[0], w[1]);
+      w = [w[0] - (g[0] - lng), w[1] - (g[1] - lat)];
+    }
+    return w;
+  }
   function convertCoords(c, fn) {
     if (typeof c[0] === "number") { return fn(c[0], c[1]); }
     return c.map(function (x) { return convertCoords(x, fn); });
@@ -64,25 +74,50 @@
    *  working days, as geo.hours.intervals_on reads them on the server. */
   function isOpen(hours, date, calendar) {
     if (!hours || !hours.parsed) { return null; }
-    var china = new Date(date.getTime() + 8 * 3600 * 1000);
-    var iso = china.toISOString().slice(0, 10);
-    var dow = china.getUTCDay();
-    var holiday = !!(calendar && calendar.holidays.indexOf(iso) >= 0);
-    var makeup = !!(calendar && calendar.workdays.indexOf(iso) >= 0 && (dow === 0 || dow === 6));
-    if (holiday && hours.closed_on_holidays) { return false; }
-    var ranges = null;
-    if (hours.workday) {
-      if (makeup) { ranges = hours.workday; }
-      else if (holiday && dow >= 1 && dow <= 5) { return false; }
-    }
-    if (ranges === null && hours.always_open) { return true; }
-    var key = DAY_KEYS[dow];
-    var minute = china.getUTCHours() * 60 + china.getUTCMinutes() + china.getUTCSeconds() / 60;
-    ranges = ranges || (hours.weekly || {})[key] || [];
+    var c = chinaDay(date);
+    var ranges = rangesOn(hours, c.iso, c.dow, calendar);
     for (var i = 0; i < ranges.length; i++) {
-      if (toMinutes(ranges[i][0]) <= minute && minute < toMinutes(ranges[i][1])) { return true; }
+      if (toMinutes(ranges[i][0]) <= c.minute && c.minute < toMinutes(ranges[i][1])) { return true; }
     }
     return false;
+  }
+  /** China's date (ISO), weekday (0 = Sunday) and minute of the day at a Date. */
+  function chinaDay(date) {
+    var china = new Date(date.getTime() + 8 * 3600 * 1000);
+    return { iso: china.toISOString().slice(0, 10), dow: china.getUTCDay(),
+      minute: china.getUTCHours() * 60 + china.getUTCMinutes() + china.getUTCSeconds() / 60,
+      midnight: Date.UTC(china.getUTCFullYear(), china.getUTCMonth(), china.getUTCDate()) - 8 * 3600 * 1000 };
+  }
+  /** The opening ranges ([["09:00", "17:00"], …]) of one China date, as
+   *  geo.hours.intervals_on gives them. */
+  function rangesOn(hours, iso, dow, calendar) {
+    var holiday = !!(calendar && calendar.holidays.indexOf(iso) >= 0);
+    var makeup = !!(calendar && calendar.workdays.indexOf(iso) >= 0 && (dow === 0 || dow === 6));
+    if (holiday && hours.closed_on_holidays) { return []; }
+    if (hours.workday) {
+      if (makeup) { return hours.workday; }
+      if (holiday && dow >= 1 && dow <= 5) { return []; }
+    }
+    if (hours.always_open) { return [["00:00", "24:00"]]; }
+    return ((hours.weekly || {})[DAY_KEYS[dow]] || []).slice().sort(function (a, b) {
+      return toMinutes(a[0]) - toMinutes(b[0]);
+    });
+  }
+  /** The next opening (a Date) of a closed position within 14 days, as
+   *  geo.hours.next_opening: null when open now, unknown or not within. */
+  function nextOpening(hours, date, calendar) {
+    if (!hours || !hours.parsed) { return null; }
+    var c = chinaDay(date);
+    for (var k = 0; k <= 14; k++) {
+      var d = chinaDay(new Date(c.midnight + k * 86400000 + 12 * 3600 * 1000));
+      var ranges = rangesOn(hours, d.iso, d.dow, calendar);
+      for (var i = 0; i < ranges.length; i++) {
+        var start = toMinutes(ranges[i][0]), end = toMinutes(ranges[i][1]);
+        if (k === 0 && start <= c.minute && c.minute < end) { return null; }
+        if (k > 0 || start >= c.minute) { return new Date(d.midnight + start * 60000); }
+      }
+    }
+    return null;
   }
 
   /** The current instant; window.SM_NOW (an ISO string) pins it, e.g. for
@@ -90,6 +125,11 @@
   function now() { return window.SM_NOW ? new Date(window.SM_NOW) : new Date(); }
 
   // ------------------------------------------------------------- helpers
+  function esc(s) {
+    return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -132,7 +172,8 @@
     var kinds = {};
     cfg.kinds.forEach(function (k) { kinds[k.kind] = k; });
     var display = cfg.crs === "gcj02" ? wgs84ToGcj02 : function (lng, lat) { return [lng, lat]; };
-    var state = { service: "", hidden: {}, selected: null, circle: null, me: null, query: "" };
+    var state = { service: "", hidden: {}, openOnly: false, selected: null, circle: null, me: null,
+      meXY: null, query: "", shown: 8, picking: false };
     var points = cfg.points;
     var byCode = {};
     var root = map.getContainer();
@@ -141,9 +182,15 @@
 
     L.control.zoom({ position: "bottomright", zoomInTitle: "放大", zoomOutTitle: "缩小" }).addTo(map);
     map.attributionControl.setPrefix(false);
-    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+    // the scale bar in the words of the panels: 米 and 公里
+    var scale = L.control.scale({ imperial: false, position: "bottomleft" });
+    scale._updateMetric = function (maxMeters) {
+      var meters = this._getRoundNum(maxMeters);
+      this._updateScale(this._mScale, meters < 1000 ? meters + " 米" : (meters / 1000) + " 公里", meters / maxMeters);
+    };
+    scale.addTo(map);
 
-    // ---- markers
+    // ---- markers: a disc with the kind's character; the name beside it from zoom 16
     function icon(p) {
       var k = kinds[p.kind] || kinds.other;
       var s = k.size;
@@ -151,7 +198,8 @@
         className: "sm-pin",
         html: '<div class="sm-pin-i" data-code="' + p.code.replace(/"/g, "") + '" data-kind="' + k.kind +
           '" style="background:' + k.colour + ";width:" + s + "px;height:" + s + "px;line-height:" + s +
-          "px;font-size:" + Math.round(s * 0.5) + 'px">' + k.glyph + "</div>",
+          "px;font-size:" + Math.round(s * 0.5) + 'px">' + k.glyph + '</div><span class="sm-pin-name">' +
+          esc(p.name) + "</span>",
         iconSize: [s + 4, s + 4],
         iconAnchor: [(s + 4) / 2, (s + 4) / 2],
         popupAnchor: [0, -s / 2]
@@ -159,50 +207,91 @@
     }
     var cluster = L.markerClusterGroup({
       showCoverageOnHover: false, maxClusterRadius: 45, spiderfyOnMaxZoom: true,
-      disableClusteringAtZoom: 17, chunkedLoading: points.length > 5000
+      disableClusteringAtZoom: 17, chunkedLoading: points.length > 5000,
+      iconCreateFunction: function (c) {
+        var n = c.getChildCount();
+        var size = n < 10 ? "small" : (n < 100 ? "medium" : "large");
+        return L.divIcon({ html: '<div><span aria-hidden="true">' + n + "</span></div>",
+          className: "marker-cluster marker-cluster-" + size, iconSize: L.point(44, 44) });
+      }
     });
+    // clusters are buttons with a name: "12 个服务阵地，点按放大"
+    cluster.on("animationend spiderfied layeradd", function () { nameClusters(); });
+    map.on("zoomend moveend", function () { nameClusters(); labelZoom(); });
+    function nameClusters() {
+      Array.prototype.forEach.call(root.querySelectorAll(".marker-cluster"), function (e) {
+        var span = e.querySelector("span");
+        if (span) {
+          e.setAttribute("role", "button");
+          e.setAttribute("aria-label", span.textContent + " 个服务阵地，点按放大");
+          e.setAttribute("title", span.textContent + " 个服务阵地");
+        }
+      });
+    }
+    function labelZoom() { root.classList.toggle("sm-names", map.getZoom() >= 16); }
     points.forEach(function (p) {
       var xy = display(p.lng, p.lat);
       var m = L.marker([xy[1], xy[0]], { icon: icon(p), title: p.name, alt: p.name, riseOnHover: true,
         zIndexOffset: (kinds[p.kind] || kinds.other).rank * 100 });
       m.feature = p;
-      m.bindPopup(function () { return card(p); }, { maxWidth: Math.min(300, window.innerWidth - 40),
-        autoPanPaddingTopLeft: [10, 110], autoPanPaddingBottomRight: [10, 10], className: "sm-popup" });
-      m.on("popupopen", function () { select(p); });
+      m.bindPopup(function () { return card(p); }, { maxWidth: Math.min(320, window.innerWidth - 30),
+        autoPanPaddingTopLeft: [10, 165], autoPanPaddingBottomRight: [10, 10], className: "sm-popup",
+        closeButtonLabel: "关闭" });
+      m.on("popupopen", function () { select(p); fixClose(m); });
       m.on("popupclose", function () { if (state.selected === p.code) { unselect(); } });
       p.marker = m;
       byCode[p.code] = p;
     });
     map.addLayer(cluster);
+    // Leaflet's close button: a named 44 px target
+    function fixClose(m) {
+      var b = m.getPopup().getElement().querySelector(".leaflet-popup-close-button");
+      if (b) { b.setAttribute("aria-label", "关闭"); b.setAttribute("title", "关闭"); }
+    }
 
+    function openNow(p) { return isOpen(p.hours, now(), cfg.calendar); }
     function visible(p) {
       if (state.hidden[p.kind]) { return false; }
       if (state.service && (p.services || []).indexOf(state.service) < 0) { return false; }
+      if (state.openOnly && openNow(p) !== true) { return false; }
       return true;
     }
     function refresh() {
       cluster.clearLayers();
       cluster.addLayers(points.filter(visible).map(function (p) { return p.marker; }));
       updateCounts();
+      if (state.query) { runSearch(); }
     }
 
     // ---- popup card
+    function stateLine(hours) {
+      var open = isOpen(hours, now(), cfg.calendar);
+      var text = open === null ? "开放时间未知" : (open ? "开放中" : "已关闭");
+      var next = open === false ? nextOpening(hours, now(), cfg.calendar) : null;
+      return { open: open, text: text, next: next ? fmtNext(next.toISOString()) + " 开放" : null };
+    }
     function card(p) {
       var k = kinds[p.kind] || kinds.other;
-      var open = isOpen(p.hours, now(), cfg.calendar);
-      var stateText = open === null ? "开放时间未知" : (open ? "开放中" : "已关闭");
+      var st = stateLine(p.hours);
       var links = navLinks(p);
       var services = (p.service_labels || []).map(function (s) { return el("span", { "class": "sm-chip", text: s }); });
+      var facts = [];
+      if (p.stars) { facts.push(el("span", { "class": "sm-stars", "aria-label": p.stars + " 星级阵地", text: new Array(p.stars + 1).join("★") + " 星级阵地" })); }
+      if (p.rooms) { facts.push(el("span", { text: "功能室 " + p.rooms + " 间" })); }
+      if (p.floor_area_m2) { facts.push(el("span", { text: "面积 " + Math.round(p.floor_area_m2) + " 平方米" })); }
       return el("div", { "class": "sm-card", "data-code": p.code }, [
-        el("div", { "class": "sm-card-kind", style: "color:" + k.colour, text: k.label }),
+        el("div", { "class": "sm-card-kind" }, [el("i", { "class": "sm-dot", style: "background:" + k.colour }), k.label]),
         el("div", { "class": "sm-card-name", text: p.name }),
         el("div", { "class": "sm-card-hours" }, [
-          el("span", { "class": "sm-state " + (open === null ? "unknown" : (open ? "open" : "closed")), text: stateText }),
-          " ", el("span", { text: p.hours_label || "" })
+          el("span", { "class": "sm-state " + (st.open === null ? "unknown" : (st.open ? "open" : "closed")), text: st.text }),
+          st.next ? el("span", { "class": "sm-next", text: st.next }) : null,
+          el("div", { text: p.hours_label || "" })
         ]),
         p.address ? el("div", { "class": "sm-card-addr", text: "地址：" + p.address }) : null,
+        facts.length ? el("div", { "class": "sm-card-facts" }, facts) : null,
         services.length ? el("div", { "class": "sm-card-services" }, services) : null,
-        p.phone ? el("div", { "class": "sm-card-phone" }, ["电话：", el("a", { href: "tel:" + p.phone.replace(/[^0-9+]/g, ""), text: p.phone })]) : null,
+        p.phone ? el("a", { "class": "sm-card-phone", href: "tel:" + p.phone.replace(/[^0-9+]/g, ""),
+          text: "拨打电话 " + p.phone }) : null,
         el("div", { "class": "sm-card-nav" }, [
           el("span", { text: "步行导航：" }),
           el("a", { href: links.amap, target: "_blank", rel: "noopener", "class": "sm-nav-amap", text: "高德地图" }),
@@ -232,52 +321,121 @@
       state.selected = null;
       if (state.circle) { map.removeLayer(state.circle); state.circle = null; }
     }
+    /** Open a point's card; a point the filters hide is shown first (the
+     *  filters that hide it are lifted and say so). */
     function open(p) {
-      cluster.zoomToShowLayer(p.marker, function () { p.marker.openPopup(); });
+      if (!visible(p)) {
+        if (state.service && (p.services || []).indexOf(state.service) < 0) { state.service = ""; serviceSel.value = ""; }
+        if (state.hidden[p.kind]) {
+          state.hidden[p.kind] = false;
+          var cb = root.querySelector('input[data-kind="' + p.kind + '"]');
+          if (cb) { cb.checked = true; }
+        }
+        if (state.openOnly && openNow(p) !== true) { setOpenOnly(false); }
+        refresh();
+      }
+      // straight to street level (no clusters from zoom 17), then the card; an
+      // animated zoom of the cluster can be lost when the map is still moving
+      map.stop();
+      map.setView(p.marker.getLatLng(), Math.max(map.getZoom(), 17), { animate: false });
+      setTimeout(function () {
+        cluster.zoomToShowLayer(p.marker, function () { p.marker.openPopup(); });
+      }, 0);
     }
 
-    // ---- top bar: title, search, service filter, locate
-    var bar = el("div", { "class": "sm-bar" });
-    if (!cfg.embed) { bar.appendChild(el("div", { "class": "sm-title", text: cfg.title })); }
-    var search = el("input", { type: "search", id: "sm-search", placeholder: "搜索服务阵地名称或地址",
-      "aria-label": "搜索服务阵地", autocomplete: "off" });
+    // ---- top bar (first in the page's order: search is the first thing a keyboard reaches)
+    var bar = el("div", { "class": "sm-bar", role: "search" });
+    var head = el("div", { "class": "sm-head" });
+    if (!cfg.embed) { head.appendChild(el("h1", { "class": "sm-title", text: cfg.title })); }
+    if (cfg.synthetic) {
+      head.appendChild(el("span", { "class": "sm-badge", id: "sm-badge", title: "本图为示例数据，不代表真实位置", text: cfg.badge }));
+    }
+    if (head.childNodes.length) { bar.appendChild(head); }
+    var search = el("input", { type: "search", id: "sm-search", placeholder: "搜索阵地、地址、服务或小区",
+      "aria-label": "搜索服务阵地、地址、服务或小区", autocomplete: "off", enterkeyhint: "search" });
     var serviceSel = el("select", { id: "sm-service", "aria-label": "按服务筛选" },
       [el("option", { value: "", text: "全部服务" })].concat(cfg.services.map(function (s) {
         return el("option", { value: s.value, text: s.label });
       })));
-    var locate = el("button", { type: "button", id: "sm-locate", "class": "sm-btn", title: "定位到我并查找最近的服务阵地", text: "附近" });
-    bar.appendChild(el("div", { "class": "sm-row" }, [search, serviceSel, locate]));
-    var results = el("div", { "class": "sm-results", id: "sm-results", hidden: "hidden" });
+    var openBtn = el("button", { type: "button", id: "sm-open-now", "class": "sm-toggle", "aria-pressed": "false",
+      text: "只看开放中" });
+    var locate = el("button", { type: "button", id: "sm-locate", "class": "sm-btn", title: "查找离我最近的服务阵地", text: "附近" });
+    bar.appendChild(el("div", { "class": "sm-row" }, [search, locate]));
+    bar.appendChild(el("div", { "class": "sm-row" }, [serviceSel, openBtn]));
+    var results = el("div", { "class": "sm-results", id: "sm-results", hidden: "hidden", role: "region", "aria-label": "搜索结果" });
     bar.appendChild(results);
-    root.appendChild(bar);
+    // before the map in the page: the first Tab reaches the search box, not the map
+    root.parentNode.insertBefore(bar, root);
     L.DomEvent.disableClickPropagation(bar);
     L.DomEvent.disableScrollPropagation(bar);
 
+    function setOpenOnly(on) {
+      state.openOnly = on;
+      openBtn.setAttribute("aria-pressed", on ? "true" : "false");
+      openBtn.textContent = on ? "✓ 只看开放中" : "只看开放中";
+    }
+    openBtn.addEventListener("click", function () { setOpenOnly(!state.openOnly); refresh(); });
+
+    // search: names, addresses, services and kinds of positions; compounds and villages as "my place"
+    var serviceWords = {};
+    cfg.services.forEach(function (s) { serviceWords[s.value] = s.label; });
+    function matches(p, q) {
+      var k = (kinds[p.kind] || kinds.other).label;
+      return [p.name, p.address, k].concat(p.service_labels || []).some(function (t) {
+        return (t || "").toLowerCase().indexOf(q) >= 0;
+      });
+    }
+    function runSearch() {
+      var q = state.query;
+      results.innerHTML = "";
+      if (!q) { results.hidden = true; return; }
+      var found = points.filter(function (p) { return visible(p) && matches(p, q); });
+      if (state.meXY) {
+        found.sort(function (a, b) { return crow(a) - crow(b); });
+      }
+      found.slice(0, state.shown).forEach(function (p) {
+        var st = stateLine(p.hours);
+        var k = kinds[p.kind] || kinds.other;
+        results.appendChild(el("button", { type: "button", "class": "sm-result", "data-code": p.code,
+          onclick: function () { results.hidden = true; search.blur(); open(p); } }, [
+          el("b", { text: p.name }),
+          el("small", { text: k.label + (p.address ? " · " + p.address : "") +
+            (state.meXY ? " · 直线约 " + fmtDistance(crow(p)) : "") }),
+          el("small", { "class": "sm-state " + (st.open === null ? "unknown" : (st.open ? "open" : "closed")),
+            text: st.text + (st.next ? "，" + st.next : "") })]));
+      });
+      if (found.length > state.shown) {
+        results.appendChild(el("button", { type: "button", "class": "sm-more",
+          text: "显示更多（还有 " + (found.length - state.shown) + " 个）",
+          onclick: function () { state.shown += 20; runSearch(); } }));
+      }
+      var places = (cfg.places || []).filter(function (x) { return (x[1] || "").toLowerCase().indexOf(q) >= 0; }).slice(0, 5);
+      places.forEach(function (x) {
+        results.appendChild(el("button", { type: "button", "class": "sm-result sm-place",
+          onclick: function () { results.hidden = true; search.blur(); setMe(x[2], x[3], x[1]); } }, [
+          el("b", { text: x[1] }),
+          el("small", { text: (x[0] === "compound" ? "小区" : "村（社区）") + " · 设为我的位置，查找附近阵地" })]));
+      });
+      if (!found.length && !places.length) {
+        results.appendChild(el("div", { "class": "sm-empty", text: "没有找到“" + search.value.trim() + "”" +
+          (state.service || state.openOnly ? "（已按筛选条件过滤）" : "") }));
+      }
+      results.hidden = false;
+    }
     search.addEventListener("input", function () {
       state.query = search.value.trim().toLowerCase();
-      results.innerHTML = "";
-      if (!state.query) { results.hidden = true; return; }
-      var found = points.filter(function (p) {
-        return visible(p) && ((p.name || "").toLowerCase().indexOf(state.query) >= 0 ||
-          (p.address || "").toLowerCase().indexOf(state.query) >= 0);
-      });
-      found.slice(0, 8).forEach(function (p) {
-        results.appendChild(el("button", { type: "button", "class": "sm-result", "data-code": p.code,
-          onclick: function () { results.hidden = true; search.blur(); open(p); } },
-          [el("b", { text: p.name }), el("small", { text: (kinds[p.kind] || kinds.other).label })]));
-      });
-      if (!found.length) { results.appendChild(el("div", { "class": "sm-empty", text: "没有找到匹配的服务阵地" })); }
-      results.hidden = false;
+      state.shown = 8;
+      runSearch();
     });
     if (cfg.service) { serviceSel.value = cfg.service; state.service = serviceSel.value; }
     serviceSel.addEventListener("change", function () { state.service = serviceSel.value; refresh(); });
 
-    // ---- legend (kinds, toggles) and the synthetic-data badge
+    // ---- legend (kinds, toggles)
     var legend = L.control({ position: "bottomleft" });
     var counts = {};
     legend.onAdd = function () {
       var box = el("div", { "class": "sm-legend leaflet-bar", id: "sm-legend" });
-      var toggle = el("button", { type: "button", "class": "sm-legend-toggle", text: "图例" });
+      var toggle = el("button", { type: "button", "class": "sm-legend-toggle", "aria-expanded": "false", text: "图例" });
       var list = el("div", { "class": "sm-legend-list" });
       cfg.kinds.forEach(function (k) {
         if (!points.some(function (p) { return p.kind === k.kind; })) { return; }
@@ -285,14 +443,17 @@
         cb.addEventListener("change", function () { state.hidden[k.kind] = !cb.checked; refresh(); });
         counts[k.kind] = el("span", { "class": "sm-count" });
         list.appendChild(el("label", { "class": "sm-legend-item" }, [cb,
-          el("span", { "class": "sm-legend-icon", style: "background:" + k.colour, text: k.glyph }),
+          el("span", { "class": "sm-legend-icon", style: "background:" + k.colour, "aria-hidden": "true", text: k.glyph }),
           el("span", { text: k.label }), counts[k.kind]]));
       });
       list.appendChild(el("div", { "class": "sm-legend-item" }, [
         el("span", { "class": "sm-legend-swatch", style: "background:" + cfg.circle.fill + ";border-color:" + cfg.circle.stroke }),
         el("span", { text: "点选阵地后显示步行" + cfg.minutes + "分钟范围" })]));
-      toggle.addEventListener("click", function () { box.classList.toggle("sm-open"); });
-      if (window.innerWidth >= 700) { box.classList.add("sm-open"); }
+      toggle.addEventListener("click", function () {
+        box.classList.toggle("sm-open");
+        toggle.setAttribute("aria-expanded", box.classList.contains("sm-open") ? "true" : "false");
+      });
+      if (window.innerWidth >= 700) { box.classList.add("sm-open"); toggle.setAttribute("aria-expanded", "true"); }
       box.appendChild(toggle); box.appendChild(list);
       L.DomEvent.disableClickPropagation(box);
       return box;
@@ -303,12 +464,9 @@
         counts[k].textContent = points.filter(function (p) { return p.kind === k && visible(p); }).length;
       });
     }
-    if (cfg.synthetic) {
-      root.appendChild(el("div", { "class": "sm-badge", id: "sm-badge", title: "本图为示例数据，不代表真实位置", text: cfg.badge }));
-    }
 
     // ---- nearest to me (walking distance from /api/v1/nearest)
-    var panel = el("div", { "class": "sm-panel", id: "sm-panel", hidden: "hidden" });
+    var panel = el("div", { "class": "sm-panel", id: "sm-panel", hidden: "hidden", role: "region", "aria-label": "附近的服务阵地" });
     root.appendChild(panel);
     L.DomEvent.disableClickPropagation(panel);
     L.DomEvent.disableScrollPropagation(panel);
@@ -316,34 +474,70 @@
       panel.innerHTML = "";
       panel.appendChild(el("div", { "class": "sm-panel-head" }, [el("b", { text: title }),
         el("button", { type: "button", "class": "sm-close", "aria-label": "关闭", text: "×",
-          onclick: function () { panel.hidden = true; } })]));
+          onclick: function () { panel.hidden = true; stopPicking(); } })]));
       items.forEach(function (i) { panel.appendChild(i); });
       panel.hidden = false;
     }
+    function crow(p) {
+      var a = state.meXY, r = Math.PI / 180;
+      var x = (p.lng - a[0]) * Math.cos(a[1] * r) * 111320, y = (p.lat - a[1]) * 110540;
+      return Math.sqrt(x * x + y * y);
+    }
+    // without a location: tap the map, or name a compound or village
+    function fallback(why) {
+      showPanel(why, [
+        el("p", { text: "您可以：" }),
+        // after this click: the panel it sits in is rebuilt, and Leaflet would
+        // take the click of a button no longer in the page for a tap on the map
+        el("button", { type: "button", "class": "sm-btn sm-pick", text: "在地图上点一下我的位置",
+          onclick: function (ev) { ev.stopPropagation(); setTimeout(startPicking, 0); } }),
+        el("p", { text: "或在上方搜索框输入您的小区或村（社区）名称，点“设为我的位置”。" })]);
+    }
+    function startPicking() {
+      state.picking = true;
+      root.classList.add("sm-picking");
+      showPanel("请在地图上点一下您的位置", [el("p", { text: "点选后将按步行距离查找最近的服务阵地。" })]);
+    }
+    function stopPicking() { state.picking = false; root.classList.remove("sm-picking"); }
+    map.on("click", function (e) {
+      if (!state.picking) { return; }
+      stopPicking();
+      var ll = e.latlng;
+      // the map shows GCJ-02 over a Chinese basemap: back to WGS-84 for the API
+      var w = cfg.crs === "gcj02" ? gcj02ToWgs84(ll.lng, ll.lat) : [ll.lng, ll.lat];
+      setMe(w[0], w[1], "我点选的位置");
+    });
     locate.addEventListener("click", function () {
+      if (!window.isSecureContext || !navigator.geolocation) {
+        fallback("此网页不是安全连接（HTTPS），浏览器无法提供您的位置");
+        return;
+      }
       showPanel("正在定位…", []);
       map.locate({ setView: false, enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
     });
-    map.on("locationerror", function () {
-      showPanel("无法获取您的位置", [el("p", { text: "请允许浏览器使用定位，或在上方搜索服务阵地名称。" })]);
+    map.on("locationerror", function (e) {
+      fallback(e && e.code === 1 ? "您没有允许本网页使用定位" : "暂时无法获取您的位置");
     });
-    map.on("locationfound", function (e) {
-      var lng = e.latlng.lng, lat = e.latlng.lat;   // the browser gives WGS-84
+    map.on("locationfound", function (e) { setMe(e.latlng.lng, e.latlng.lat, "我的位置"); });   // WGS-84
+
+    function setMe(lng, lat, label) {
       var xy = display(lng, lat);
+      state.meXY = [lng, lat];
       if (state.me) { map.removeLayer(state.me); }
-      state.me = L.circleMarker([xy[1], xy[0]], { radius: 8, color: "#fff", weight: 3, fillColor: "#1a73e8",
-        fillOpacity: 1, className: "sm-me" }).bindTooltip("我的位置").addTo(map);
+      state.me = L.circleMarker([xy[1], xy[0]], { radius: 9, color: "#fff", weight: 3, fillColor: "#1a73e8",
+        fillOpacity: 1, className: "sm-me" }).bindTooltip(label).addTo(map);
       showPanel("正在查找最近的服务阵地…", []);
-      // the filter on the map is the filter of the search: service on the server,
-      // hidden kinds by asking for more and keeping the visible ones
+      // the filter on the map is the filter of the search: service and open
+      // now on the server, hidden kinds by asking for more and keeping the visible ones
       var hiddenKinds = Object.keys(state.hidden).some(function (k) { return state.hidden[k]; });
       var q = "?lng=" + lng.toFixed(7) + "&lat=" + lat.toFixed(7) + "&crs=wgs84&k=" +
-        (hiddenKinds ? 50 : cfg.nearestK) + (state.service ? "&service=" + encodeURIComponent(state.service) : "");
+        (hiddenKinds ? 50 : cfg.nearestK) + (state.service ? "&service=" + encodeURIComponent(state.service) : "") +
+        (state.openOnly ? "&open_now=true" : "");
       fetch(cfg.urls.nearest + q)
         .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
         .then(function (res) {
           if (!res.ok) {
-            showPanel("附近没有服务阵地", [el("p", { text: "您的位置不在本地图的服务范围内。" })]);
+            showPanel("附近没有服务阵地", [el("p", { text: "这个位置不在本地图的服务范围内。" })]);
             return;
           }
           var bounds = L.latLngBounds([[xy[1], xy[0]]]);
@@ -352,7 +546,7 @@
             return !p || visible(p);
           }).slice(0, cfg.nearestK);
           if (!found.length) {
-            showPanel("附近没有符合筛选条件的服务阵地", [el("p", { text: "请更换服务类型或显示更多阵地类型。" })]);
+            showPanel("附近没有符合筛选条件的服务阵地", [el("p", { text: "请更换服务类型，或取消“只看开放中”。" })]);
             return;
           }
           var items = found.map(function (f) {
@@ -366,22 +560,23 @@
                 (q.method === "straight_line" ? "（直线距离）" : "") }),
               el("small", { "class": "sm-state " + (q.open_now === null ? "unknown" : (q.open_now ? "open" : "closed")),
                 text: q.open_now === null ? "开放时间未知" : (q.open_now ? "开放中" :
-                  "已关闭" + (q.next_open ? "，" + fmtNext(q.next_open) + "开放" : "")) })]);
+                  "已关闭" + (q.next_open ? "，" + fmtNext(q.next_open) + " 开放" : "")) })]);
           });
-          showPanel("离我最近的服务阵地", items);
+          showPanel("离" + label + "最近的服务阵地", items);
           map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
         })
         .catch(function () { showPanel("查询失败", [el("p", { text: "网络异常，请稍后再试。" })]); });
-    });
+    }
 
     refresh();
+    labelZoom();
     var sel = cfg.selected && byCode[cfg.selected];
     if (sel) {
       var sxy = display(sel.lng, sel.lat);
       map.setView([sxy[1], sxy[0]], 17, { animate: false });
       setTimeout(function () { open(sel); }, 0);
     } else if (cfg.bounds) {
-      map.fitBounds(cfg.bounds, { paddingTopLeft: [10, cfg.embed ? 60 : 96], paddingBottomRight: [10, 10] });
+      map.fitBounds(cfg.bounds, { paddingTopLeft: [10, cfg.embed ? 110 : 140], paddingBottomRight: [10, 10] });
     }
     // refresh the open/closed state of an open card every minute
     setInterval(function () {
@@ -392,11 +587,12 @@
     }, 60000);
     root.setAttribute("data-ready", "1");
     root.setAttribute("data-ready-ms", String(Math.round(performance.now())));
-    return { cluster: cluster, points: points, select: open, state: state, cfg: cfg };
+    return { cluster: cluster, points: points, select: open, state: state, cfg: cfg, setMe: setMe };
   }
 
   window.ServiceMap = {
-    wgs84ToGcj02: wgs84ToGcj02, convertGeometry: convertGeometry, isOpen: isOpen,
+    wgs84ToGcj02: wgs84ToGcj02, gcj02ToWgs84: gcj02ToWgs84, convertGeometry: convertGeometry,
+    isOpen: isOpen, nextOpening: nextOpening,
     navLinks: navLinks, resident: resident, el: el
   };
 })();

@@ -53,6 +53,19 @@ def test_resident_page_errors(client):
     assert client.get("/maps/resident", params={"basemap": "google"}).status_code == 422
 
 
+def test_a_bad_map_link_is_a_chinese_page(client):
+    """A resident who follows a wrong link gets a Chinese page with a way on,
+    not a problem+json body."""
+    for path in ("/maps/resident", "/embed/resident", "/maps/planner"):
+        r = client.get(path, params={"region": "44060512"})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+        assert '<html lang="zh-CN">' in r.text and "44060512" in r.text
+        assert "没有找到这张地图" in r.text and f'href="{path}"' in r.text
+        assert "<script" not in r.text and r.headers["cache-control"] == "no-store"
+    r = client.get("/maps/resident", params={"basemap": "tianditu"})
+    assert r.status_code == 422 and "链接参数有误" in r.text
+
+
 def test_gcj02_basemap_converts_the_overlays(client, samples_engine):
     html = client.get("/maps/resident", params={"region": LONGTENG, "basemap": "amap"}).text
     assert '"crs":"gcj02"' in html and "autonavi.com" in html

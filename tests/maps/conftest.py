@@ -47,18 +47,24 @@ def live_server(samples_engine, map_circles):
 
 
 @pytest.fixture(scope="package")
-def browser_context(tmp_path_factory):
-    """A Chromium context with a fresh profile directory, geolocation allowed."""
+def playwright_instance():
+    """Playwright (its driver only: the browser is Debian's Chromium)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS, headless=True, viewport={"width": 360, "height": 640},
-            locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
-            service_workers="block")
-        yield ctx
-        ctx.close()
+        yield p
+
+
+@pytest.fixture(scope="package")
+def browser_context(playwright_instance, tmp_path_factory):
+    """A Chromium context with a fresh profile directory, geolocation allowed."""
+    ctx = playwright_instance.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS, headless=True, viewport={"width": 360, "height": 640},
+        locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
+        service_workers="block")
+    yield ctx
+    ctx.close()
 
 
 AXE = ROOT / ".venv" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"

@@ -329,3 +329,205 @@ def test_planner_scenario_beside_today(watched, live_server, samples_engine, art
         httpx.delete(f"{live_server}/api/v1/scenarios/{sid}", headers=auth)
         with samples_engine.begin() as c:
             revoke_token(c, info.prefix)
+
+
+# ------------------------------------------------ the resident map, as residents use it
+def _boxes_overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_filtered_nearest_opens_its_card(watched, live_server, browser_context,
+                                         samples_engine, center):
+    """附近 with the legal-service filter lists only positions offering it, each
+    with its state, and tapping one opens its card (no script error)."""
+    browser_context.set_geolocation({"latitude": center.lat, "longitude": center.lng + 0.001})
+    page = watched.page
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}&service=legal")
+    page.click("#sm-locate")
+    page.wait_for_selector(".sm-nearest")
+    codes = page.eval_on_selector_all(".sm-nearest", "els => els.map(e => e.dataset.code)")
+    with samples_engine.connect() as c:
+        legal = set(c.execute(text("SELECT code FROM service_points "
+                                   "WHERE 'legal' = ANY(services)")).scalars())
+    assert codes and set(codes) <= legal
+    assert all(page.locator(".sm-nearest .sm-state").all_inner_texts())
+    page.locator(".sm-nearest").first.click()
+    page.locator(f".leaflet-popup .sm-card[data-code='{codes[0]}']").wait_for()
+    watched.check_clean()
+
+
+def test_open_now_filter_and_next_opening(watched, live_server, samples_engine):
+    """On National Day at 10:00 "只看开放中" shows exactly the positions open by
+    geo.hours (holiday calendar); the page's next opening equals the server's
+    for every Lishui position at four instants; a closed card says when it opens."""
+    from geo.hours import is_open, next_opening
+
+    page = watched.page
+    at = datetime(2026, 10, 1, 10, 0, tzinfo=CHINA_TZ)
+    _pin_time(page, at)
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}")
+    with samples_engine.connect() as c:
+        rows = c.execute(text("SELECT code, hours FROM service_points WHERE deleted_at IS NULL "
+                              "AND starts_with(region_code, :r) ORDER BY code"),
+                         {"r": LISHUI}).all()
+    want_open = sum(bool(is_open(h, at)) for _, h in rows if h)
+    assert 0 < want_open < len(rows)
+    page.click("#sm-open-now")
+    assert page.get_attribute("#sm-open-now", "aria-pressed") == "true"
+    page.wait_for_function(f"""() => {{
+        const s = document.querySelectorAll('.sm-pin-i').length +
+          [...document.querySelectorAll('.marker-cluster span')]
+            .reduce((a, e) => a + parseInt(e.textContent, 10), 0);
+        return s === {want_open};
+    }}""")
+    hours = [h for _, h in rows if h]
+    for when in (at, datetime(2026, 2, 14, 7, 0, tzinfo=CHINA_TZ),
+                 datetime(2026, 11, 29, 21, 30, tzinfo=CHINA_TZ),
+                 datetime(2026, 12, 2, 12, 10, tzinfo=CHINA_TZ)):
+        want = [None if (n := next_opening(h, when)) is None else n.timestamp() * 1000
+                for h in hours]
+        got = page.evaluate("([hs, iso]) => hs.map(h => { const d = ServiceMap.nextOpening("
+                            "h, new Date(iso), smApp.cfg.calendar); return d && d.getTime(); })",
+                            [hours, when.isoformat()])
+        assert got == want, when
+    # a card of a closed position (the filter off) says when it opens next
+    page.click("#sm-open-now")
+    closed = next(code for code, h in rows if h and is_open(h, at) is False)
+    page.evaluate(f"smApp.select(smApp.points.find(p => p.code === '{closed}'))")
+    page.locator(f".sm-card[data-code='{closed}'] .sm-next").wait_for()
+    nxt = next_opening(dict(rows)[closed], at)
+    assert page.locator(".sm-card .sm-next").inner_text() == \
+        f"{nxt.month}月{nxt.day}日 {nxt:%H:%M} 开放"
+    watched.check_clean()
+
+
+def test_search_finds_services_and_places(watched, live_server, samples_engine):
+    """Search reads service words (养老 → 居家养老 positions), shows kind,
+    address and state, pages past eight with 显示更多, and offers compounds as
+    "my place" for the walking search."""
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}")
+    with samples_engine.connect() as c:
+        elderly = set(c.execute(text(
+            "SELECT code FROM service_points WHERE 'elderly_care' = ANY(services) "
+            "AND starts_with(region_code, :r)"), {"r": LISHUI}).scalars())
+        compound = c.execute(text("SELECT name FROM compounds WHERE starts_with(region_code, :r) "
+                                  "ORDER BY code LIMIT 1"), {"r": LISHUI}).scalar_one()
+    assert len(elderly) > 8
+    page.fill("#sm-search", "养老")
+    shown = page.eval_on_selector_all("#sm-results .sm-result[data-code]",
+                                      "els => els.map(e => e.dataset.code)")
+    assert len(shown) == 8 and set(shown) <= elderly
+    first = page.locator("#sm-results .sm-result[data-code]").first.inner_text()
+    assert "·" in first and ("开放中" in first or "已关闭" in first)
+    page.click(".sm-more")
+    shown = page.eval_on_selector_all("#sm-results .sm-result[data-code]",
+                                      "els => els.map(e => e.dataset.code)")
+    assert len(shown) == min(len(elderly), 28) and set(shown) <= elderly
+    page.fill("#sm-search", compound)
+    page.locator(".sm-place").first.click()
+    page.wait_for_selector(".sm-nearest")
+    assert f"离{compound}最近" in page.locator("#sm-panel").inner_text()
+    watched.check_clean()
+
+
+def test_resident_map_accessibility(watched, live_server, samples_engine, artifacts):
+    """For elderly residents: zoomable page, search first in the keyboard order,
+    readable sizes, 44 px targets, named clusters, the badge clear of the card,
+    the scale bar in 米/公里, names on pins from zoom 16, the card's stars, rooms
+    and area, and no axe-core WCAG 2.1 A/AA violation at 390 and 1440 px."""
+    from tests.maps.conftest import axe_violations
+
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.open(f"{live_server}/maps/resident?region={LISHUI}")
+    viewport = page.get_attribute("meta[name=viewport]", "content")
+    assert "user-scalable=no" not in viewport and "maximum-scale" not in viewport
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "sm-search"
+    labels = page.eval_on_selector_all(".marker-cluster", "els => els.map(e => "
+                                       "e.getAttribute('aria-label'))")
+    assert labels and all(lab and lab.endswith("个服务阵地，点按放大") for lab in labels)
+    assert any(u in page.locator(".leaflet-control-scale-line").inner_text()
+               for u in ("米", "公里"))
+    assert axe_violations(page) == []
+    with samples_engine.connect() as c:
+        code, stars, rooms, area = c.execute(text(
+            "SELECT code, stars, rooms, floor_area_m2 FROM service_points WHERE stars > 0 "
+            "AND rooms > 0 AND floor_area_m2 > 0 AND phone IS NOT NULL "
+            "AND starts_with(region_code, :r) ORDER BY code LIMIT 1"), {"r": LISHUI}).one()
+    page.evaluate(f"smApp.select(smApp.points.find(p => p.code === '{code}'))")
+    card = page.locator(f".sm-card[data-code='{code}']")
+    card.wait_for()
+    page.wait_for_timeout(400)
+    facts = card.locator(".sm-card-facts").inner_text()
+    assert "★" * stars in facts and f"功能室 {rooms} 间" in facts
+    assert f"面积 {round(area)} 平方米" in facts
+    for sel in (".leaflet-popup-close-button", ".sm-card-nav a", ".sm-card-phone",
+                "#sm-search", "#sm-locate", "#sm-open-now"):
+        for box in [e.bounding_box() for e in page.locator(sel).all()]:
+            assert box["height"] >= 44 - 0.5, (sel, box)
+    for sel in (".sm-card-hours", ".sm-card-addr", ".sm-card-kind", ".sm-chip"):
+        px = page.eval_on_selector(sel, "e => parseFloat(getComputedStyle(e).fontSize)")
+        assert px >= 15, (sel, px)
+    badge = page.locator("#sm-badge").bounding_box()
+    close = page.locator(".leaflet-popup-close-button").bounding_box()
+    assert not _boxes_overlap(badge, close)
+    # the pin's name shows from zoom 16
+    assert page.locator(f".sm-pin-i[data-code='{code}'] + .sm-pin-name").is_visible()
+    page.screenshot(path=str(artifacts / "resident-card-390x844.png"))
+    assert axe_violations(page) == []
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "resident-card-1440x900.png"))
+    assert axe_violations(page) == []
+    watched.check_clean()
+
+
+def test_embed_page_accessibility(watched, live_server):
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.open(f"{live_server}/embed/resident?region={LONGTENG}")
+    from tests.maps.conftest import axe_violations
+
+    assert axe_violations(page) == []
+    watched.check_clean()
+
+
+def test_without_a_secure_context_tap_the_map(playwright_instance, live_server, center,
+                                              artifacts):
+    """On a plain-HTTP intranet address the browser gives no location: 附近 says
+    why (not "allow location") and lets the resident tap the map instead."""
+    from tests.maps.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    port = urlparse(live_server).port
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP intranet.test 127.0.0.1"])
+    try:
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://intranet.test:{port}/maps/resident?region={LISHUI}")
+        page.wait_for_selector("[data-ready='1']", state="attached")
+        assert page.evaluate("window.isSecureContext") is False
+        page.click("#sm-locate")
+        panel = page.locator("#sm-panel")
+        assert "不是安全连接" in panel.inner_text() and "请允许" not in panel.inner_text()
+        page.click(".sm-pick")
+        page.wait_for_function("() => smApp.state.picking === true")
+        x, y = page.evaluate(f"(() => {{ smApp.cluster._map.setView([{center.lat}, "
+                             f"{center.lng}], 15, {{animate: false}}); const p = smApp."
+                             f"cluster._map.latLngToContainerPoint([{center.lat + 0.0004}, "
+                             f"{center.lng}]); return [p.x, p.y]; }})()")
+        box = page.locator(".sm-resident").bounding_box()
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_selector(".sm-nearest")
+        items = page.locator(".sm-nearest").all_inner_texts()
+        assert "里水镇党群服务中心" in items[0] and "步行约" in items[0]
+        page.screenshot(path=str(artifacts / "resident-no-https-390x844.png"))
+        assert errors == []
+    finally:
+        browser.close()
