@@ -80,8 +80,10 @@ def _analysis(conn: Connection, scope: Scope, minutes: float, profile: str):
         an = analyse(conn, scope.code, CoverageParams(minutes=minutes, profile=profile))
     except InvalidInput as exc:
         return None, None, exc.message
-    except Conflict as exc:  # circles not computed yet: the page says so
-        return None, None, str(exc)
+    except Conflict:  # circles not computed yet: the page says so, in Chinese
+        mm = f"{minutes:g}"
+        return None, None, (f"尚未计算步行{mm}分钟服务圈，请运行 servicemap isochrones "
+                            f"--minutes {mm} --profile {profile}")
     return an, reach_coverage(an, by_point=False), None
 
 
@@ -234,7 +236,8 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         "uncovered": uncovered,
         "branch": branch,
         "sites": _proposed_sites(conn, scope, sites, minutes, profile),
-        "analysis_note": None if reach else f"覆盖分析未能运行（{why}）：按小区代表点估算",
+        "analysis_note": None if reach else
+        f"覆盖分析未能运行（{why}）；图中比例按已有服务圈与小区代表点估算",
         "tiles": {"circles": f"{prefix}/tiles/circles/{{z}}/{{x}}/{{y}}.png{v}",
                   "walktime": f"{prefix}/tiles/walktime/{{z}}/{{x}}/{{y}}.png"
                               + (f"?v={walk_version}" if walk_version else "")},

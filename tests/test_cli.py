@@ -109,3 +109,27 @@ def test_up_refuses_a_busy_api_port_in_one_line(samples_url, tmp_path):
     assert r.stderr.strip() == (
         f"servicemap: error: cannot serve on 127.0.0.1:{port}: the address is in use (is "
         "ServiceMap already running?); choose another with --port or SERVICEMAP_PORT")
+
+
+def test_load_sample_leaves_the_circles_current(pg_cluster, tmp_path):
+    """After `servicemap load-sample longteng` every position has its 10-minute
+    circle (the planner map and coverage work at once); `--no-circles` says
+    which command to run instead."""
+    url = pg_cluster.create_database("sm_cli_load_sample")
+    env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=url)
+    r = subprocess.run(CLI + ["load-sample", "longteng"], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as c:
+        points, circles = c.execute(
+            "SELECT (SELECT count(*) FROM service_points WHERE deleted_at IS NULL), "
+            "(SELECT count(DISTINCT point_code) FROM service_circles "
+            " WHERE minutes = 10 AND profile = 'elderly')").fetchone()
+    assert points == circles == 33
+    url2 = pg_cluster.create_database("sm_cli_load_sample_bare")
+    r = subprocess.run(CLI + ["load-sample", "longteng", "--no-circles"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600,
+                       env=_env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=url2))
+    assert r.returncode == 0, r.stderr
+    assert "servicemap isochrones --minutes 10 --profile elderly" in r.stdout + r.stderr

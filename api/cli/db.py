@@ -22,6 +22,9 @@ def register(sub) -> None:
     rs.set_defaults(func=cmd_restore)
     ls = sub.add_parser("load-sample", help="generate and load a sample town")
     ls.add_argument("name", choices=["lishui", "longteng"])
+    ls.add_argument("--no-circles", action="store_true",
+                    help="do not compute the service circles after loading (the planner map "
+                         "and coverage then say which command to run)")
     ls.set_defaults(func=cmd_load_sample)
 
 
@@ -88,4 +91,15 @@ def cmd_load_sample(args, settings: Settings) -> int:
         sample = data.generate(args.name)
     with step(f"loading sample {args.name}"):
         load_sample(engine, sample, log=say)
+    if getattr(args, "no_circles", False):
+        say(f"==> service circles not computed: run `servicemap isochrones --minutes "
+            f"{settings.default_minutes} --profile {settings.default_profile}` before coverage "
+            "and the planner map")
+        return 0
+    # new points and a new network: the analyses must be current before anyone looks
+    from api.cli.up import analysis_steps
+
+    for title, fn in analysis_steps():
+        with step(title):
+            fn(engine, settings, say)
     return 0

@@ -272,8 +272,9 @@ async def get_gaps(
     compound_rule: CompoundRuleQ = "population_share",
     rounding: RoundingQ = "half_up",
     decimals: DecimalsQ = 2,
-    limit: Annotated[int, Query(ge=1, le=500, description="most compounds, buildings and "
-                                                          "gap areas listed")] = 20,
+    limit: Annotated[int | None, Query(ge=1, le=100_000, description=(
+        "most compounds, buildings and gap areas listed (default: 20 in JSON, every one "
+        "in a CSV or Excel file)"))] = None,
     hex_resolution: Annotated[int | None, Query(ge=5, le=11, description="H3 resolution "
                                                 "(default: ~500 m cells, resolution 8)")
                               ] = None,
@@ -288,7 +289,9 @@ async def get_gaps(
 
     def build(conn: Connection) -> cov.GapReport:
         an = _analysis(request, conn, region, params)
-        return cov.gap_report(an, limit=limit, detail=detail, hex_resolution=hex_resolution,
+        # an export is the whole list: the map shows every uncovered compound
+        lim = limit if limit is not None else (20 if format == "json" else None)
+        return cov.gap_report(an, limit=lim, detail=detail, hex_resolution=hex_resolution,
                               areas=areas, conn=conn)
 
     return await _answer(request, build, view="gaps", fmt=format, name="gaps",

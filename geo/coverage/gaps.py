@@ -84,7 +84,7 @@ def _hexagons(an: Analysis, resolution: int, suppress_below: int) -> Hexagons:
                                         "buildings are not listed"))
 
 
-def _gap_areas(an: Analysis, cell_m: float, limit: int) -> GapAreas:
+def _gap_areas(an: Analysis, cell_m: float, limit: int | None) -> GapAreas:
     """Residential land outside every circle, on a ``cell_m`` raster (metres):
     a cell is residential when it holds a residential building's centroid or
     its centre lies in a compound; it is a gap when its centre lies outside
@@ -159,7 +159,7 @@ def _gap_areas(an: Analysis, cell_m: float, limit: int) -> GapAreas:
         type="FeatureCollection", features=tuple(features))
 
 
-def gap_report(an: Analysis, *, limit: int = 20, detail: bool = False,
+def gap_report(an: Analysis, *, limit: int | None = 20, detail: bool = False,
                hex_resolution: int | None = None, hex_cell_m: float = 500.0,
                areas: bool = True, area_cell_m: float = 30.0, suppress_below: int = 3,
                conn: Connection | None = None) -> GapReport:
@@ -171,7 +171,7 @@ def gap_report(an: Analysis, *, limit: int = 20, detail: bool = False,
         A coverage run (:func:`geo.coverage.reach.analyse`); gap areas need
         compound footprints (loaded automatically when ``conn`` is given).
     limit
-        Most compounds, buildings and gap areas listed.
+        Most compounds, buildings and gap areas listed (None: every one).
     detail
         Include the ranked compound and building lists (planners; buildings
         carry household counts) and every hexagon.
