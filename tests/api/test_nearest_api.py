@@ -206,14 +206,19 @@ def test_front_and_route_give_the_same_bytes(twins, samples_engine):
     for network in networks.by_dataset.values():
         assert any(key[1] == points.key for key in network.cache["point_targets"])
     for q in queries:
-        a = front.get(f"/api/v1/nearest?{q}")
-        b = routed.get(f"/api/v1/nearest?{q}")
+        # "now" (to the minute) is in the answer: when the minute turns over
+        # between the requests, ask all three again
+        for _ in range(3):
+            a = front.get(f"/api/v1/nearest?{q}")
+            b = routed.get(f"/api/v1/nearest?{q}")
+            # and the handler itself answered it (not the router behind it)
+            body = asyncio.run(nearest_front(front.app.state, q.encode()))
+            if a.content == b.content == body:
+                break
         assert a.status_code == b.status_code == 200, (q, a.text, b.text)
         assert a.content == b.content, q
         assert a.headers["etag"] == b.headers["etag"]
         assert a.headers["content-type"] == b.headers["content-type"] == "application/geo+json"
-        # and the handler itself answered it (not the router behind it)
-        body = asyncio.run(nearest_front(front.app.state, q.encode()))
         assert body == a.content, q
     # a conditional GET answered by the front
     etag = front.get(f"/api/v1/nearest?{q}").headers["etag"]
