@@ -377,6 +377,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 # --------------------------------------------------------------------------
 # OpenAPI: problem+json for every error, 304 for public GETs
 # --------------------------------------------------------------------------
+#: Map pages that answer an unknown region or a bad parameter with an HTML page.
+HTML_ERROR_PAGES = ("/maps/resident", "/embed/resident", "/maps/planner")
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -414,6 +418,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if code[0] in "45":
                     resp["content"] = {problems.MEDIA_TYPE: {"schema": ref}}
                     resp.setdefault("description", problems.HTTP_TITLES.get(int(code), "错误"))
+                    if path in HTML_ERROR_PAGES and code in ("404", "422"):
+                        # a bad map link gets a Chinese page (api.routes.maps._error_html)
+                        resp["content"]["text/html"] = {"schema": {"type": "string"}}
             public = not op.get("security") or {} in op["security"]
             if method == "get" and public and path.startswith("/api/"):
                 responses.setdefault("304", {"description": "未修改（If-None-Match 命中）"})

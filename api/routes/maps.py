@@ -115,8 +115,12 @@ def _error_html(request: Request, exc: Exception, home: str) -> HTMLResponse:
             else f"{p.column or ''}（{p.message}）" for p in getattr(exc, "problems", []) or []
         ) if getattr(exc, "problems", None) else "链接里的参数不正确。"
     prefix = _prefix(request)
+    from api.problems import TYPE_BASE
+
+    kind = "not-found" if status == 404 else "invalid-input"
     return HTMLResponse(error_page(title, detail, home=prefix + home, prefix=prefix),
-                        status_code=status, headers={"Cache-Control": "no-store"})
+                        status_code=status, headers={"Cache-Control": "no-store",
+                                                     "X-Problem-Type": TYPE_BASE + kind})
 
 
 @router.get("/maps/resident", response_class=HTMLResponse, operation_id="resident_map",
