@@ -51,6 +51,11 @@ from maps.style import (
 __all__ = ["format_share", "planner_config", "planner_html"]
 
 
+def _ramp(ramp: list[tuple[Any, str, str]]) -> list[dict[str, Any]]:
+    """A ``(lower bound, colour, label)`` ramp as the page's legend reads it."""
+    return [{"min": a, "colour": c, "label": lab} for a, c, lab in ramp]
+
+
 def format_share(part: int, whole: int) -> str:
     """A share as a percentage with two decimals, **rounded** half up
     (32/36 → "88.89%"; the Longteng article truncates to 88.88%)."""
@@ -87,11 +92,10 @@ def _analysis(conn: Connection, scope: Scope, minutes: float, profile: str):
     return an, reach_coverage(an, by_point=False), None
 
 
-def _access(conn: Connection, scope: Scope, profile: str, max_snap_m: float
+def _access(conn: Connection, scope: Scope, profile: str, max_snap_m: float, networks: Any
             ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """Walking figures and 2SFCA supply per village and grid code (empty with
     no network or buildings), and the parameters they are at."""
-    from geo.circles import Networks
     from geo.coverage import access as ac
     from geo.errors import Conflict, InvalidInput
 
@@ -99,7 +103,7 @@ def _access(conn: Connection, scope: Scope, profile: str, max_snap_m: float
     try:
         run = ac.access_run(conn, scope.code, ac.AccessParams(profile=prof,
                                                               max_snap_m=max_snap_m),
-                            networks=Networks.load(conn))
+                            networks=networks)
     except (InvalidInput, Conflict):
         return {}, None
     walk, supply = ac.walk_report(run), ac.supply_report(run)
@@ -188,16 +192,15 @@ def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an:
 
 
 def _proposed_sites(conn: Connection, scope: Scope, k: int, minutes: float,
-                    profile: str) -> dict[str, Any] | None:
+                    profile: str, networks: Any) -> dict[str, Any] | None:
     """``k`` proposed sites from :func:`geo.siting.site` (greedy) as GeoJSON."""
     if k <= 0:
         return None
-    from geo.circles import Networks
     from geo.coverage import CoverageParams
     from geo.siting import site
 
     result = site(conn, scope.code, k, CoverageParams(minutes=minutes, profile=profile),
-                  networks=Networks.load(conn), method="greedy", time_limit_s=20.0)
+                  networks=networks, method="greedy", time_limit_s=20.0)
     feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [s["lng"],
                                                                                s["lat"]]},
               "properties": {"rank": s["rank"], "name": s.get("name"),
@@ -216,7 +219,10 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
     """Everything the planner page's script needs (JSON-serialisable)."""
     an, reach, why = _analysis(conn, scope, minutes, profile)
     areas = _areas(conn, scope, minutes, profile, reach)
-    access, access_totals = _access(conn, scope, profile, max_snap_m)
+    from geo.circles import Networks
+
+    networks = Networks.load(conn)  # once, for the walk and the proposed sites
+    access, access_totals = _access(conn, scope, profile, max_snap_m, networks)
     for fc in areas.values():
         for f in fc["features"]:
             f["properties"].update(access.get(f["properties"]["code"], {}))
@@ -235,7 +241,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         "grids": areas["grid"],
         "uncovered": uncovered,
         "branch": branch,
-        "sites": _proposed_sites(conn, scope, sites, minutes, profile),
+        "sites": _proposed_sites(conn, scope, sites, minutes, profile, networks),
         "analysis_note": None if reach else
         f"覆盖分析未能运行（{why}）；图中比例按已有服务圈与小区代表点估算",
         "tiles": {"circles": f"{prefix}/tiles/circles/{{z}}/{{x}}/{{y}}.png{v}",
@@ -244,17 +250,13 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         "access": access_totals,
         "api": f"{prefix}/api/v1",
         "circle": CIRCLE,
-        "ramps": {"coverage": [{"min": a, "colour": c, "label": lab}
-                               for a, c, lab in COVERAGE_RAMP],
-                  "uncovered": [{"min": a, "colour": c, "label": lab}
-                                for a, c, lab in COMPOUND_UNCOVERED_RAMP],
-                  "walk": [{"min": a, "colour": c, "label": lab} for a, c, lab in WALK_RAMP]
+        "ramps": {"coverage": _ramp(COVERAGE_RAMP),
+                  "uncovered": _ramp(COMPOUND_UNCOVERED_RAMP),
+                  "walk": _ramp(WALK_RAMP)
                   + [{"min": None, "colour": WALK_UNREACHABLE[0],
                       "label": WALK_UNREACHABLE[1]}],
-                  "supply": [{"min": a, "colour": c, "label": lab}
-                             for a, c, lab in SUPPLY_RAMP],
-                  "walk_delta": [{"min": a, "colour": c, "label": lab}
-                                 for a, c, lab in WALK_DELTA_RAMP]},
+                  "supply": _ramp(SUPPLY_RAMP),
+                  "walk_delta": _ramp(WALK_DELTA_RAMP)},
         "summary": {
             "points": scope.points,
             "compounds": totals.compounds if totals else None,
