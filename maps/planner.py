@@ -48,7 +48,7 @@ from maps.style import (
     ramp_colour,
 )
 
-__all__ = ["format_share", "planner_config", "planner_html"]
+__all__ = ["format_share", "planner_config", "planner_html", "planner_sites"]
 
 
 def _ramp(ramp: list[tuple[Any, str, str]]) -> list[dict[str, Any]]:
@@ -127,6 +127,17 @@ def _access(conn: Connection, scope: Scope, profile: str, max_snap_m: float, net
                  "imputed": supply["imputed"]}
 
 
+def _label_points(conn: Connection, scope: Scope) -> dict[str, list[float]]:
+    """Where each village's name goes (``[lat, lng]``): PostGIS's point on
+    surface of the whole village, the anchor the offline basemap's own village
+    label has, so the page's bold name covers the basemap's faint one."""
+    rows = conn.execute(text(
+        "SELECT code, ST_Y(ST_PointOnSurface(geom)) AS lat, ST_X(ST_PointOnSurface(geom)) AS lng "
+        "FROM regions WHERE level = 'village' AND geom IS NOT NULL "
+        "AND starts_with(code, :code)"), {"code": scope.code}).all()
+    return {r.code: [round(r.lat, 6), round(r.lng, 6)] for r in rows}
+
+
 def _area_geometries(conn: Connection, scope: Scope) -> dict[str, tuple[str, str, dict]]:
     rows = conn.execute(text(source_sql("coverage_areas")),
                         {"code": scope.code, "minutes": 0.0, "profile": ""}).all()
@@ -155,11 +166,14 @@ def _areas(conn: Connection, scope: Scope, minutes: float, profile: str,
                                 "properties": _share_props(
                                     r.name, r.code, int(r.compounds), int(r.covered_compounds),
                                     int(r.population), int(r.covered_population), pct)})
+    at = _label_points(conn, scope)
+    for f in out["village"]:
+        f["properties"]["label_at"] = at.get(f["properties"]["code"])
     return {k: {"type": "FeatureCollection", "features": v} for k, v in out.items()}
 
 
 def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an: Any
-               ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+               ) -> tuple[dict[str, Any], dict[str, Any], Any]:
     from geo.coverage import branch_coverage
 
     rows = conn.execute(text(source_sql("planner_compounds")),
@@ -188,7 +202,7 @@ def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an:
     # largest gaps last: drawn on top
     uncovered.sort(key=lambda f: f["properties"]["population_uncovered"])
     return ({"type": "FeatureCollection", "features": uncovered},
-            {"type": "FeatureCollection", "features": branch_feats}, branch.totals)
+            {"type": "FeatureCollection", "features": branch_feats}, branch)
 
 
 def _proposed_sites(conn: Connection, scope: Scope, k: int, minutes: float,
@@ -212,6 +226,29 @@ def _proposed_sites(conn: Connection, scope: Scope, k: int, minutes: float,
     return {"type": "FeatureCollection", "features": feats}
 
 
+def planner_sites(conn: Connection, settings: MapSettings, *, region: str | None, k: int,
+                  networks: Any = None) -> dict[str, Any]:
+    """``k`` proposed sites for the planner page's button (GeoJSON, greedy,
+    at the page's minutes and profile; public: locations and counts only).
+
+    Raises
+    ------
+    geo.errors.NotFound
+        Unknown region.
+    """
+    from geo.circles import Networks
+
+    scope = resolve_scope(conn, region)
+    fc = _proposed_sites(conn, scope, k, float(settings.default_minutes),
+                         settings.default_profile, networks or Networks.load(conn))
+    return fc or {"type": "FeatureCollection", "features": []}
+
+
+def _mm_q(minutes: float) -> str:
+    """Minutes as a query value (``10``, ``7.5``)."""
+    return f"{minutes:g}"
+
+
 def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: str,
                    prefix: str = "", tile_version: str | None = None,
                    walk_version: str | None = None, sites: int = 0,
@@ -226,11 +263,36 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
     for fc in areas.values():
         for f in fc["features"]:
             f["properties"].update(access.get(f["properties"]["code"], {}))
-    uncovered, branch, btotals = _compounds(conn, scope, minutes, profile, an)
+    uncovered, branch, bcov = _compounds(conn, scope, minutes, profile, an)
+    btotals = bcov.totals
+    by_village = {r.code: r for r in bcov.by_region}
+    for f in areas["village"]["features"]:
+        r = by_village.get(f["properties"]["code"])
+        if r is not None and btotals.with_branch:
+            f["properties"].update(branch_compounds=r.compounds, with_branch=r.with_branch,
+                                   branch_share=r.percent_text, branches=r.branches)
     totals = reach.totals if reach else None
+    par = reach.parameters if reach else None
+    q = f"region={scope.code}&minutes={_mm_q(minutes)}&profile={profile}"
+    api = f"{prefix}/api/v1"
     v = f"?v={tile_version}" if tile_version else ""
     mm = int(minutes) if float(minutes).is_integer() else minutes
     return {
+        # what every figure depends on, in the planner's words
+        "method": None if par is None else {
+            "minutes": mm, "profile": par.profile, "speed_kmh": par.speed_kmh,
+            "budget_m": round(par.budget_m), "rule_zh": par.rule.text_zh,
+            "rounding_zh": par.rounding_zh,
+            "branch_rule_zh": bcov.rule.text_zh},
+        # the figures on screen as files (public, aggregate: the API's exports)
+        "exports": [
+            {"label": "村居、网格覆盖（Excel）", "href": f"{api}/coverage?{q}&format=xlsx"},
+            {"label": "服务圈外小区与人口（Excel）", "href": f"{api}/gaps?{q}&format=xlsx"},
+            {"label": "小区党支部覆盖（Excel）",
+             "href": f"{api}/coverage/branches?region={scope.code}&format=xlsx"},
+            {"label": "村居、网格覆盖（CSV）", "href": f"{api}/coverage?{q}&format=csv"},
+        ],
+        "sites_url": f"{prefix}/maps/planner/sites.json?region={scope.code}",
         "title": f"{scope.name}党群服务规划图",
         "region": scope.code,
         "minutes": mm,
@@ -248,7 +310,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
                   "walktime": f"{prefix}/tiles/walktime/{{z}}/{{x}}/{{y}}.png"
                               + (f"?v={walk_version}" if walk_version else "")},
         "access": access_totals,
-        "api": f"{prefix}/api/v1",
+        "api": api,
         "circle": CIRCLE,
         "ramps": {"coverage": _ramp(COVERAGE_RAMP),
                   "uncovered": _ramp(COMPOUND_UNCOVERED_RAMP),
@@ -268,6 +330,10 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
             "branch_compounds": btotals.compounds if btotals.with_branch else 0,
             "with_branch": btotals.with_branch,
             "branch_share": btotals.percent_text or "—",
+            # the published figure is truncated (32/36 → 88.88%)
+            "branch_share_truncated": bcov.percent_variants.get("truncate", "—"),
+            "branches": btotals.branches,
+            "branches_by_village": sum(r.branches for r in bcov.by_region),
         },
         "synthetic": scope.synthetic,
         "badge": BADGE_SYNTHETIC,

@@ -122,13 +122,16 @@ BASEMAP: dict[str, Any] = {
     },
 }
 
-#: Share of population covered (0-1) → colour, for the coverage choropleth.
+#: Share of population covered (0-1) → colour, for the coverage choropleth
+#: (ColorBrewer BrBG, colour-blind safe: brown is low, teal is high). No red:
+#: the service circles are red and the uncovered compounds pink to purple, and
+#: both are drawn over the choropleth, so a red "low" would hide them.
 COVERAGE_RAMP: list[tuple[float, str, str]] = [
-    (0.0, "#d7191c", "< 40%"),
-    (0.4, "#fdae61", "40%–60%"),
-    (0.6, "#ffffbf", "60%–80%"),
-    (0.8, "#a6d96a", "80%–95%"),
-    (0.95, "#1a9641", "≥ 95%"),
+    (0.0, "#a6611a", "< 40%"),
+    (0.4, "#dfc27d", "40%–60%"),
+    (0.6, "#f5f5f5", "60%–80%"),
+    (0.8, "#80cdc1", "80%–95%"),
+    (0.95, "#018571", "≥ 95%"),
 ]
 
 #: Population of an uncovered compound → colour (graduated; purple = many people).

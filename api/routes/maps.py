@@ -197,6 +197,41 @@ async def planner_map(
     return _html(request, body, etag, settings)
 
 
+@router.get("/maps/planner/sites.json", operation_id="planner_map_sites",
+            summary="Proposed new sites for the planner map's button (greedy; public: "
+                    "locations and newly covered people only)",
+            description="The planner map's 建议新增站点 button asks this: `k` sites that "
+                        "newly cover the most people at the page's minutes and profile, as a "
+                        "GeoJSON FeatureCollection in WGS-84 (`rank`, `population_new`, "
+                        "`population_pct_after`, a Chinese `label`). Seconds for a town; the "
+                        "answer is cached until positions, circles or buildings change.")
+async def planner_map_sites(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    region: Region = None,
+    k: Annotated[int, Query(ge=1, le=10, description="how many sites")] = 3,
+) -> Response:
+    import json
+
+    from api.deps import app_networks
+    from maps.planner import planner_sites
+
+    key = ("planner-sites", region, k)
+
+    def build(versions: tuple[str, ...]) -> bytes:
+        with expensive_work(request), read_engine(request).connect() as conn:
+            fc = planner_sites(conn, settings, region=region, k=k,
+                               networks=app_networks(request, conn))
+        return json.dumps(fc, ensure_ascii=False).encode("utf-8")
+
+    body, etag = await _page(request, key, ("coverage", "circles", "compounds", "walktime"),
+                             build)
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}"}
+    if not_modified(request.headers, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/geo+json", headers=headers)
+
+
 def _resident_url(request: Request, region: str | None, settings: Settings) -> str:
     base = public_base(request)
     return f"{base.rstrip('/')}/maps/resident" + (f"?region={region}" if region else "")

@@ -33,6 +33,13 @@
       if (i === 0) { layer.addTo(map); }
     });
 
+    // drawing order, bottom to top: areas, compounds, positions, names (a
+    // grid layer switched on later stays under the positions)
+    [["smCompounds", 420], ["smPoints", 630], ["smLabels", 640]].forEach(function (p) {
+      var pane = map.createPane(p[0]);
+      pane.style.zIndex = p[1];
+      if (p[0] === "smLabels") { pane.style.pointerEvents = "none"; }
+    });
     var overlays = {};
     // coverage choropleths
     function areaLayer(fc, what) {
@@ -44,7 +51,12 @@
         onEachFeature: function (f, layer) {
           var p = f.properties;
           var html = "<b>" + esc(p.name) + "</b><br>服务圈覆盖人口：" + fmt(p.covered_population) + " / " +
-            fmt(p.population) + "（" + esc(p.share_label) + "）<br>覆盖小区：" + p.covered_compounds + " / " + p.compounds;
+            fmt(p.population) + "（" + esc(p.share_label) + "）<br>覆盖小区：" + p.covered_compounds + " / " + p.compounds +
+            (Number(p.covered_compounds) % 1 ? "（部分覆盖的小区按圈内人口比例折算）" : "");
+          if (p.branch_compounds !== undefined) {
+            html += "<br>有党支部的小区：" + p.with_branch + " / " + p.branch_compounds + "（" + esc(p.branch_share) +
+              "），联系本村居小区的党支部 " + p.branches + " 个";
+          }
           if (p.within_10min_pct !== undefined) {
             html += "<br>步行 10 分钟内到最近阵地：" + p.within_10min_pct.toFixed(2) + "%；中位 " +
               (p.median_minutes === null ? "—" : p.median_minutes) + " 分钟，90% 居民在 " +
@@ -60,6 +72,34 @@
     overlays["村居覆盖率（人口）"] = villages;
     villages.addTo(map);
     if (cfg.grids.features.length) { overlays["网格覆盖率（人口）"] = areaLayer(cfg.grids, "grid"); }
+    // village names, above everything, with a white halo
+    var names = L.layerGroup(cfg.villages.features.filter(function (f) { return f.properties.label_at; })
+      .sort(function (a, b) { return (b.properties.population || 0) - (a.properties.population || 0); })
+      .map(function (f) {
+        return L.marker(f.properties.label_at, { pane: "smLabels", interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "sm-vlabel", html: "<span>" + esc(f.properties.name) + "</span>",
+            iconSize: null }) });
+      }));
+    overlays["村居名称"] = names;
+    names.addTo(map);
+    // names that would overlap are hidden (the larger village keeps its name)
+    function declutter() {
+      // in layer pixels of the map's current zoom, so a running animation does not matter
+      var boxes = [];
+      names.getLayers().forEach(function (l) {
+        var el = l.getElement && l.getElement();
+        if (!el) { return; }
+        var span = el.firstChild, c = map.latLngToLayerPoint(l.getLatLng());
+        var w = span.offsetWidth / 2 + 4, h = span.offsetHeight / 2 + 2;
+        var r = { left: c.x - w, right: c.x + w, top: c.y - h, bottom: c.y + h };
+        var hit = boxes.some(function (b) {
+          return !(r.right < b.left || r.left > b.right || r.bottom < b.top || r.top > b.bottom);
+        });
+        span.style.visibility = hit ? "hidden" : "";
+        if (!hit) { boxes.push(r); }
+      });
+    }
+    map.on("zoomend overlayadd", declutter);
 
     // service circles: raster tiles drawn by the server
     var circles = L.tileLayer(cfg.tiles.circles, { maxZoom: 19, opacity: 1, className: "sm-circles-tiles" });
@@ -88,8 +128,9 @@
 
     // uncovered compounds by population
     var uncovered = L.geoJSON(cfg.uncovered, {
+      pane: "smCompounds",
       style: function (f) {
-        return { color: "#4a0036", weight: 1, fillColor: f.properties.colour, fillOpacity: 0.85,
+        return { color: "#4a0036", weight: 1.5, fillColor: f.properties.colour, fillOpacity: 0.85,
           className: "sm-uncovered" };
       },
       onEachFeature: function (f, layer) {
@@ -104,6 +145,7 @@
     // party-branch coverage of compounds
     if (cfg.branch.features.length) {
       var branch = L.geoJSON(cfg.branch, {
+        pane: "smCompounds",
         style: function (f) {
           return { color: "#333", weight: 1, fillColor: f.properties.has_branch ? "#2b83ba" : "#d7191c",
             fillOpacity: 0.6, className: "sm-branch" };
@@ -115,17 +157,24 @@
       overlays["小区党支部覆盖"] = branch;
     }
 
-    // proposed sites
-    if (cfg.sites && cfg.sites.features && cfg.sites.features.length) {
-      overlays["建议新增站点"] = L.geoJSON(cfg.sites, {
+    // proposed sites: in the page (?sites=K) or asked for with the legend's button
+    var sitesName = "建议新增站点";
+    function sitesLayer(fc) {
+      return L.geoJSON(fc, {
         pointToLayer: function (f, latlng) {
-          return L.circleMarker(latlng, { radius: 9, color: "#000", weight: 2, fillColor: "#ffeb3b", fillOpacity: 1, className: "sm-site" });
+          return L.circleMarker(latlng, { pane: "smPoints", radius: 11, color: "#000", weight: 2,
+            fillColor: "#ffeb3b", fillOpacity: 1, className: "sm-site" });
         },
         onEachFeature: function (f, layer) {
           var p = f.properties || {};
           layer.bindPopup("<b>建议站点 " + esc(p.rank || "") + "</b><br>" + esc(p.label || p.name || ""));
+          layer.bindTooltip(String(p.rank || ""), { permanent: true, direction: "center", className: "sm-site-rank",
+            pane: "smLabels" });
         }
-      }).addTo(map);
+      });
+    }
+    if (cfg.sites && cfg.sites.features && cfg.sites.features.length) {
+      overlays[sitesName] = sitesLayer(cfg.sites).addTo(map);
     }
 
     // positions
@@ -133,62 +182,81 @@
     cfg.kinds.forEach(function (k) { kinds[k.kind] = k; });
     var pts = L.layerGroup(cfg.points.map(function (p) {
       var k = kinds[p.kind] || kinds.other;
-      return L.circleMarker([p.lat, p.lng], { radius: Math.max(4, k.size / 5), color: "#fff", weight: 1.5,
+      return L.circleMarker([p.lat, p.lng], { pane: "smPoints", radius: Math.max(4, k.size / 5), color: "#fff", weight: 1.5,
         fillColor: k.colour, fillOpacity: 1, className: "sm-point" })
         .bindPopup("<b>" + esc(p.name) + "</b><br>" + esc(k.label));
     }));
     overlays["服务阵地"] = pts;
     pts.addTo(map);
 
-    L.control.layers(bases, overlays, { collapsed: window.innerWidth < 700, position: "topright" }).addTo(map);
+    var layers = L.control.layers(bases, overlays, { collapsed: window.innerWidth < 700, position: "topright" }).addTo(map);
 
     // legend and summary
     var s = cfg.summary;
     var legend = L.control({ position: "bottomright" });
+    function row(colour, label, extra) {
+      return '<div class="sm-prow"><i style="background:' + colour + (extra || "") + '"></i>' + esc(label) + "</div>";
+    }
     legend.onAdd = function () {
-      var html = '<div class="sm-plegend" id="sm-plegend"><div class="sm-ptitle">' + esc(cfg.title) + "</div>";
+      var html = '<div class="sm-plegend" id="sm-plegend"><div class="sm-phead"><span class="sm-ptitle">' + esc(cfg.title) +
+        '</span><button type="button" class="sm-ptoggle" aria-expanded="true" aria-controls="sm-pbody">收起</button></div>' +
+        '<div id="sm-pbody">';
       html += '<div class="sm-psum">服务阵地 ' + fmt(s.points) + " 个；服务圈覆盖人口 " + fmt(s.population_covered) +
         " / " + fmt(s.population) + "（" + esc(s.population_share) + "），覆盖小区 " + esc(s.compound_share) + "</div>";
       if (cfg.analysis_note) { html += '<div class="sm-pnote">' + esc(cfg.analysis_note) + "</div>"; }
       if (s.branch_compounds) {
-        html += '<div class="sm-psum">小区党支部覆盖 ' + s.with_branch + " / " + s.branch_compounds + "（" +
-          esc(s.branch_share) + "，四舍五入）</div>";
+        html += '<div class="sm-psum" id="sm-branch-sum">小区党支部覆盖 ' + s.with_branch + " / " + s.branch_compounds + "（" +
+          esc(s.branch_share) + "，四舍五入；截尾为 " + esc(s.branch_share_truncated) + "）</div>";
       }
       html += "<b>覆盖率（人口）</b>";
-      cfg.ramps.coverage.forEach(function (r) {
-        html += '<div class="sm-prow"><i style="background:' + r.colour + '"></i>' + esc(r.label) + "</div>";
-      });
+      cfg.ramps.coverage.forEach(function (r) { html += row(r.colour, r.label); });
       html += "<b>小区服务圈外人口</b>";
-      cfg.ramps.uncovered.forEach(function (r) {
-        html += '<div class="sm-prow"><i style="background:' + r.colour + '"></i>' + esc(r.label) + "</div>";
-      });
-      html += '<div class="sm-prow"><i style="background:' + cfg.circle.fill + ";opacity:.5;border:1px solid " + cfg.circle.stroke +
-        '"></i>步行' + cfg.minutes + "分钟服务圈</div>";
+      cfg.ramps.uncovered.forEach(function (r) { html += row(r.colour, r.label); });
+      html += row(cfg.circle.fill, "步行" + cfg.minutes + "分钟服务圈", ";opacity:.5;border:1px solid " + cfg.circle.stroke);
       var a = cfg.access;
       if (a) {
         html += '<div class="sm-psum" id="sm-walk-sum">步行速度：' + (a.profile === "elderly" ? "老年人 " : "") + a.speed_kmh +
-          " 公里/小时（每分钟 " + a.metres_per_minute + " 米）。" + "10 分钟内可步行到最近阵地的居民 " + a.within_10min_pct.toFixed(2) +
+          " 公里/小时（每分钟 " + a.metres_per_minute + " 米）。10 分钟内可步行到最近阵地的居民 " + a.within_10min_pct.toFixed(2) +
           "%，中位 " + a.median_minutes + " 分钟</div>";
         html += '<div class="sm-lsec" data-layer="walk" hidden><b>步行到最近阵地（分钟）</b>';
-        cfg.ramps.walk.forEach(function (r) {
-          html += '<div class="sm-prow"><i style="background:' + r.colour + '"></i>' + esc(r.label) + "</div>";
-        });
+        cfg.ramps.walk.forEach(function (r) { html += row(r.colour, r.label); });
         html += "</div>";
         html += '<div class="sm-lsec" data-layer="supply" hidden><b>人均服务面积（2SFCA）</b>';
-        cfg.ramps.supply.forEach(function (r) {
-          html += '<div class="sm-prow"><i style="background:' + r.colour + '"></i>' + esc(r.label) + "</div>";
-        });
+        cfg.ramps.supply.forEach(function (r) { html += row(r.colour, r.label); });
         html += '<div class="sm-pnote">阵地建筑面积 ÷ ' + a.catchment_minutes + " 分钟步行范围内的居民" +
           (a.imputed ? "；" + a.imputed + " 个阵地缺少面积，取同类中位数" : "") + "</div></div>";
       }
       if (cfg.branch.features.length) {
-        html += '<div class="sm-prow"><i style="background:#2b83ba"></i>有党支部的小区</div>' +
-          '<div class="sm-prow"><i style="background:#d7191c"></i>无党支部的小区</div>';
+        html += row("#2b83ba", "有党支部的小区") + row("#d7191c", "无党支部的小区");
       }
-      if (cfg.sites && cfg.sites.features) {
-        html += '<div class="sm-prow"><i style="background:#ffeb3b;border-radius:50%"></i>建议新增站点（' + cfg.sites.features.length + "）</div>";
-      } else { html += '<div class="sm-pnote">建议新增站点：在网址后加 &amp;sites=3 计算</div>'; }
-      html += "</div>";
+      // what the figures depend on
+      var m = cfg.method;
+      if (m) {
+        html += '<details class="sm-pmethod" id="sm-method"><summary>口径说明：这些数字怎么算</summary><ul>' +
+          "<li>服务圈：沿道路步行 " + m.minutes + " 分钟，按" + (m.profile === "elderly" ? "老年人" : "") + "步速 " + m.speed_kmh +
+          " 公里/小时，约 " + fmt(m.budget_m) + " 米（不是直线距离）</li>" +
+          (a ? "<li>步行时间：从每栋住宅沿道路走到最近阵地，步速 " + a.speed_kmh + " 公里/小时（每分钟 " + a.metres_per_minute + " 米）</li>" : "") +
+          "<li>覆盖：" + esc(m.rule_zh) + "</li>" +
+          "<li>覆盖小区出现小数（如 8.49 个），是因为部分楼栋在圈内的小区按圈内人口比例折算</li>" +
+          "<li>党支部：" + esc(m.branch_rule_zh) + "</li>";
+        if (s.branches_by_village && s.branches_by_village !== s.branches) {
+          html += "<li>各村居分别统计联系本村居小区的党支部，一个党支部可以联系几个村居的小区，所以各村居党支部数相加（" +
+            s.branches_by_village + " 个）多于全" + (cfg.title.indexOf("街道") >= 0 ? "街道" : "镇") + "党支部数（" + s.branches + " 个）</li>";
+        }
+        html += "<li>百分比" + esc(m.rounding_zh) + "保留两位小数；宣传稿常用截尾（如 32/36 写作 88.88%）</li></ul></details>";
+      }
+      // the figures on screen as files
+      if (cfg.exports && cfg.exports.length) {
+        html += '<div class="sm-pexports"><b>导出图上数据</b>';
+        cfg.exports.forEach(function (e) { html += '<a class="sm-pexport" href="' + esc(e.href) + '" download>' + esc(e.label) + "</a>"; });
+        html += "</div>";
+      }
+      html += '<div class="sm-psites"><b>建议新增站点</b><div class="sm-psites-row"><label for="sm-sites-k">数量</label>' +
+        '<select id="sm-sites-k">' + [1, 2, 3, 4, 5].map(function (k) {
+          return '<option value="' + k + '"' + (k === 3 ? " selected" : "") + ">" + k + " 个</option>";
+        }).join("") + '</select><button type="button" id="sm-sites-go">计算</button></div>' +
+        '<p id="sm-sites-status" class="sm-pnote" aria-live="polite"></p></div>';
+      html += "</div></div>";
       var div = L.DomUtil.create("div", "leaflet-bar sm-plegend-box");
       // it scrolls on small screens: reachable by keyboard, named
       div.setAttribute("tabindex", "0");
@@ -200,6 +268,40 @@
       return div;
     };
     legend.addTo(map);
+    // the legend folds away (folded at first on a phone)
+    var toggle = root.querySelector(".sm-ptoggle"), body = root.querySelector("#sm-pbody");
+    function fold(open) {
+      body.hidden = !open;
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.textContent = open ? "收起" : "图例";
+    }
+    toggle.addEventListener("click", function () { fold(body.hidden); });
+    if (window.innerWidth < 700) { fold(false); }
+    // proposed sites on request
+    var go = root.querySelector("#sm-sites-go"), status = root.querySelector("#sm-sites-status");
+    go.addEventListener("click", function () {
+      var k = root.querySelector("#sm-sites-k").value;
+      go.disabled = true;
+      status.textContent = "正在计算 " + k + " 个建议站点，约需 10 秒……";
+      fetch(cfg.sites_url + "&k=" + encodeURIComponent(k), { headers: { Accept: "application/geo+json" } })
+        .then(function (r) {
+          if (!r.ok) { throw new Error(r.status === 503 || r.status === 429 ? "服务器正忙，请稍后再试" : "计算失败（" + r.status + "）"); }
+          return r.json();
+        })
+        .then(function (fc) {
+          if (overlays[sitesName]) { map.removeLayer(overlays[sitesName]); layers.removeLayer(overlays[sitesName]); }
+          overlays[sitesName] = sitesLayer(fc).addTo(map);
+          layers.addOverlay(overlays[sitesName], sitesName);
+          var f = fc.features;
+          var gain = f.reduce(function (a, x) { return a + (x.properties.population_new || 0); }, 0);
+          status.textContent = f.length ? "已标出 " + f.length + " 个建议站点（黄色圆点，数字为先后顺序），合计新增覆盖 " +
+            fmt(gain) + " 人，覆盖率升至 " + f[f.length - 1].properties.population_pct_after.toFixed(2) + "%" :
+            "没有能新增覆盖居民的站点";
+          if (f.length) { map.fitBounds(overlays[sitesName].getBounds().pad(0.3), fitOpts()); }
+        })
+        .catch(function (e) { status.textContent = e.message || "计算失败，请稍后再试"; })
+        .then(function () { go.disabled = false; });
+    });
     // legend sections follow their layers
     function section(layer, on) {
       var key = layer === walk ? "walk" : (layer === overlays[supplyName] ? "supply" : null);
@@ -224,8 +326,24 @@
       badge.id = "sm-badge";
       badge.textContent = cfg.badge;
     }
-    if (cfg.bounds) { map.fitBounds(cfg.bounds, { padding: [10, 10] }); }
-    var app = { map: map, overlays: overlays, config: cfg, walk: walk };
+    // fit the town beside the legend, not under it
+    function fitOpts() {
+      var box = root.querySelector(".sm-plegend-box");
+      var wide = window.innerWidth >= 700 && box && !body.hidden;
+      return { paddingTopLeft: [10, 10], paddingBottomRight: [wide ? box.offsetWidth + 20 : 10, 10] };
+    }
+    // the legend never runs under the layer control
+    function legendHeight() {
+      var box = root.querySelector(".sm-plegend-box"), ctl = root.querySelector(".leaflet-control-layers");
+      if (!box || !ctl) { return; }
+      var free = root.clientHeight - (ctl.getBoundingClientRect().bottom - root.getBoundingClientRect().top) - 70;
+      box.style.maxHeight = Math.max(120, free) + "px";
+    }
+    legendHeight();
+    map.on("resize", legendHeight);
+    if (cfg.bounds) { map.fitBounds(cfg.bounds, fitOpts()); }
+    declutter();
+    var app = { map: map, overlays: overlays, config: cfg, walk: walk, names: names };
     if (SM.scenario) { app.scenario = SM.scenario(map, cfg); }
     root.setAttribute("data-ready", "1");
     return app;
