@@ -32,6 +32,7 @@ from api.headers import SecurityHeaders
 from api.limits import Budgets
 from api.routes import all_routers, front_routes
 from api.routes.access import walktime_provider
+from api.routes.docs import BLOB_WORKER_PAGES
 from api.routes.points import GEOJSON
 from api.settings import Settings
 from geo.cache import VersionedCache
@@ -328,6 +329,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
         read_engine = engine
     app = FastAPI(title="ServiceMap 党群服务地图 API", version="0.1.0",
                   description=DESCRIPTION,
+                  # the offline /docs and /redoc of api.routes.docs instead
+                  docs_url=None, redoc_url=None,
                   dependencies=[Depends(reject_unknown_query)],
                   openapi_tags=[
                       {"name": "points", "description": "服务阵地（公开）"},
@@ -359,7 +362,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
                        max_age=settings.cache_max_age_s, front=settings.cache_front,
                        front_routes=front_routes(), body_timeout=settings.body_timeout_s,
                        deadline=settings.request_deadline_s)
-    app.add_middleware(SecurityHeaders, embed_ancestors=settings.frame_ancestors)
+    app.add_middleware(SecurityHeaders, embed_ancestors=settings.frame_ancestors,
+                       blob_workers=BLOB_WORKER_PAGES)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(

@@ -15,6 +15,10 @@ site, the mini-program's web-view domain); every other page by the server only
 (and ``X-Frame-Options: SAMEORIGIN`` for old browsers). Answers that are not
 HTML get ``default-src 'none'; frame-ancestors 'none'``: JSON, tiles and images
 never run anything.
+
+Web Workers come from the server only (``default-src``), except on the pages
+named by ``blob_workers`` (ReDoc at ``/redoc``, whose search runs in a worker
+made from a ``blob:`` URL): there ``worker-src 'self' blob:`` is added.
 """
 
 from __future__ import annotations
@@ -43,13 +47,15 @@ def _origin(raw: bytes) -> str:
     return re.sub(r"\{[a-z]+\}", "*", text)
 
 
-def page_policy(body: bytes, *, frame_ancestors: Sequence[str] = ()) -> str:
-    """The Content-Security-Policy of an HTML page, from the page itself."""
-    return _page_policy(body, tuple(frame_ancestors))
+def page_policy(body: bytes, *, frame_ancestors: Sequence[str] = (),
+                blob_workers: bool = False) -> str:
+    """The Content-Security-Policy of an HTML page, from the page itself;
+    ``blob_workers``: the page may start Web Workers from ``blob:`` URLs."""
+    return _page_policy(body, tuple(frame_ancestors), blob_workers)
 
 
 @functools.lru_cache(maxsize=64)
-def _page_policy(body: bytes, frame_ancestors: tuple[str, ...]) -> str:
+def _page_policy(body: bytes, frame_ancestors: tuple[str, ...], blob_workers: bool) -> str:
     # pages come from the page cache: the same bytes again and again (the
     # scans cost ≈ 3 ms for the 135 KB resident page; the lookup a hash of it)
     hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()
@@ -60,6 +66,7 @@ def _page_policy(body: bytes, frame_ancestors: tuple[str, ...]) -> str:
     ancestors = " ".join(["'self'", *frame_ancestors])
     return "; ".join([
         "default-src 'self'",
+        *(["worker-src 'self' blob:"] if blob_workers else []),
         " ".join(["script-src 'self'", *hashes, *scripts]),
         " ".join(["style-src 'self' 'unsafe-inline'", *styles]),
         " ".join(["img-src 'self' data: blob:", *tiles]),
@@ -72,6 +79,12 @@ def _page_policy(body: bytes, frame_ancestors: tuple[str, ...]) -> str:
     ])
 
 
+def _app_path(scope: Scope) -> str:
+    """The request's path inside the app (without the root path it is served below)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root + "/") else path
+
+
 class SecurityHeaders:
     """Pure ASGI middleware adding the headers above to every HTTP answer.
 
@@ -79,11 +92,15 @@ class SecurityHeaders:
     ----------
     embed_ancestors
         Origins allowed to frame ``/embed/...`` pages (besides the server).
+    blob_workers
+        Paths of the pages that may start Web Workers from ``blob:`` URLs.
     """
 
-    def __init__(self, app: ASGIApp, *, embed_ancestors: Sequence[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, embed_ancestors: Sequence[str] = (),
+                 blob_workers: Sequence[str] = ()) -> None:
         self.app = app
         self.embed_ancestors = tuple(embed_ancestors)
+        self.blob_workers = frozenset(blob_workers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,7 +133,8 @@ class SecurityHeaders:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            policy = page_policy(body, frame_ancestors=self.embed_ancestors if embed else ())
+            policy = page_policy(body, frame_ancestors=self.embed_ancestors if embed else (),
+                                 blob_workers=_app_path(scope) in self.blob_workers)
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
             headers += [(b"content-length", str(len(body)).encode()),
                         (b"content-security-policy", policy.encode())]

@@ -10,6 +10,7 @@ def all_routers() -> list[APIRouter]:
     from api.routes import (
         access,
         coverage,
+        docs,
         health,
         isochrones,
         maps,
@@ -24,7 +25,8 @@ def all_routers() -> list[APIRouter]:
             regions.router,
             planner.router,
             __import__("api.routes.imports", fromlist=["router"]).router,
-            tiles.router, maps.router, coverage.router, access.router, scenarios.router]
+            tiles.router, maps.router, coverage.router, access.router, scenarios.router,
+            docs.router]
 
 
 

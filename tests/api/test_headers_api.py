@@ -100,3 +100,22 @@ def test_a_body_that_stops_arriving_gets_408_and_the_connection_closed(samples_e
                 data += chunk
         assert data.startswith(b"HTTP/1.1 408"), data[:200]
         assert b"connection: close" in data.lower()
+
+
+def test_only_redoc_may_start_workers_from_blob_urls(client):
+    """ReDoc's search runs in a Web Worker made from a ``blob:`` URL: ``/redoc``
+    alone gets ``worker-src 'self' blob:``; other pages fall back to
+    ``default-src 'self'``. The docs pages' inline scripts are allowed by hash."""
+    redoc = client.get("/redoc")
+    csp = _policy(redoc.headers["content-security-policy"])
+    assert csp["worker-src"] == ["'self'", "blob:"]
+    assert csp["default-src"] == ["'self'"] and csp["connect-src"] == ["'self'"]
+    assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", redoc.text, re.S)
+    assert len(inline) == 1
+    assert csp["script-src"] == ["'self'", "'sha256-" + base64.b64encode(
+        hashlib.sha256(inline[0].encode()).digest()).decode() + "'"]
+    for path in ("/docs", "/maps/resident", "/maps/planner", "/embed/resident"):
+        other = _policy(client.get(path).headers["content-security-policy"])
+        assert "worker-src" not in other and other["default-src"] == ["'self'"], path
+        assert "blob:" not in other["script-src"], path
