@@ -103,6 +103,7 @@ def error_page(title: str, detail: str, *, home: str, prefix: str = "") -> str:
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">'
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title>"
         f'<link rel="stylesheet" href="{escape(css)}"></head>'
         '<body style="margin:0;background:#f6f3ee;color:#1a1a1a">'
