@@ -18,7 +18,8 @@ buildings   code, compound_code (str|None), households (int), population (int),
             geometry (Polygon)
 branches    code, name, region_code, compound_codes (list[str])
 nodes       node_id (int), geometry (Point)
-edges       source (int node_id), target (int node_id), highway (str),
+edges       source (int node_id), target (int node_id), highway (str), name (str or None:
+            the road name addresses use, on arterials),
             geometry (LineString from source to target)
 """
 

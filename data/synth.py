@@ -607,17 +607,24 @@ class Network:
     geoms: np.ndarray
     highway: np.ndarray
     bridge: np.ndarray
+    #: street name of each edge (None for unnamed streets and paths)
+    name: np.ndarray | None = None
     component_sizes: list[int] = field(default_factory=list)
     dropped_nodes: int = 0
 
 
 def build_network(
-    lines: np.ndarray, highway: np.ndarray, bridge: np.ndarray, *, min_component_nodes: int
+    lines: np.ndarray, highway: np.ndarray, bridge: np.ndarray, *, min_component_nodes: int,
+    name: np.ndarray | None = None,
 ) -> Network:
-    """Turn noded lines into nodes and edges; drop components below the size floor."""
+    """Turn noded lines into nodes and edges; drop components below the size floor
+    (``name``: the street name of each line, or None)."""
+    if name is None:
+        name = np.full(len(lines), None, dtype=object)
     node_xy, src, dst = _endpoint_nodes(lines)
     ok = src != dst
     lines, highway, bridge, src, dst = lines[ok], highway[ok], bridge[ok], src[ok], dst[ok]
+    name = name[ok]
     n = len(node_xy)
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     n_comp, label = connected_components(graph, directed=False)
@@ -633,6 +640,7 @@ def build_network(
         geoms=lines[keep_edge],
         highway=highway[keep_edge],
         bridge=bridge[keep_edge],
+        name=name[keep_edge],
         component_sizes=kept_sizes,
         dropped_nodes=int((~keep_node).sum()),
     )
@@ -1008,6 +1016,10 @@ def _streets(
     # rivers cut the streets; arterials cross them on bridges
     street = np.concatenate([art_parts, loc_parts])
     street_cls = np.concatenate([art_cls[art_idx], loc_cls])
+    # arterials carry their road name (the one addresses use), local streets none
+    name_of = dict(zip(present.tolist(), names, strict=True))
+    art_name = np.array([name_of.get(int(i)) for i in art_idx], dtype=object)
+    street_name = np.concatenate([art_name, np.full(len(loc_parts), None, dtype=object)])
     cut_parts, cut_idx = shapely.get_parts(
         shapely.difference(street, water_zone), return_index=True
     )
@@ -1032,10 +1044,13 @@ def _streets(
     br_cls = art_cls[art_idx][br_idx]
     lines = np.concatenate([cut_parts, br_parts[bank], br_parts[bridge]])
     highway = np.concatenate([street_cls[cut_idx], br_cls[bank], br_cls[bridge]])
+    br_name = art_name[br_idx]
+    road_name = np.concatenate([street_name[cut_idx], br_name[bank], br_name[bridge]])
     is_bridge = np.concatenate(
         [np.zeros(len(cut_parts) + int(bank.sum()), bool), np.ones(int(bridge.sum()), bool)]
     )
-    pieces, attrs = node_lines(lines, {"highway": highway, "bridge": is_bridge})
+    pieces, attrs = node_lines(lines, {"highway": highway, "bridge": is_bridge,
+                                       "name": road_name})
     return _Streets(pieces, attrs, art_clip[present], np.array(names, dtype=object))
 
 
@@ -1332,6 +1347,7 @@ def _final_network(
     attrs = {
         "highway": np.concatenate([streets.attrs["highway"], path_cls]),
         "bridge": np.concatenate([streets.attrs["bridge"], np.zeros(len(paths), dtype=bool)]),
+        "name": np.concatenate([streets.attrs["name"], np.full(len(paths), None, dtype=object)]),
     }
     lines, attrs = node_lines(lines, attrs)
     lines, attrs = drop_stubs(lines, attrs, spec.min_edge_m)
@@ -1343,7 +1359,8 @@ def _final_network(
     # a bridge is what spans water; its approach pieces on the bank are plain streets
     attrs["bridge"] = attrs["bridge"] & shapely.intersects(water_raw, lines)
     return build_network(
-        lines, attrs["highway"], attrs["bridge"], min_component_nodes=spec.min_component_nodes
+        lines, attrs["highway"], attrs["bridge"], min_component_nodes=spec.min_component_nodes,
+        name=attrs["name"],
     )
 
 
@@ -1830,6 +1847,8 @@ def assemble(
             "target": net.target.astype(np.int64) + 1,
             "highway": net.highway.astype(object),
             "bridge": net.bridge.astype(bool),
+            "name": (net.name if net.name is not None
+                     else np.full(len(net.source), None)).astype(object),
             "synthetic": True,
         },
         geometry=edge_geoms,

@@ -8,6 +8,7 @@ mini-program ground overlay.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,11 +65,13 @@ def _road_width(highway: str, z: float) -> tuple[str, float]:
 
 def _place_labels(canvas: Canvas, rows: Iterable[Any], z: float) -> None:
     placed: list[tuple[float, float, float, float]] = []
+    streets: list[tuple[str, float, float]] = []
     styles = {
         "town": (16, BASEMAP["region_label"], "bold"),
         "village": (12 if z < 14 else 13, BASEMAP["region_label"], "regular"),
         "water": (11, BASEMAP["water_label"], "regular"),
         "compound": (11, BASEMAP["compound_label"], "regular"),
+        "street": (12 if z < 17 else 13, BASEMAP["street_label"], "regular"),
     }
     for r in rows:
         if not r.name:
@@ -78,12 +81,28 @@ def _place_labels(canvas: Canvas, rows: Iterable[Any], z: float) -> None:
         # estimated box before drawing (CJK glyphs are about one em wide)
         w = size * len(r.name) / 2 + 3
         h = size / 2 + 3
+        angle = getattr(r, "angle", None)
+        if r.what == "street" and angle is not None:
+            # along the street, only where the name fits on it
+            if 2 * w > 0.9 * float(r.span) / canvas.resolution:
+                continue
+            angle = (float(angle) + 90.0) % 180.0 - 90.0  # upright: never upside down
+            a = math.radians(angle)
+            w, h = (abs(w * math.cos(a)) + abs(h * math.sin(a)),
+                    abs(w * math.sin(a)) + abs(h * math.cos(a)))
         box = (x - w, y - h, x + w, y + h)
         if any(not (box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3])
                for b in placed):
             continue
+        if r.what == "street":  # a street's name again only 320 px further on
+            if any(n == r.name and math.hypot(x - px, y - py) < 320 for n, px, py in streets):
+                continue
+            streets.append((r.name, x, y))
         placed.append(box)
-        canvas.text(x, y, r.name, size=size, colour=colour, weight=weight)
+        if r.what == "street" and angle is not None:
+            canvas.text(x, y, r.name, size=size, colour=colour, weight=weight, angle=angle)
+        else:
+            canvas.text(x, y, r.name, size=size, colour=colour, weight=weight)
 
 
 def draw_basemap(conn: Connection, canvas: Canvas, *, labels: bool = True) -> None:
@@ -92,7 +111,7 @@ def draw_basemap(conn: Connection, canvas: Canvas, *, labels: bool = True) -> No
     Layers from PostGIS, bottom to top: water, compounds (zoom ≥ 13), roads
     (cased, width by class and zoom), village and town boundaries, labels
     (town names below zoom 13, village names 12–16, water names, compound
-    names from 16).
+    names from 16, street names along their streets from 15).
     """
     z = _zoom(canvas)
     bbox = canvas_bbox(canvas, margin=0.08)

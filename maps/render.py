@@ -267,14 +267,33 @@ class Canvas:
 
     def text(self, x: float, y: float, s: str, *, size: float = 12, colour: str = "#333333",
              halo: str | None = "#ffffff", halo_width: float = 2.0, weight: str = "regular",
-             anchor: str = "mm") -> tuple[float, float, float, float]:
-        """Draw ``s`` at output pixel ``(x, y)``; returns its box in output px."""
+             anchor: str = "mm", angle: float = 0.0) -> tuple[float, float, float, float]:
+        """Draw ``s`` at output pixel ``(x, y)``, turned ``angle`` degrees
+        anticlockwise about that point (then centred on it); returns its box in
+        output px."""
         sc = self.scale
         f = font(max(1, round(size * sc)), weight)
-        draw = ImageDraw.Draw(self.img)
         kw = {}
         if halo:
             kw = {"stroke_width": max(1, round(halo_width * sc)), "stroke_fill": rgba(halo)}
+        if angle:
+            probe = ImageDraw.Draw(self.img)
+            x0, t, x1, b = probe.textbbox((0, 0), s, font=f, anchor="mm",
+                                        stroke_width=kw.get("stroke_width", 0))
+            tile = Image.new("RGBA", (int(x1 - x0) + 4, int(b - t) + 4), (0, 0, 0, 0))
+            ImageDraw.Draw(tile).text((tile.width / 2, tile.height / 2), s, font=f,
+                                      fill=rgba(colour), anchor="mm", **kw)
+            tile = tile.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+            left, top = round(x * sc - tile.width / 2), round(y * sc - tile.height / 2)
+            # only the part inside the drawing (a label at a tile's edge)
+            cx0, cy0 = max(0, -left), max(0, -top)
+            cx1 = min(tile.width, self.img.width - left)
+            cy1 = min(tile.height, self.img.height - top)
+            if cx1 > cx0 and cy1 > cy0:
+                self.img.alpha_composite(tile.crop((cx0, cy0, cx1, cy1)),
+                                         (left + cx0, top + cy0))
+            return (left / sc, top / sc, (left + tile.width) / sc, (top + tile.height) / sc)
+        draw = ImageDraw.Draw(self.img)
         draw.text((x * sc, y * sc), s, font=f, fill=rgba(colour), anchor=anchor, **kw)
         box = draw.textbbox((x * sc, y * sc), s, font=f, anchor=anchor,
                             stroke_width=kw.get("stroke_width", 0))

@@ -110,6 +110,7 @@ BASEMAP: dict[str, Any] = {
     "region_outline": "#9a8fb0",
     "town_outline": "#6d5f8f",
     "region_label": "#4a4060",
+    "street_label": "#4d4d4d",
     "road_casing": "#c2b8a6",
     "road": {
         "primary": ("#fcd6a4", 1.0),

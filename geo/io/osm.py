@@ -3,7 +3,7 @@
 :func:`network_from_pbf` reads the ways with pyrosm, keeps the ones a pedestrian may
 use, and returns a node frame and an edge frame split at intersections, in the column
 contract of :mod:`data.sample` (``nodes``: node_id, geometry; ``edges``: source,
-target, highway, osm_id, geometry), both in EPSG:4326.
+target, highway, osm_id, name, geometry), both in EPSG:4326.
 
 Which ways are walkable
 -----------------------
@@ -156,8 +156,9 @@ def network_from_pbf(
     nodes, edges
         ``nodes``: ``node_id`` (int64, OSM node id), ``geometry`` (Point, EPSG:4326).
         ``edges``: ``source``, ``target`` (node ids), ``highway`` (str), ``osm_id``
-        (int64, OSM way id), ``geometry`` (LineString from source to target,
-        EPSG:4326). Edges are undirected for walking; split at intersections.
+        (int64, OSM way id), ``name`` (the way's name or None), ``geometry``
+        (LineString from source to target, EPSG:4326). Edges are undirected for
+        walking; split at intersections.
 
     Raises
     ------
@@ -198,6 +199,9 @@ def network_from_pbf(
     ok[ok] &= (lon[ui[ok]] != lon[vi[ok]]) | (lat[ui[ok]] != lat[vi[ok]])
     hw = raw["highway"].astype(str).str.lower().to_numpy()[ok]
     way = raw["id"].to_numpy(dtype=np.int64)[ok]
+    # the street's name (OSM ``name``), drawn along it on the offline basemap
+    names = (raw["name"] if "name" in raw.columns else pd.Series([None] * len(raw)))
+    name = names.astype(object).where(names.notna(), None).to_numpy(dtype=object)[ok]
     ui, vi = ui[ok], vi[ok]
     if len(ui) == 0:
         raise NetworkImportError(f"OSM PBF file {str(path)!r} holds no walkable ways{where}")
@@ -211,7 +215,7 @@ def network_from_pbf(
     first = np.ones(len(order), dtype=bool)
     first[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
     keep = order[first]
-    ui, vi, hw, way = ui[keep], vi[keep], hw[keep], way[keep]
+    ui, vi, hw, way, name = ui[keep], vi[keep], hw[keep], way[keep], name[keep]
 
     chains, chain_seg = _merge_chains(ui, vi, way, hw, len(node_ids))
     if not chains:
@@ -229,6 +233,7 @@ def network_from_pbf(
             "target": node_ids[dst],
             "highway": pd.Series(hw[chain_seg], dtype=object),
             "osm_id": way[chain_seg],
+            "name": pd.Series(name[chain_seg], dtype=object),
         },
         geometry=geoms,
         crs="EPSG:4326",

@@ -236,6 +236,8 @@ class NetworkEdge(Base):
     length_m: Mapped[float] = mapped_column(Float)
     highway: Mapped[str | None] = mapped_column(Text)
     osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: the street's name (OSM ``name``; the sample's road names), for basemap labels
+    name: Mapped[str | None] = mapped_column(Text)
     dataset: Mapped[str] = mapped_column(Text, server_default="sample", index=True)
     geom = _geom("LINESTRING")
 

@@ -38,10 +38,10 @@ def write_network(conn, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,
     src = [lookup[int(s)] for s in edges["source"]]
     tgt = [lookup[int(t)] for t in edges["target"]]
     n = copy_rows(conn, "network_edges", [
-        "source", "target", "cost", "reverse_cost", "length_m", "highway", "osm_id", "dataset",
-        "geom"],
+        "source", "target", "cost", "reverse_cost", "length_m", "highway", "osm_id", "name",
+        "dataset", "geom"],
         zip(src, tgt, length, length, length, column_or(edges, "highway"),
-            column_or(edges, "osm_id"), [dataset] * len(edges), ewkb_hex(edges.geometry),
-            strict=True))
+            column_or(edges, "osm_id"), column_or(edges, "name"), [dataset] * len(edges),
+            ewkb_hex(edges.geometry), strict=True))
     bump_network_version(conn, dataset)
     return n

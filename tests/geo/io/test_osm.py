@@ -31,12 +31,32 @@ def test_helsinki_loads_with_the_sample_column_contract(helsinki):
     nodes, edges = helsinki
     assert len(nodes) > 1000 and len(edges) > 1000
     assert list(nodes.columns) == ["node_id", "geometry"]
-    assert list(edges.columns) == ["source", "target", "highway", "osm_id", "geometry"]
+    assert list(edges.columns) == ["source", "target", "highway", "osm_id", "name",
+                                   "geometry"]
     assert nodes.crs.to_epsg() == 4326 and edges.crs.to_epsg() == 4326
     assert nodes["node_id"].is_unique
     assert nodes["node_id"].dtype == np.int64 and edges["osm_id"].dtype == np.int64
     assert set(nodes.geometry.geom_type) == {"Point"}
     assert set(edges.geometry.geom_type) == {"LineString"}
+
+
+def test_edges_keep_the_name_of_their_way(helsinki, helsinki_path):
+    """Each edge's name is its OSM way's ``name`` tag, read here with pyosmium."""
+    import osmium
+
+    names = {}
+
+    class Ways(osmium.SimpleHandler):
+        def way(self, w):
+            if "highway" in w.tags:
+                names[w.id] = w.tags.get("name")
+
+    Ways().apply_file(str(helsinki_path))
+    _, edges = helsinki
+    named = edges[edges["name"].notna()]
+    assert len(named) > 100 and edges["name"].isna().any()
+    for osm_id, name in zip(edges["osm_id"], edges["name"], strict=True):
+        assert names[int(osm_id)] == (None if name is None else name)
 
 
 def test_only_walkable_classes_and_no_motorways(helsinki):
