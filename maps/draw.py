@@ -65,13 +65,13 @@ def _road_width(highway: str, z: float) -> tuple[str, float]:
 
 def _place_labels(canvas: Canvas, rows: Iterable[Any], z: float) -> None:
     placed: list[tuple[float, float, float, float]] = []
-    streets: list[tuple[str, float, float]] = []
+    streets: set[tuple[str, int, int]] = set()
     styles = {
         "town": (16, BASEMAP["region_label"], "bold"),
         "village": (12 if z < 14 else 13, BASEMAP["region_label"], "regular"),
         "water": (11, BASEMAP["water_label"], "regular"),
         "compound": (11, BASEMAP["compound_label"], "regular"),
-        "street": (12 if z < 17 else 13, BASEMAP["street_label"], "regular"),
+        "street": (13 if z < 16 else 14 if z < 17 else 16, BASEMAP["street_label"], "regular"),
     }
     for r in rows:
         if not r.name:
@@ -82,11 +82,16 @@ def _place_labels(canvas: Canvas, rows: Iterable[Any], z: float) -> None:
         w = size * len(r.name) / 2 + 3
         h = size / 2 + 3
         angle = getattr(r, "angle", None)
+        name = r.name
         if r.what == "street" and angle is not None:
             # along the street, only where the name fits on it
             if 2 * w > 0.9 * float(r.span) / canvas.resolution:
                 continue
             angle = (float(angle) + 90.0) % 180.0 - 90.0  # upright: never upside down
+            if abs(angle) > 60:  # a north-south street: the characters stacked, upright
+                name = "\n".join(name)
+                angle = angle - 90.0 if angle > 0 else angle + 90.0
+                w, h = h, w
             a = math.radians(angle)
             w, h = (abs(w * math.cos(a)) + abs(h * math.sin(a)),
                     abs(w * math.sin(a)) + abs(h * math.cos(a)))
@@ -94,13 +99,17 @@ def _place_labels(canvas: Canvas, rows: Iterable[Any], z: float) -> None:
         if any(not (box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3])
                for b in placed):
             continue
-        if r.what == "street":  # a street's name again only 320 px further on
-            if any(n == r.name and math.hypot(x - px, y - py) < 320 for n, px, py in streets):
+        if r.what == "street":
+            # one name per street in each 384 px square of the whole map (the
+            # same square in every tile: no name repeated at each tile's edge)
+            cell = (r.name, math.floor((canvas.bounds[0] / canvas.resolution + x) / 384),
+                    math.floor((y - canvas.bounds[3] / canvas.resolution) / 384))
+            if cell in streets:
                 continue
-            streets.append((r.name, x, y))
+            streets.add(cell)
         placed.append(box)
         if r.what == "street" and angle is not None:
-            canvas.text(x, y, r.name, size=size, colour=colour, weight=weight, angle=angle)
+            canvas.text(x, y, name, size=size, colour=colour, weight=weight, angle=angle)
         else:
             canvas.text(x, y, r.name, size=size, colour=colour, weight=weight)
 
