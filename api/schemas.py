@@ -215,7 +215,7 @@ class PointProperties(BaseModel):
 
 class PointFeature(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "type": "Feature", "id": "LS-P-0001",
+        "type": "Feature", "crs": "wgs84", "id": "LS-P-0001",
         "geometry": {"type": "Point", "coordinates": _LISHUI_CENTER},
         "properties": {"code": "LS-P-0001", "name": "里水镇党群服务中心",
                        "kind": "town_center", "kind_label": "镇街党群服务中心",
@@ -226,6 +226,8 @@ class PointFeature(BaseModel):
                        "rooms": 15, "floor_area_m2": 2000.0, "stars": 5,
                        "phone": "0757-85600000", "synthetic": True}}]})
     type: Literal["Feature"]
+    crs: OutputCrs | None = Field(None, description="coordinate system of the geometry "
+                                                    "(a single point's answer)")
     id: str
     geometry: PointGeometry
     properties: PointProperties
@@ -298,12 +300,65 @@ class NearestCollection(BaseModel):
                                      "speed_kmh": 3.6, "method": "network",
                                      "open_now": False, "hours_label": "每天 09:00-21:00",
                                      "next_open": "2026-12-02T09:00:00+08:00"}}],
+        "crs": "wgs84",
         "query": {"lng": 113.153, "lat": 23.195, "crs": "wgs84", "k": 1,
                   "profile": "elderly", "at": "2026-12-01T22:00:00+08:00",
                   "calendar_known": True}}]})
     type: Literal["FeatureCollection"]
+    crs: OutputCrs = Field(description="coordinate system of the features and the query")
     features: list[NearestFeature]
     query: NearestQuery
+
+
+# --------------------------------------------------------------------------
+# public: service circles
+# --------------------------------------------------------------------------
+class IsochroneProperties(BaseModel):
+    """A service circle's parameters and how it was made."""
+
+    point_code: str | None = Field(None, description="the service point (GET)")
+    point_name: str | None = Field(None, description="its name (stored circles)")
+    lng: float | None = Field(None, description="the location asked for, in `crs` (POST)")
+    lat: float | None = Field(None, description="the location asked for, in `crs` (POST)")
+    minutes: float = Field(description="walking minutes")
+    profile: str = Field(description="walking profile (`standard`, `adult`, `elderly`, "
+                                     "`custom`)")
+    speed_kmh: float | None = Field(description="walking speed")
+    budget_m: float = Field(ge=0, description="walking metres of the budget")
+    method: Literal["network", "straight_line"] = Field(
+        description="`straight_line` when the location is off every walking network")
+    walk_off_m: float | None = Field(None, description="metres walked off the network at "
+                                                      "each end of a path")
+    snap_distance_m: float | None = Field(None, description="metres from the location to "
+                                                           "the network")
+    reached_length_m: float | None = Field(None, description="network metres reached "
+                                                            "(computed circles)")
+    input_version: str | None = Field(None, description="inputs the stored circle was made "
+                                                        "from")
+    computed_at: str | None = Field(None, description="when it was stored (ISO 8601)")
+    stored: bool = Field(description="read from the stored circles (false: computed now)")
+    stale: bool | None = Field(None, description="the point or the network changed since")
+
+
+class IsochroneFeature(BaseModel):
+    """A service circle as a GeoJSON Feature; coordinates in `crs`."""
+
+    type: Literal["Feature"]
+    crs: OutputCrs = Field(description="coordinate system of the polygon and `lng`/`lat`")
+    geometry: AreaGeometry
+    properties: IsochroneProperties
+
+
+#: an answer of the isochrone routes (OpenAPI example)
+ISOCHRONE_EXAMPLE = {
+    "type": "Feature", "crs": "gcj02",
+    "geometry": {"type": "Polygon", "coordinates": [[
+        [113.1842, 23.1958], [113.1891, 23.1960], [113.1889, 23.2003],
+        [113.1840, 23.2001], [113.1842, 23.1958]]]},
+    "properties": {"point_code": "LS-0001", "minutes": 10, "profile": "elderly",
+                   "speed_kmh": 3.6, "budget_m": 600.0, "method": "network",
+                   "walk_off_m": 25.0, "snap_distance_m": 12.3, "reached_length_m": 4210.0,
+                   "stored": False, "stale": False}}
 
 
 # --------------------------------------------------------------------------
@@ -348,6 +403,7 @@ class RegionProperties(BaseModel):
 
 class RegionFeature(BaseModel):
     type: Literal["Feature"]
+    crs: OutputCrs = Field(description="coordinate system of the outline and `bbox`")
     id: str
     bbox: list[float] | None
     geometry: AreaGeometry | None
@@ -454,6 +510,8 @@ P = TypeVar("P", bound=_Record)
 
 class RecordFeature(BaseModel, Generic[P]):
     type: Literal["Feature"]
+    crs: OutputCrs | None = Field(None, description="coordinate system of the geometry "
+                                                    "(a single record's answer)")
     id: str
     geometry: AnyGeometry | None
     properties: P
@@ -461,6 +519,7 @@ class RecordFeature(BaseModel, Generic[P]):
 
 class RecordCollection(BaseModel, Generic[P]):
     type: Literal["FeatureCollection"]
+    crs: OutputCrs = Field(description="coordinate system of the geometries")
     features: list[RecordFeature[P]]
     numberMatched: int
     numberReturned: int

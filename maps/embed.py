@@ -173,7 +173,7 @@ def layer_geojson(conn: Connection, layer: str, *, region: str | None = None,
                                                      expected=", ".join(GEOJSON_LAYERS))])
     scope = resolve_scope(conn, region)
     if scope.bbox is None:
-        return {"type": "FeatureCollection", "features": [], "crs_name": crs}
+        return {"type": "FeatureCollection", "crs": crs, "features": []}
     feats = fetch(conn, layer, scope.bbox, zoom=18, params=params, clip=False)
     out = []
     for p, g in zip(feats.props, feats.geoms, strict=True):
@@ -186,14 +186,15 @@ def layer_geojson(conn: Connection, layer: str, *, region: str | None = None,
         geom = convert_geojson(shapely.geometry.mapping(g), "wgs84", crs)
         out.append({"type": "Feature", "id": p.get("code") or p.get("point_code"),
                     "geometry": geom, "properties": p})
-    return {"type": "FeatureCollection", "features": out, "crs_name": crs,
+    return {"type": "FeatureCollection", "crs": crs, "features": out,
             "region": scope.code, "synthetic": scope.synthetic,
             "layer": {"name": layer, "title": LAYERS[layer].title}}
 
 
 def miniprogram_markers(conn: Connection, *, region: str | None = None,
-                        icon_base: str = "") -> list[dict[str, Any]]:
-    """``markers`` for a mini-program ``<map>`` (GCJ-02), one per point.
+                        icon_base: str = "", crs: str = "gcj02") -> list[dict[str, Any]]:
+    """``markers`` for a mini-program ``<map>`` (``crs``: GCJ-02, as WeChat's
+    map takes them; ``wgs84`` or ``bd09`` for other maps), one per point.
 
     ``icon_base`` is the absolute URL prefix of ``/maps/icons`` (mini-programs
     accept network image paths for ``iconPath``).
@@ -205,8 +206,15 @@ def miniprogram_markers(conn: Connection, *, region: str | None = None,
     for i, p in enumerate(resident_points(conn, scope.code), start=1):
         st = kind_style(p["kind"])
         size = round(st.size * 1.1)
+        if crs == "gcj02":
+            lng, lat = p["gcj02"]
+        elif crs == "wgs84":
+            lng, lat = p["lng"], p["lat"]
+        else:
+            x, y = from_wgs84(p["lng"], p["lat"], crs)
+            lng, lat = round(float(x), 7), round(float(y), 7)
         out.append({
-            "id": i, "latitude": p["gcj02"][1], "longitude": p["gcj02"][0],
+            "id": i, "latitude": lat, "longitude": lng,
             "title": p["name"], "iconPath": f"{icon_base}/maps/icons/{st.kind}.png",
             "width": size, "height": size, "anchor": {"x": 0.5, "y": 0.5},
             "callout": {"content": f"{p['name']}\n{p['hours_label']}", "display": "BYCLICK",

@@ -249,6 +249,7 @@ def render_png(conn: Any, spec: LayerSpec, z: int, x: int, y: int,
 
 def tilejson(spec: LayerSpec, base_url: str, *, fmt: str | None = None,
              bounds: tuple[float, float, float, float] | None = None,
+             center: tuple[float, float] | None = None,
              version: str | None = None) -> dict[str, Any]:
     """A TileJSON 3.0.0 document of one layer.
 
@@ -260,6 +261,9 @@ def tilejson(spec: LayerSpec, base_url: str, *, fmt: str | None = None,
         ``mvt`` or ``png`` (default: the layer's first format).
     bounds
         WGS-84 extent of the data (default: the whole world).
+    center
+        WGS-84 position on the data to open at (:func:`layer_extent`; default:
+        the middle of ``bounds``).
     version
         The layer's data version (added to tile URLs so that caches miss
         after a change).
@@ -278,10 +282,10 @@ def tilejson(spec: LayerSpec, base_url: str, *, fmt: str | None = None,
         "maxzoom": spec.maxzoom,
         "bounds": list(bounds) if bounds else [-180.0, -85.0511, 180.0, 85.0511],
     }
-    if bounds:
-        doc["center"] = [round((bounds[0] + bounds[2]) / 2, 6),
-                         round((bounds[1] + bounds[3]) / 2, 6),
-                         max(spec.minzoom, min(spec.maxzoom, 13))]
+    if center is None and bounds:
+        center = (round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6))
+    if center is not None:
+        doc["center"] = [center[0], center[1], max(spec.minzoom, min(spec.maxzoom, 13))]
     if fmt == "mvt":
         doc["vector_layers"] = [{
             "id": spec.name, "description": spec.title, "minzoom": spec.minzoom,
@@ -292,11 +296,79 @@ def tilejson(spec: LayerSpec, base_url: str, *, fmt: str | None = None,
 
 def layer_bounds(engine: Engine, spec: LayerSpec) -> tuple[float, float, float, float] | None:
     """WGS-84 extent of a layer's main table (None when it is empty)."""
-    table = "regions" if spec.name == "basemap" else spec.tables[0]
+    return layer_extent(engine, spec).bounds
+
+
+@dataclass(frozen=True)
+class LayerExtent:
+    """Where a layer's data lies: its WGS-84 ``bounds`` and a ``center`` on
+    the data (None when there is none)."""
+
+    bounds: tuple[float, float, float, float] | None
+    center: tuple[float, float] | None
+
+
+def _table_of(spec: LayerSpec) -> str:
+    return "regions" if spec.name == "basemap" else spec.tables[0]
+
+
+def layer_extent(engine: Engine, spec: LayerSpec, *, region: str | None = None) -> LayerExtent:
+    """The extent of a layer's main table and a center where its data is.
+
+    The bounding box of two towns far apart (the samples: Lishui in Foshan,
+    Longteng in Shantou, 350 km apart) has its middle in empty country, so
+    the center is not the box's middle: it is the row nearest to the
+    component-wise median of the rows of one town, the town ``region`` names
+    (its rows: those intersecting its outline; bounds too are then the
+    region's data) or else the town with the most rows. Without town
+    outlines, the median of all rows. Soft-deleted rows do not count.
+    Raises :class:`NotFound` for a ``region`` that does not exist.
+    """
+    table = _table_of(spec)
     with engine.connect() as conn:
-        row = conn.execute(text(
-            f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM '
-            f'(SELECT ST_Extent(geom) AS e FROM "{table}") s')).first()
-    if row is None or row[0] is None:
-        return None
-    return (round(row[0], 6), round(row[1], 6), round(row[2], 6), round(row[3], 6))
+        alive = "AND d.deleted_at IS NULL" if conn.execute(text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = :t AND column_name = 'deleted_at'"), {"t": table}).first() \
+            else ""
+        if region is not None:
+            scope = conn.execute(text("SELECT code, geom IS NOT NULL AS has_geom FROM regions "
+                                      "WHERE code = :c"), {"c": region}).first()
+            if scope is None:
+                raise NotFound(f"没有编码为“{region}”的地区")
+            town = region if scope.has_geom else None
+            if town is None:
+                return LayerExtent(None, None)
+        else:
+            town = conn.execute(text(f"""
+                SELECT t.code FROM regions t JOIN "{table}" d
+                  ON d.geom && t.geom AND ST_Intersects(d.geom, t.geom) {alive}
+                WHERE t.level = 'town' AND t.geom IS NOT NULL
+                GROUP BY t.code ORDER BY count(*) DESC, t.code LIMIT 1""")).scalar()
+        if town is None:
+            rows_sql = f'SELECT d.geom FROM "{table}" d WHERE d.geom IS NOT NULL {alive}'
+        else:
+            rows_sql = (f'SELECT d.geom FROM "{table}" d, regions t WHERE t.code = :town '
+                        f"AND d.geom && t.geom AND ST_Intersects(d.geom, t.geom) {alive}")
+        row = conn.execute(text(f"""
+            WITH rows AS ({rows_sql}), pts AS (SELECT ST_PointOnSurface(geom) AS p FROM rows),
+            med AS (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY ST_X(p)) AS x,
+                           percentile_disc(0.5) WITHIN GROUP (ORDER BY ST_Y(p)) AS y
+                    FROM pts),
+            box AS (SELECT ST_Extent(geom) AS e FROM rows)
+            SELECT ST_XMin(box.e) AS x0, ST_YMin(box.e) AS y0, ST_XMax(box.e) AS x1,
+                   ST_YMax(box.e) AS y1,
+                   (SELECT ST_X(p) FROM pts, med ORDER BY p <-> ST_SetSRID(
+                        ST_MakePoint(med.x, med.y), 4326) LIMIT 1) AS cx,
+                   (SELECT ST_Y(p) FROM pts, med ORDER BY p <-> ST_SetSRID(
+                        ST_MakePoint(med.x, med.y), 4326) LIMIT 1) AS cy
+            FROM box"""), {"town": town}).first()
+        whole = row
+        if region is None and town is not None:  # bounds: the whole layer
+            whole = conn.execute(text(
+                f'SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, '
+                f'ST_YMax(e) AS y1 FROM (SELECT ST_Extent(d.geom) AS e FROM "{table}" d '
+                f"WHERE true {alive}) s")).first()
+    bounds = None if whole is None or whole.x0 is None else (
+        round(whole.x0, 6), round(whole.y0, 6), round(whole.x1, 6), round(whole.y1, 6))
+    center = None if row is None or row.cx is None else (round(row.cx, 6), round(row.cy, 6))
+    return LayerExtent(bounds, center)

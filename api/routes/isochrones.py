@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from api.caching import encode_json
 from api.deps import app_networks, get_conn, get_settings
 from api.routes.points import GEOJSON, GeoJSONResponse, calendar_known, instant
-from api.schemas import Instant, NearestCollection, Number
+from api.schemas import ISOCHRONE_EXAMPLE, Instant, IsochroneFeature, NearestCollection, Number
 from api.settings import Settings
 from geo.circles import (
     CircleParams,
@@ -24,6 +24,7 @@ from geo.circles import (
     budget_for,
     circle_feature,
     circles_at,
+    feature_in_crs,
     nearest_in,
     network_for_query,
     profile_key,
@@ -43,34 +44,11 @@ def _params(settings: Settings) -> CircleParams:
     return CircleParams(walk_off_m=settings.walk_off_m, max_snap_m=settings.max_snap_m)
 
 
-@router.get("/isochrones", operation_id="get_isochrone",
-            summary="The stored service circle of a point (GeoJSON Feature, WGS-84)")
-def get_isochrone(
-    request: Request,
-    conn: Annotated[Connection, Depends(get_conn)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    point: Annotated[str, Query(min_length=1, max_length=64, description="service point code")],
-    minutes: Annotated[float, Query(ge=1, le=60)] = 10,
-    profile: Profile | None = None,
-    speed_kmh: Annotated[float | None, Query(ge=1, le=20)] = None,
-) -> dict:
-    budget = budget_for(profile or settings.default_profile, minutes, speed_kmh)
-    params = _params(settings)
-    networks = app_networks(request, conn)
-    found = stored_circle(conn, point, budget.minutes, profile_key(budget), networks=networks,
-                          params=params)
-    if found is not None and not found["properties"]["stale"]:
-        return found
-    # not computed (or stale): compute it now, without storing
-    p = require_point(conn, point)
-    circle = circles_at(networks, [p.lng], [p.lat], budget, params=params)[0]
-    return circle_feature(circle, point_code=p.code, stored=False, stale=False)
-
-
 class IsochroneRequest(BaseModel):
     lng: Number = Field(ge=-180, le=180, examples=[113.153])
     lat: Number = Field(ge=-90, le=90, examples=[23.195])
-    crs: Crs = "wgs84"
+    crs: Crs = Field(default="wgs84", description="coordinate system of `lng`/`lat` and "
+                                                  "of the answer")
     minutes: Number = Field(default=10, ge=1, le=60)
     profile: Profile | None = None
     speed_kmh: Number | None = Field(default=None, ge=1, le=20)
@@ -78,8 +56,51 @@ class IsochroneRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
 
-@router.post("/isochrones", operation_id="create_isochrone",
-             summary="Ad-hoc service circle from any location: what can I reach from home?")
+@router.get("/isochrones", operation_id="get_isochrone", response_model=IsochroneFeature,
+            summary="The stored service circle of a point (GeoJSON Feature)",
+            description="The point's walking circle for `minutes` at the profile's speed: "
+                        "the stored one when it is up to date, else computed now (not "
+                        "stored; `stored: false`). The polygon is in `crs` (default "
+                        "WGS-84; `gcj02` for Amap, Tencent and WeChat maps), named by the "
+                        "answer's top-level `crs`.",
+            responses={200: {"content": {"application/json": {
+                "example": ISOCHRONE_EXAMPLE}}}})
+def get_isochrone(
+    request: Request,
+    conn: Annotated[Connection, Depends(get_conn)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    point: Annotated[str, Query(min_length=1, max_length=64, description="service point code",
+                                openapi_examples={"lishui": {"value": "LS-0001"}})],
+    minutes: Annotated[float, Query(ge=1, le=60, description="walking minutes")] = 10,
+    profile: Annotated[Profile | None, Query(
+        description="walking speed (default: the server's, elderly)")] = None,
+    speed_kmh: Annotated[float | None, Query(ge=1, le=20,
+                                             description="custom walking speed")] = None,
+    crs: Annotated[Crs, Query(description="coordinate system of the answer (`gcj02`: "
+                                          "Amap, Tencent, WeChat)")] = "wgs84",
+) -> dict:
+    budget = budget_for(profile or settings.default_profile, minutes, speed_kmh)
+    params = _params(settings)
+    networks = app_networks(request, conn)
+    found = stored_circle(conn, point, budget.minutes, profile_key(budget), networks=networks,
+                          params=params)
+    if found is not None and not found["properties"]["stale"]:
+        return feature_in_crs(found, crs)
+    # not computed (or stale): compute it now, without storing
+    p = require_point(conn, point)
+    circle = circles_at(networks, [p.lng], [p.lat], budget, params=params)[0]
+    return feature_in_crs(circle_feature(circle, point_code=p.code, stored=False, stale=False),
+                          crs)
+
+
+@router.post("/isochrones", operation_id="create_isochrone", response_model=IsochroneFeature,
+             summary="Ad-hoc service circle from any location: what can I reach from home?",
+             description="The walking circle from `lng`/`lat` given in `crs`; the answer's "
+                         "polygon and `lng`/`lat` are in the same `crs` (named by its "
+                         "top-level `crs`). Off every walking network: a straight-line "
+                         "circle of the budget, `method: straight_line`.",
+             responses={200: {"content": {"application/json": {
+                 "example": ISOCHRONE_EXAMPLE}}}})
 def post_isochrone(
     body: IsochroneRequest,
     request: Request,
@@ -91,7 +112,10 @@ def post_isochrone(
     # off every network: a straight-line circle, marked as such
     networks = app_networks(request, conn)
     circle = circles_at(networks, [lng], [lat], budget, params=_params(settings))[0]
-    return circle_feature(circle, lng=lng, lat=lat, stored=False)
+    out = feature_in_crs(circle_feature(circle, lng=lng, lat=lat, stored=False), body.crs)
+    # the location as it was asked (the conversion round trip is within 1e-9°)
+    out["properties"]["lng"], out["properties"]["lat"] = body.lng, body.lat
+    return out
 
 
 def prepare_queries(app) -> tuple[Networks, PointSet]:
@@ -133,7 +157,8 @@ async def _nearest_body(state, lng: float, lat: float, crs: str, k: int,
             query[name] = value
     if open_now:
         query["open_now"] = True
-    return encode_json({"type": "FeatureCollection", "features": features, "query": query})
+    return encode_json({"type": "FeatureCollection", "crs": crs, "features": features,
+                        "query": query})
 
 
 @router.get("/nearest", operation_id="nearest_points", response_model=NearestCollection,

@@ -345,13 +345,30 @@ def overlay_json(request: Request, settings: Annotated[Settings, Depends(get_set
                        "northeast": {"latitude": n, "longitude": e}}}
 
 
+#: the coordinate system of the mini-program helpers (``/maps/geojson``,
+#: ``/embed/markers.json``): GCJ-02 by default, as WeChat's ``<map>`` takes it
+MiniProgramCrs = Annotated[Literal["gcj02", "wgs84", "bd09"], Query(
+    description="coordinate system of the answer (default `gcj02`, as WeChat's, Amap's "
+                "and Tencent's maps take it; the answer's `crs` names it)")]
+
+
 @router.get("/maps/geojson/{layer}", operation_id="map_layer_geojson",
-            summary="A layer as GeoJSON (crs=gcj02 for mini-program markers and polygons)")
+            summary="A layer as GeoJSON (crs=gcj02 for mini-program markers and polygons)",
+            description="The public attributes of a layer in a region (default: the main "
+                        "town) as a GeoJSON FeatureCollection. Made for mini-programs, it "
+                        "answers in GCJ-02 unless `crs` says otherwise (the `/api/v1` routes "
+                        "default to WGS-84); the top-level `crs` names the one used.",
+            responses={200: {"content": {"application/json": {"example": {
+                "type": "FeatureCollection", "crs": "gcj02", "region": "440605126",
+                "synthetic": True, "layer": {"name": "points", "title": "服务阵地"},
+                "features": [{"type": "Feature", "id": "LS-0001", "geometry": {
+                    "type": "Point", "coordinates": [113.1843, 23.1957]},
+                    "properties": {"code": "LS-0001", "name": "里水镇党群服务中心"}}]}}}}})
 def map_geojson(conn: Annotated[Connection, Depends(get_conn)],
                 settings: Annotated[Settings, Depends(get_settings)],
                 layer: Literal["points", "circles", "regions", "compounds", "grids"],
                 region: Region = None,
-                crs: Annotated[Literal["wgs84", "gcj02", "bd09"], Query()] = "gcj02") -> dict:
+                crs: MiniProgramCrs = "gcj02") -> dict:
     from maps.embed import layer_geojson
 
     return layer_geojson(conn, layer, region=region, crs=crs,
@@ -360,13 +377,17 @@ def map_geojson(conn: Annotated[Connection, Depends(get_conn)],
 
 
 @router.get("/embed/markers.json", operation_id="miniprogram_markers",
-            summary="markers for a mini-program <map> component (GCJ-02)")
+            summary="markers for a mini-program <map> component (GCJ-02)",
+            description="One marker per service point of a region, as the `markers` "
+                        "attribute of WeChat's `<map>` takes them (icon, callout, "
+                        "`customData.code`); coordinates in `crs`, GCJ-02 by default.")
 def markers(request: Request, conn: Annotated[Connection, Depends(get_conn)],
-            region: Region = None) -> dict:
+            region: Region = None, crs: MiniProgramCrs = "gcj02") -> dict:
     from maps.embed import miniprogram_markers
 
     base = public_base(request)
-    return {"crs": "gcj02", "markers": miniprogram_markers(conn, region=region, icon_base=base)}
+    return {"crs": crs, "markers": miniprogram_markers(conn, region=region, icon_base=base,
+                                                       crs=crs)}
 
 
 @router.get("/maps/icons/{kind}.png", operation_id="marker_icon", response_class=Response,

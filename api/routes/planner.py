@@ -118,7 +118,7 @@ def _register(e: EntityRoutes) -> None:
             features, total = editing.list_entities(
                 conn, e.entity, viewer=principal, region=region,
                 include_deleted=include_deleted, crs=crs, limit=limit, offset=offset)
-        return _json({"type": "FeatureCollection", "features": features,
+        return _json({"type": "FeatureCollection", "crs": crs, "features": features,
                       "numberMatched": total, "numberReturned": len(features),
                       "limit": limit, "offset": offset}, headers=PRIVATE)
 
@@ -129,7 +129,8 @@ def _register(e: EntityRoutes) -> None:
                 crs: s.OutputCrs = "wgs84") -> Response:
         with engine.connect() as conn:
             feature = editing.get_entity(conn, e.entity, code, viewer=principal, crs=crs)
-        return _json(feature, headers=PRIVATE)
+        return _json({"type": feature["type"], "crs": crs,
+                      **{k: v for k, v in feature.items() if k != "type"}}, headers=PRIVATE)
 
     @router.post(base, operation_id=f"create_{e.one}", status_code=201,
                  response_model=s.EditResponse[Record], summary=f"新建{e.label}")

@@ -141,7 +141,8 @@ async def get_point(
     def build(conn):
         found = query_points(conn, code=code, crs=crs, at=when, limit=1).features
         if not found:
-            raise NotFound(f"no service point with code {code!r}")
-        return found[0]
+            raise NotFound(f"没有编码为“{code}”的服务阵地")
+        return {"type": found[0]["type"], "crs": crs,
+                **{k: v for k, v in found[0].items() if k != "type"}}
 
     return await cached_public(request, build, media_type=GEOJSON, per_minute=at is None)

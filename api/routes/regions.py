@@ -32,6 +32,9 @@ async def get_region_route(
     crs: Annotated[OutputCrs, Query(description="coordinate system of the outline")] = "wgs84",
     geometry: Annotated[bool, Query(description="include the outline")] = True,
 ) -> Response:
-    return await cached_public(
-        request, lambda conn: get_region(conn, code, crs=crs, geometry=geometry),
-        media_type="application/geo+json")
+    def build(conn):
+        found = get_region(conn, code, crs=crs, geometry=geometry)
+        return {"type": found["type"], "crs": crs,
+                **{k: v for k, v in found.items() if k != "type"}}
+
+    return await cached_public(request, build, media_type="application/geo+json")

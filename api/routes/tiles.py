@@ -18,7 +18,7 @@ from api.deps import public_base
 from api.settings import Settings
 from geo.errors import InvalidInput, NotFound, Problem
 from maps.layers import LAYERS
-from maps.tiles import Tile, TileService, layer_bounds, tilejson
+from maps.tiles import Tile, TileService, layer_extent, tilejson
 
 router = APIRouter(tags=["tiles"])
 
@@ -65,18 +65,34 @@ def list_layers(request: Request) -> dict:
 
 
 @router.get("/tiles/{layer}.json", operation_id="get_tilejson",
-            summary="TileJSON 3.0.0 of a layer")
+            summary="TileJSON 3.0.0 of a layer",
+            description="The layer's tile URLs (with its data version as a cache buster), "
+                        "zooms, WGS-84 `bounds` and a `center` where its data is: in the "
+                        "region `region` names (bounds too are then the region's), else in "
+                        "the town with the most of the layer's data (not the middle of the "
+                        "bounds, which between two towns lies in empty country).",
+            responses={200: {"content": {"application/json": {"example": {
+                "tilejson": "3.0.0", "name": "points", "scheme": "xyz",
+                "tiles": ["https://servicemap.example/tiles/points/{z}/{x}/{y}.mvt?v=12"],
+                "minzoom": 8, "maxzoom": 20,
+                "bounds": [113.12, 23.16, 116.75, 23.39], "center": [113.179, 23.198, 13],
+                "vector_layers": [{"id": "points", "fields": {"name": "String"}}]}}}}})
 def get_tilejson(request: Request, layer: str,
-                 format: Annotated[Literal["mvt", "png"] | None, Query()] = None) -> dict:
+                 format: Annotated[Literal["mvt", "png"] | None, Query(
+                     description="tile format (default: the layer's first)")] = None,
+                 region: Annotated[str | None, Query(
+                     pattern=r"^\d{6,12}$", description="division code: center and bounds "
+                                                      "on this region's data")] = None
+                 ) -> dict:
     spec = LAYERS.get(layer)
     if spec is None:
-        raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+        raise NotFound(f"没有名为“{layer}”的图层；可用图层：{'、'.join(LAYERS)}")
     if format is not None and format not in spec.formats:
-        raise NotFound(f"layer {layer!r} has no {format} tiles")
+        raise NotFound(f"图层“{layer}”没有 {format} 格式的瓦片")
     svc = tile_service(request)
-    return tilejson(spec, public_base(request), fmt=format,
-                    bounds=layer_bounds(svc.engine, spec),
-                    version=svc.layer_version(spec))
+    extent = layer_extent(svc.engine, spec, region=region)
+    return tilejson(spec, public_base(request), fmt=format, bounds=extent.bounds,
+                    center=extent.center, version=svc.layer_version(spec))
 
 
 def _int(name: str, value: str, problems: list[Problem]) -> int:

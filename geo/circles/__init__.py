@@ -28,6 +28,7 @@ from geo.circles.stored import (
     circle_feature,
     circles_at,
     compute_circles,
+    feature_in_crs,
     stored_circle,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "circle_feature",
     "circles_at",
     "compute_circles",
+    "feature_in_crs",
     "load_network",
     "load_point_set",
     "nearest_in",

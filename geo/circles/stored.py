@@ -22,13 +22,15 @@ from sqlalchemy.engine import Connection
 
 from geo.circles.networks import Networks
 from geo.circles.params import CircleParams, budget_for, profile_key
-from geo.crs import metric_crs_for
+from geo.crs import from_wgs84, metric_crs_for, normalize_crs_name
 from geo.isochrones import Circle, circles_for_sources, straight_line_circle
+from geo.points import convert_geojson
 from geo.profiles import WalkBudget
 from geo.store.copy import copy_rows, ewkb_hex
 from geo.store.versions import network_version
 
-__all__ = ["CircleRun", "circle_feature", "circles_at", "compute_circles", "stored_circle"]
+__all__ = ["CircleRun", "circle_feature", "circles_at", "compute_circles", "feature_in_crs",
+           "stored_circle"]
 
 
 @dataclass
@@ -244,3 +246,22 @@ def circle_feature(circle: Circle, **props) -> dict:
             "reached_length_m": circle.reached_length_m, **props,
         },
     }
+
+
+def feature_in_crs(feature: dict, crs: str) -> dict:
+    """A circle Feature of :func:`stored_circle` or :func:`circle_feature`
+    (EPSG:4326) with its polygon and its ``lng``/``lat`` properties (if any) in
+    ``crs`` (``wgs84``, ``gcj02``, ``bd09``), and a top-level ``crs`` member
+    naming it. Converted vertex by vertex with :mod:`geo.crs` (rounded to
+    1e-7 degrees): the offset varies over metres, never across one circle."""
+    name = normalize_crs_name(crs)
+    out = dict(feature)
+    props = dict(feature.get("properties") or {})
+    if name != "wgs84":
+        out["geometry"] = convert_geojson(feature["geometry"], "wgs84", name)
+        if props.get("lng") is not None and props.get("lat") is not None:
+            x, y = from_wgs84(props["lng"], props["lat"], name)
+            props["lng"], props["lat"] = round(float(x), 7), round(float(y), 7)
+    out["properties"] = props
+    out["crs"] = name
+    return out

@@ -55,11 +55,61 @@ def test_ad_hoc_circle_from_gcj02_location(client, center):
                                                 "crs": "gcj02", "minutes": 10})
     assert r.status_code == 200, r.text
     f = r.json()
-    # converted back to WGS-84: the circle sits where the center is (not 500 m off)
-    assert abs(f["properties"]["lng"] - center.lng) < 1e-6
-    stored = client.get("/api/v1/isochrones", params={"point": center.code}).json()
+    # answered in the crs asked for, and saying so; the location echoed as sent
+    assert f["crs"] == "gcj02"
+    assert (f["properties"]["lng"], f["properties"]["lat"]) == (float(glng), float(glat))
+    # walked from the WGS-84 location (not 600 m off): the same circle as the
+    # stored one, fetched in GCJ-02 too
+    stored = client.get("/api/v1/isochrones", params={"point": center.code,
+                                                      "crs": "gcj02"}).json()
     a, b = shape(f["geometry"]), shape(stored["geometry"])
     assert a.symmetric_difference(b).area / b.area < 0.01
+    assert b.distance(Point(float(glng), float(glat))) < 1e-3
+
+
+def test_circle_in_gcj02_is_the_wgs84_circle_converted(client, center):
+    """GET with crs=gcj02: every vertex is the WGS-84 circle's vertex through
+    geo.crs; and the shift agrees with the published GCJ-02 offset in Guangdong
+    (about 0.005° east and 0.0026° south, 550-650 m)."""
+    wgs = client.get("/api/v1/isochrones", params={"point": center.code}).json()
+    gcj = client.get("/api/v1/isochrones", params={"point": center.code, "crs": "gcj02"})
+    assert gcj.status_code == 200
+    gcj = gcj.json()
+    assert wgs["crs"] == "wgs84" and gcj["crs"] == "gcj02"
+    assert gcj["properties"] == wgs["properties"]
+    w = np.array(shapely.get_coordinates(shape(wgs["geometry"])))
+    g = np.array(shapely.get_coordinates(shape(gcj["geometry"])))
+    assert w.shape == g.shape and len(w) > 20
+    gx, gy = wgs84_to_gcj02(w[:, 0], w[:, 1])
+    assert np.abs(g - np.column_stack([gx, gy])).max() < 2e-7  # rounded to 1e-7°
+    # independent of geo.crs: the offset's direction and size as published
+    # (WGS-84 → GCJ-02 moves points in Guangdong ~0.005° east, ~0.0026° south)
+    d = g - w
+    assert (0.004 < d[:, 0]).all() and (d[:, 0] < 0.0065).all()
+    assert (-0.0035 < d[:, 1]).all() and (d[:, 1] < -0.0018).all()
+    km = 111.32 * np.hypot(d[:, 0] * math.cos(math.radians(center.lat)), d[:, 1])
+    assert (0.5 < km).all() and (km < 0.7).all()
+    bd = client.get("/api/v1/isochrones", params={"point": center.code, "crs": "bd09"}).json()
+    assert bd["crs"] == "bd09"
+    assert shape(bd["geometry"]).centroid.x > shape(gcj["geometry"]).centroid.x
+
+
+def test_published_gcj02_vector():
+    """The converter itself against the widely published vector (Beijing,
+    Tiananmen): WGS-84 116.404, 39.915 → GCJ-02 116.41024450, 39.91640428."""
+    x, y = wgs84_to_gcj02(116.404, 39.915)
+    assert abs(x - 116.41024450) < 1e-7 and abs(y - 39.91640428) < 1e-7
+
+
+def test_nearest_and_point_answers_name_their_crs(client, center):
+    r = client.get("/api/v1/nearest", params={"lng": center.lng, "lat": center.lat, "k": 1,
+                                              "crs": "gcj02"}).json()
+    assert r["crs"] == "gcj02" and r["query"]["crs"] == "gcj02"
+    p = client.get(f"/api/v1/points/{center.code}", params={"crs": "gcj02"}).json()
+    assert p["crs"] == "gcj02"
+    gx, gy = wgs84_to_gcj02(center.lng, center.lat)
+    assert p["geometry"]["coordinates"] == pytest.approx([gx, gy], abs=2e-7)
+    assert client.get(f"/api/v1/points/{center.code}").json()["crs"] == "wgs84"
 
 
 def test_nearest_by_walking(client, center):

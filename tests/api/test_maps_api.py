@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from api.settings import Settings
 from geo.circles import compute_circles
+from geo.crs import wgs84_to_gcj02
 from tests.conftest import make_app
 
 LONGTENG = "440507013"
@@ -112,9 +113,29 @@ def test_overlay_routes(client):
 
 def test_geojson_markers_icons(client):
     fc = client.get("/maps/geojson/points", params={"region": LONGTENG, "crs": "gcj02"}).json()
-    assert len(fc["features"]) == 33 and fc["crs_name"] == "gcj02"
+    assert len(fc["features"]) == 33 and fc["crs"] == "gcj02"
+    # the mini-program helpers default to GCJ-02 and say so; wgs84 is the
+    # public points' own coordinates, gcj02 those converted with geo.crs
+    default = client.get("/maps/geojson/points", params={"region": LONGTENG}).json()
+    assert default["crs"] == "gcj02" and default["features"] == fc["features"]
+    wgs = client.get("/maps/geojson/points", params={"region": LONGTENG, "crs": "wgs84"}).json()
+    assert wgs["crs"] == "wgs84"
+    api = {f["id"]: f["geometry"]["coordinates"] for f in client.get(
+        "/api/v1/points", params={"region": LONGTENG}).json()["features"]}
+    for w, g in zip(wgs["features"], fc["features"], strict=True):
+        assert w["geometry"]["coordinates"] == pytest.approx(api[w["id"]], abs=2e-7)
+        assert g["geometry"]["coordinates"] == pytest.approx(
+            list(wgs84_to_gcj02(*api[w["id"]])), abs=2e-7)
     m = client.get("/embed/markers.json", params={"region": LONGTENG}).json()
     assert m["crs"] == "gcj02" and len(m["markers"]) == 33
+    mw = client.get("/embed/markers.json", params={"region": LONGTENG, "crs": "wgs84"}).json()
+    assert mw["crs"] == "wgs84"
+    by_code = {x["customData"]["code"]: x for x in m["markers"]}
+    for x in mw["markers"]:
+        code = x["customData"]["code"]
+        assert [x["longitude"], x["latitude"]] == pytest.approx(api[code], abs=2e-7)
+        assert [by_code[code]["longitude"], by_code[code]["latitude"]] == pytest.approx(
+            list(wgs84_to_gcj02(*api[code])), abs=2e-7)
     assert client.get("/maps/icons/station.png").headers["content-type"] == "image/png"
     assert client.get("/maps/icons/nope.png").status_code == 422
     assert client.get("/maps/geojson/people").status_code == 422

@@ -66,6 +66,7 @@ def test_one_region_with_its_outline(client):
     first = r.json()["geometry"]["coordinates"][0][0][0]
     assert g["geometry"]["coordinates"][0][0][0] == pytest.approx(
         list(wgs84_to_gcj02(*first)), abs=2e-7)
+    assert r.json()["crs"] == "wgs84" and g["crs"] == "gcj02"
     bare = client.get("/api/v1/regions/440507013", params={"geometry": False}).json()
     assert bare["geometry"] is None and bare["properties"]["points"] == 33
     village = client.get("/api/v1/regions/440605126050").json()

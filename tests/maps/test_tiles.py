@@ -223,6 +223,65 @@ def test_tilejson(client):
     assert client.get("/tiles/basemap.json?format=mvt").status_code == 404
 
 
+#: the two sample towns' outlines are far apart (Foshan, Shantou)
+LISHUI, LONGTENG = "440605126", "440507013"
+
+
+def _town_boxes(engine) -> dict[str, tuple[float, float, float, float]]:
+    with engine.connect() as c:
+        return {r.code: (r.x0, r.y0, r.x1, r.y1) for r in c.execute(text(
+            "SELECT code, ST_XMin(geom) x0, ST_YMin(geom) y0, ST_XMax(geom) x1, "
+            "ST_YMax(geom) y1 FROM regions WHERE code IN (:a, :b)"),
+            {"a": LISHUI, "b": LONGTENG})}
+
+
+def _inside(box, lng, lat) -> bool:
+    return box[0] <= lng <= box[2] and box[1] <= lat <= box[3]
+
+
+@pytest.mark.parametrize("layer", [n for n, s in LAYERS.items() if "mvt" in s.formats])
+def test_tilejson_center_tile_has_features(client, samples_engine, layer):
+    """With both towns loaded the middle of the bounds is 350 km of empty
+    country; the center lies on the data, and the tile there has features."""
+    doc = client.get(f"/tiles/{layer}.json").json()
+    lng, lat, zoom = doc["center"]
+    w, s, e, n = doc["bounds"]
+    boxes = _town_boxes(samples_engine)
+    assert w < boxes[LISHUI][2] and e > boxes[LONGTENG][0]  # both towns in the bounds
+    assert any(_inside(b, lng, lat) for b in boxes.values())
+    assert not any(_inside(b, (w + e) / 2, (s + n) / 2) for b in boxes.values())
+    t = mercantile.tile(lng, lat, zoom)
+    r = client.get(f"/tiles/{layer}/{zoom}/{t.x}/{t.y}.mvt")
+    assert r.status_code == 200
+    assert len(_decode(r.content).get(layer, {}).get("features", [])) > 0
+    # the middle of the bounds, as the center used to be: nothing there
+    m = mercantile.tile((w + e) / 2, (s + n) / 2, zoom)
+    empty = client.get(f"/tiles/{layer}/{zoom}/{m.x}/{m.y}.mvt")
+    assert _decode(empty.content).get(layer, {}).get("features", []) == []
+
+
+def test_tilejson_center_of_a_region(client, samples_engine):
+    boxes = _town_boxes(samples_engine)
+    for town in (LISHUI, LONGTENG):
+        doc = client.get("/tiles/points.json", params={"region": town}).json()
+        lng, lat, zoom = doc["center"]
+        assert _inside(boxes[town], lng, lat)
+        w, s, e, n = doc["bounds"]  # the region's points only
+        assert _inside(boxes[town], w, s) and _inside(boxes[town], e, n)
+        t = mercantile.tile(lng, lat, zoom)
+        tile = _decode(client.get(f"/tiles/points/{zoom}/{t.x}/{t.y}.mvt").content)
+        assert any(str(f["properties"]["region_code"]).startswith(town)
+                   for f in tile["points"]["features"])
+    # without a region: the town with the most points (Lishui: 137 of 170)
+    with samples_engine.connect() as c:
+        most = c.execute(text("SELECT left(region_code, 9) FROM service_points "
+                              "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+    lng, lat, _ = client.get("/tiles/points.json").json()["center"]
+    assert _inside(boxes[most], lng, lat)
+    unknown = client.get("/tiles/points.json", params={"region": "440000999"})
+    assert unknown.status_code == 404 and "440000999" in unknown.json()["detail"]
+
+
 def test_moving_a_point_changes_its_tiles(client, samples_engine, center):
     old = mercantile.tile(center.lng, center.lat, 16)
     # about 1.1 km east: another z16 tile
