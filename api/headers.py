@@ -14,7 +14,8 @@ the server and the origins of ``SERVICEMAP_FRAME_ANCESTORS`` (the town's H5
 site, the mini-program's web-view domain); every other page by the server only
 (and ``X-Frame-Options: SAMEORIGIN`` for old browsers). Answers that are not
 HTML get ``default-src 'none'; frame-ancestors 'none'``: JSON, tiles and images
-never run anything.
+never run anything. A ``304 Not Modified`` carries no policy: the browser keeps
+the stored answer's, which a 304's headers would otherwise overwrite.
 
 Web Workers come from the server only (``default-src``), except on the pages
 named by ``blob_workers`` (ReDoc at ``/redoc``, whose search runs in a worker
@@ -119,6 +120,12 @@ class SecurityHeaders:
                 headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
                 if b"text/html" in ctype and not has_csp and message["status"] != 304:
                     start = {**message, "headers": headers}
+                    return
+                if message["status"] == 304:
+                    # no policy on a 304: the browser merges its headers into the
+                    # stored answer, and a JSON policy would replace the page's own
+                    # (a revisited map then loads no script at all)
+                    await send({**message, "headers": headers})
                     return
                 if not has_csp:
                     headers.append((b"content-security-policy",

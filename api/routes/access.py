@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import current_token
 from api.limits import expensive
-from api.routes.coverage import _answer
+from api.routes.coverage import FILE_RESPONSES, _answer
 from api.routes.points import instant
 from api.schemas import Instant
 from api.settings import Settings
@@ -50,7 +50,8 @@ AtQ = Annotated[Instant | None, Query(
 HexQ = Annotated[int, Query(ge=7, le=11, description="H3 resolution of the cells "
                                                      "(10: about 0.015 km²)")]
 CatchQ = Annotated[float, Query(ge=1, le=60, description="2SFCA catchment, minutes")]
-FormatQ = Annotated[Literal["json", "csv", "xlsx"], Query()]
+FormatQ = Annotated[Literal["json", "csv", "xlsx"], Query(
+    description="json, or csv/xlsx with Chinese headers")]
 ScenarioQ = Annotated[int | None, Query(ge=1, le=2_147_483_647,
                                         description="a saved scenario instead of today")]
 
@@ -93,7 +94,7 @@ def shared_run(state: Any, conn: Connection, region: str | None, params: ac.Acce
         conn, region, params, networks=networks))
 
 
-@router.get("/access", operation_id="get_access",
+@router.get("/access", operation_id="get_access", responses=FILE_RESPONSES,
             summary="Walking time from every home to the nearest position: people within "
                     "5/10/15 minutes, median and 90th percentile, per village and grid")
 async def get_access(
@@ -125,7 +126,7 @@ async def get_access(
                          region=region)
 
 
-@router.get("/access/tiers", operation_id="get_access_tiers",
+@router.get("/access/tiers", operation_id="get_access_tiers", responses=FILE_RESPONSES,
             summary="GB 50180-2018 life-circle tiers: people within 5/10/15 minutes at the "
                     "standard's distances (300/500/1000 m) and at the chosen walking speed")
 async def get_tiers(
@@ -151,7 +152,7 @@ async def get_tiers(
                          detail=scenario is not None, principal=principal, region=region)
 
 
-@router.get("/access/supply", operation_id="get_access_supply",
+@router.get("/access/supply", operation_id="get_access_supply", responses=FILE_RESPONSES,
             summary="Supply per resident (2SFCA): square metres of service floor area per "
                     "resident within the catchment, per village and grid")
 async def get_supply(

@@ -25,7 +25,7 @@ from api.routes.access import (
     access_params,
     shared_run,
 )
-from api.routes.coverage import PRIVATE, _circle_params, _file, _params
+from api.routes.coverage import FILE_RESPONSES, PRIVATE, _circle_params, _file, _params
 from api.settings import Settings
 from geo import scenarios as sc
 from geo.coverage import access as ac
@@ -123,6 +123,7 @@ def delete_scenario(scenario_id: IdPath, principal: Planner, engine: EngineDep) 
 
 
 @router.get("/scenarios/{scenario_id}/compare", operation_id="compare_scenario",
+            responses=FILE_RESPONSES,
             summary="Today against the scenario per town, village and grid: people covered, "
                     "within 10 minutes' walk, median walk, 2SFCA supply")
 async def compare_scenario(

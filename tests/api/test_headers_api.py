@@ -119,3 +119,14 @@ def test_only_redoc_may_start_workers_from_blob_urls(client):
         other = _policy(client.get(path).headers["content-security-policy"])
         assert "worker-src" not in other and other["default-src"] == ["'self'"], path
         assert "blob:" not in other["script-src"], path
+
+
+def test_a_revisited_page_keeps_its_own_policy(client):
+    """A 304 names no policy: Chromium merges a 304's headers into the stored
+    page, so a JSON policy on it left a revisited map without any script."""
+    first = client.get("/maps/resident")
+    assert first.status_code == 200 and first.headers.get("etag")
+    again = client.get("/maps/resident", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert "content-security-policy" not in again.headers
+    assert "x-frame-options" not in again.headers

@@ -27,6 +27,9 @@ class Watched:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
                      else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.failed: list[str] = []
+        self.page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}")
+                     if r.status >= 400 else None)
         # a blob: URL (ReDoc's search worker) is counted by the origin that made it
         self.page.on("request", lambda r: self.hosts.add(
             urlparse(r.url.removeprefix("blob:")).hostname or r.url)
@@ -34,7 +37,11 @@ class Watched:
 
     def open(self, url: str) -> None:
         self.page.goto(url)
-        self.page.wait_for_selector("[data-ready='1']", state="attached", timeout=20000)
+        try:
+            self.page.wait_for_selector("[data-ready='1']", state="attached", timeout=45000)
+        except Exception as e:  # say what the page saw, not only that it timed out
+            raise AssertionError(f"{url} never ready; page errors: {self.errors}; "
+                                 f"failed requests: {self.failed}") from e
         self.page.wait_for_load_state("networkidle")
 
     def check_clean(self) -> None:
