@@ -120,9 +120,12 @@ def bearer(secret: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def rw_client(rw_engine):
     # the matrix of roles and regions sends many refused tokens: budgets are
-    # tested on their own (tests/api/test_limits_api.py)
+    # tested on their own (tests/api/test_limits_api.py); the deadline too
+    # (tests/api/test_limits_api.py): a scenario compare takes ≈ 22 s here, and CI's
+    # machine may be slower than the 60 s default allows
     app = make_app(Settings(cache_ttl_s=0, rate_limit_auth_failures="100000/minute",
-                            rate_limit_expensive="100000/minute"), rw_engine)
+                            rate_limit_expensive="100000/minute",
+                            request_deadline_s=300), rw_engine)
     with TestClient(app) as c:
         yield c
 
