@@ -11,6 +11,7 @@ is a :class:`geo.errors.ConfigurationError`, a character it cannot draw an
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -28,7 +29,7 @@ from maps.render import Canvas, lnglat_to_merc, zoom_for_resolution
 from maps.scope import Scope, resolve_scope
 from maps.style import BADGE_SYNTHETIC, BASEMAP, CIRCLE, KIND_STYLES, kind_style, rgb, rgba
 
-__all__ = ["MAX_BYTES", "StaticImage", "render_static"]
+__all__ = ["MAX_BYTES", "StaticImage", "qr_unreachable", "render_static"]
 
 #: WeChat's limit for images uploaded into an article.
 MAX_BYTES = 1_000_000
@@ -52,6 +53,9 @@ class StaticImage:
         ``(left, top, right, bottom)`` of the map area in the image, pixels.
     quantised
         Whether the PNG was reduced to 256 colours to stay under the size limit.
+    warning
+        Why the QR code will not open on a resident's phone (its target is this
+        machine or a private network), drawn on the image too; None when fine.
     """
 
     data: bytes
@@ -60,6 +64,7 @@ class StaticImage:
     height: int
     map_box: tuple[int, int, int, int]
     quantised: bool = False
+    warning: str | None = None
     _canvas: Canvas | None = field(default=None, repr=False)
 
     def pixel(self, lng: float, lat: float) -> tuple[float, float]:
@@ -141,6 +146,61 @@ def _badge(canvas: Canvas, u: float) -> None:
     d.rounded_rectangle((x0 * s, y0 * s, x1 * s, y1 * s), radius=18 * u * s, fill=rgba("#ff9800"))
     canvas.text((x0 + x1) / 2, (y0 + y1) / 2, BADGE_SYNTHETIC, size=20 * u, colour="#ffffff",
                 halo=None, weight="bold")
+
+
+def qr_unreachable(url: str) -> str | None:
+    """Why a phone that scans a QR code of ``url`` cannot open it, in Chinese:
+    its host is this machine (``localhost``, 127.0.0.0/8, ::1), a private,
+    link-local or reserved address, or a name without a dot (an intranet
+    name); None for an address a phone on the internet can reach."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        host = ""
+    if not host:
+        return f"二维码地址 {url} 没有主机名"
+    why = None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal",
+                                                  ".lan", ".intranet")):
+            why = "是本机或内网名称"
+        elif "." not in host:
+            why = "是内网主机名"
+    else:
+        if ip.is_loopback:
+            why = "是本机地址"
+        elif ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_unspecified:
+            why = "是内网地址"
+    if why is None:
+        return None
+    return (f"二维码指向 {host}，{why}，居民手机扫码打不开；"
+            "请设置 SERVICEMAP_PUBLIC_URL 为居民访问的地址")
+
+
+def _warning_strip(img: Image.Image, text: str, box: tuple[int, int, int, int],
+                   u: float) -> None:
+    """A red strip across the QR code and the footer: this image must not go out."""
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = box
+    d.rectangle(box, fill=rgb("#b71c1c"))
+    f = font(max(12, round(20 * u)), "bold")
+    # wrap the warning into the strip
+    lines, line = [], ""
+    for ch in "⚠ " + text:
+        if d.textlength(line + ch, font=f) > (x1 - x0) - round(24 * u):
+            lines.append(line)
+            line = ""
+        line += ch
+    lines.append(line)
+    step = round(28 * u)
+    y = (y0 + y1) // 2 - step * len(lines) // 2
+    for ln in lines:
+        d.text((x0 + round(12 * u), y), ln, font=f, fill=(255, 255, 255))
+        y += step
 
 
 def _qr(url: str, size: int) -> Image.Image:
@@ -359,8 +419,15 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
         img.paste(_qr(url, qr_size), (qx, fy + round(16 * u)))
         d.text((qx + qr_size // 2, fy + round(20 * u) + qr_size), "扫码查看在线地图",
                font=font(round(18 * u)), fill=rgb("#333333"), anchor="mt")
+    warning = qr_unreachable(url) if url else None
+    if warning:
+        # over the footer's text, beside the code: the code stays scannable
+        # (the warning is about where it leads, and staff check with a phone)
+        _warning_strip(img, warning, (margin, fy + round(8 * u),
+                                      width - margin - qr_size - round(10 * u),
+                                      height - round(8 * u)), u)
     data, quantised = _encode(img, fmt, max_bytes)
     return StaticImage(data=data, media_type="image/png" if fmt == "png" else "image/jpeg",
                        width=width, height=height, map_box=(margin, top, margin + map_w,
                                                             top + map_h),
-                       quantised=quantised, _canvas=canvas)
+                       quantised=quantised, warning=warning, _canvas=canvas)

@@ -24,13 +24,16 @@ def register(sub) -> None:
     s.add_argument("--url", help="base URL of the live map for the QR code "
                                  "(default: SERVICEMAP_PUBLIC_URL or http://HOST:PORT)")
     s.add_argument("--no-qr", action="store_true", help="leave the QR code out")
+    s.add_argument("--allow-private-url", action="store_true",
+                   help="draw a QR code to this machine or a private network anyway "
+                        "(the image then carries a red warning)")
     s.set_defaults(func=cmd_render_static)
 
 
 def cmd_render_static(args, settings: Settings) -> int:
     import time
 
-    from maps.static import render_static
+    from maps.static import qr_unreachable, render_static
 
     fmt = args.format or ("jpg" if args.out.suffix.lower() in (".jpg", ".jpeg") else "png")
     if args.out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
@@ -41,6 +44,11 @@ def cmd_render_static(args, settings: Settings) -> int:
         or f"http://{settings.host}:{settings.port}"
     url = None if args.no_qr else f"{base.rstrip('/')}/maps/resident" + (
         f"?region={args.region}" if args.region else "")
+    if url and (why := qr_unreachable(url)) and not args.allow_private_url:
+        raise InvalidInput("二维码地址手机打不开", [Problem(
+            why, column="--url", value=url,
+            expected="居民手机能打开的地址，如 https://map.lishui.example（或 --url、"
+                     "--no-qr；确需内网地址时加 --allow-private-url）")])
     engine = open_engine(settings)
     t0 = time.perf_counter()
     with engine.connect() as conn:
@@ -52,4 +60,6 @@ def cmd_render_static(args, settings: Settings) -> int:
     args.out.write_bytes(img.data)
     say(f"wrote {args.out} ({img.width}×{img.height} px, {len(img.data) / 1024:.0f} KiB, "
         f"{time.perf_counter() - t0:.2f} s)" + (f"; QR code → {url}" if url else ""))
+    if img.warning:
+        say(f"警告：{img.warning}")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -239,7 +240,7 @@ def _resident_url(request: Request, region: str | None, settings: Settings) -> s
 
 async def _static(request: Request, settings: Settings, fmt: str, region: str | None,
                   width: int, title: str | None, subtitle: str | None) -> Response:
-    from maps.static import render_static
+    from maps.static import qr_unreachable, render_static
 
     key = ("static", fmt, region, width, title, subtitle, public_base(request))
 
@@ -254,6 +255,11 @@ async def _static(request: Request, settings: Settings, fmt: str, region: str | 
     body, etag = await _page(request, key, ("points", "circles", "basemap"), build)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
                "Content-Disposition": f'inline; filename="servicemap-{region or "map"}.{fmt}"'}
+    if qr_unreachable(target := _resident_url(request, region, settings)):
+        # the image says so in Chinese; the header for scripts (ASCII only)
+        headers["X-ServiceMap-Warning"] = (
+            f"qr-unreachable: the QR code leads to {urlsplit(target).hostname}, which a "
+            "phone cannot open; set SERVICEMAP_PUBLIC_URL")
     if not_modified(request.headers, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="image/png" if fmt == "png" else "image/jpeg",

@@ -175,5 +175,90 @@ def test_cli_render_static(samples_url, map_circles, tmp_path, monkeypatch, caps
     assert "https://map.example/maps/resident?region=440507013" in capsys.readouterr().out
     im = Image.open(out)
     assert im.size[0] == 1080 and out.stat().st_size < MAX_BYTES
-    assert main(["render", "static", "--region", "999999", "--out", str(out)]) == 1
+    assert main(["render", "static", "--region", "999999", "--out", str(out),
+                 "--url", "https://map.example"]) == 1
     assert "no region" in capsys.readouterr().err
+
+
+def _decode_qr(png: bytes) -> str:
+    """The QR code's text, read by OpenCV's detector (independent of the
+    ``qrcode`` package that drew it)."""
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text_, points, _ = cv2.QRCodeDetector().detectAndDecode(arr)
+    assert points is not None, "no QR code found in the image"
+    return text_
+
+
+@pytest.mark.parametrize(("url", "reachable"), [
+    ("http://127.0.0.1:8000/maps/resident", False),
+    ("http://127.8.9.1/maps/resident", False),
+    ("http://localhost:8000/maps/resident", False),
+    ("http://[::1]:8000/maps/resident", False),
+    ("http://192.168.1.20/maps/resident", False),
+    ("http://10.0.0.5/maps/resident", False),
+    ("http://172.20.0.5/maps/resident", False),
+    ("http://169.254.3.4/maps/resident", False),
+    ("http://mapserver/maps/resident", False),
+    ("http://map.lan/maps/resident", False),
+    ("https://map.lishui.example/maps/resident", True),
+    ("http://172.32.0.5/maps/resident", True),     # just outside 172.16.0.0/12
+    ("http://8.8.8.8/maps/resident", True),
+])
+def test_qr_targets_a_phone_cannot_open(url, reachable):
+    from maps.static import qr_unreachable
+
+    why = qr_unreachable(url)
+    assert (why is None) == reachable, why
+    if why:
+        assert "SERVICEMAP_PUBLIC_URL" in why
+
+
+def test_a_loopback_qr_is_drawn_with_a_warning_and_decodes(samples_engine, map_circles):
+    url = "http://127.0.0.1:8000/maps/resident?region=440507013"
+    with samples_engine.connect() as c:
+        bad = render_static(c, region=LONGTENG, url=url)
+        good = render_static(c, region=LONGTENG,
+                             url="https://map.example/maps/resident?region=440507013")
+    assert _decode_qr(bad.data) == url
+    assert _decode_qr(good.data) == "https://map.example/maps/resident?region=440507013"
+    assert good.warning is None and "127.0.0.1" in bad.warning
+    # the red strip: the footer left of the code is mostly #b71c1c on the bad image only
+    def red_share(img) -> float:
+        im = np.asarray(Image.open(io.BytesIO(img.data)).convert("RGB")).astype(int)
+        foot = im[img.map_box[3]:, :img.width - 40 - 200]
+        return float((np.abs(foot - rgb("#b71c1c")).sum(axis=2) < 40).mean())
+    assert red_share(bad) > 0.2 and red_share(good) < 0.02
+
+
+def test_cli_refuses_a_qr_code_phones_cannot_open(samples_url, map_circles, tmp_path,
+                                                   monkeypatch, capsys):
+    from api.cli import main
+
+    monkeypatch.setenv("SERVICEMAP_DATABASE_URL", samples_url)
+    monkeypatch.delenv("SERVICEMAP_PUBLIC_URL", raising=False)
+    out = tmp_path / "l.png"
+    assert main(["render", "static", "--region", LONGTENG, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "127.0.0.1" in err and "SERVICEMAP_PUBLIC_URL" in err and not out.exists()
+    assert main(["render", "static", "--region", LONGTENG, "--out", str(out),
+                 "--allow-private-url"]) == 0
+    assert "警告" in capsys.readouterr().out
+    assert _decode_qr(out.read_bytes()).startswith("http://127.0.0.1:8000/maps/resident")
+
+
+def test_static_image_answer_warns_without_a_public_url(samples_engine, map_circles):
+    from fastapi.testclient import TestClient
+
+    from api.settings import Settings
+    from tests.conftest import make_app
+
+    for public, warned in ((None, True), ("https://map.lishui.example", False)):
+        app = make_app(Settings(public_url=public), samples_engine)
+        with TestClient(app) as client:
+            r = client.get(f"/maps/static.png?region={LONGTENG}&width=600")
+        assert r.status_code == 200
+        assert ("X-ServiceMap-Warning" in r.headers) == warned, r.headers
+        assert _decode_qr(r.content).startswith(
+            (public or "http://testserver") + "/maps/resident")
