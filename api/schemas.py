@@ -539,9 +539,14 @@ class EditResponse(BaseModel, Generic[P]):
         description="derived results dropped, e.g. `circles_deleted`, `point_version`")
 
 
+#: a calendar date: month lengths and the Gregorian leap years (no 02-30, no
+#: 2026-02-29), so that every text the pattern admits is a real day
+DATE_PATTERN = (r"(?!0000)(\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])"
+                r"|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))"
+                r"|(\d\d(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)")
 #: an ISO 8601 instant as clients write it: date, ``T``, hours and minutes,
 #: optional seconds and fraction, optional offset (``Z``, ``+08:00``)
-INSTANT_PATTERN = (r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+INSTANT_PATTERN = (r"^" + DATE_PATTERN +
                    r"T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
                    r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$")
 _INSTANT = re.compile(INSTANT_PATTERN)

@@ -314,3 +314,31 @@ def test_scope_is_checked_before_and_after(rw_client, rw_engine, tokens, spot):
     refused(rw_client.post("/api/v1/points", headers=village, json=point_body(
         spot, code="LT-VP", region_code="440507013002")), 403)
     assert fingerprint(rw_engine) == before
+
+
+def test_the_instant_pattern_admits_exactly_the_real_calendar_days(rw_client):
+    """The OpenAPI's pattern for ``at`` agrees with Python's calendar on every day
+    of leap and common years (1900, 2000, 2024, 2026, 2100, 9072): a generator that
+    follows the pattern never writes 02-30, and the API refuses one in Chinese."""
+    import datetime
+    import re
+
+    from api.schemas import INSTANT_PATTERN
+
+    pattern = re.compile(INSTANT_PATTERN)
+    disagree = []
+    for year in (1900, 1999, 2000, 2024, 2026, 2100, 2400, 9072):
+        for month in range(1, 13):
+            for day in range(1, 32):
+                text_ = f"{year:04d}-{month:02d}-{day:02d}T09:41Z"
+                try:
+                    datetime.date(year, month, day)
+                    real = True
+                except ValueError:
+                    real = False
+                if real != bool(pattern.match(text_)):
+                    disagree.append(text_)
+    assert disagree == []
+    r = rw_client.get("/api/v1/points?open_now=true&at=2026-02-29T09:30")
+    assert r.status_code == 422
+    assert "ISO 8601" in r.text and "2026-12-01T09:30" in r.text
