@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -188,13 +189,15 @@ def _warning_strip(img: Image.Image, text: str, box: tuple[int, int, int, int],
     x0, y0, x1, y1 = box
     d.rectangle(box, fill=rgb("#b71c1c"))
     f = font(max(12, round(20 * u)), "bold")
-    # wrap the warning into the strip
+    # wrap the warning into the strip: between Chinese characters, never inside
+    # an ASCII word (an address or a setting's name stays on one line)
     lines, line = [], ""
-    for ch in "⚠ " + text:
-        if d.textlength(line + ch, font=f) > (x1 - x0) - round(24 * u):
-            lines.append(line)
-            line = ""
-        line += ch
+    for piece in re.findall(r"[\x21-\x7e]+|.", "⚠ " + text):
+        if line and d.textlength(line + piece, font=f) > (x1 - x0) - round(24 * u):
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
     lines.append(line)
     step = round(28 * u)
     y = (y0 + y1) // 2 - step * len(lines) // 2
