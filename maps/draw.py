@@ -114,13 +114,15 @@ def _place_labels(canvas: Canvas, rows: Iterable[Any], z: float) -> None:
             canvas.text(x, y, r.name, size=size, colour=colour, weight=weight)
 
 
-def draw_basemap(conn: Connection, canvas: Canvas, *, labels: bool = True) -> None:
+def draw_basemap(conn: Connection, canvas: Canvas, *, labels: bool = True,
+                 skip_labels: Iterable[str] = ()) -> None:
     """Draw the offline basemap (本地离线底图) of the canvas' area.
 
     Layers from PostGIS, bottom to top: water, compounds (zoom ≥ 13), roads
     (cased, width by class and zoom), village and town boundaries, labels
     (town names below zoom 13, village names 12–16, water names, compound
-    names from 16, street names along their streets from 15).
+    names from 16, street names along their streets from 15); ``skip_labels``
+    leaves kinds of label (``"village"``, ``"town"``) to the caller.
     """
     z = _zoom(canvas)
     bbox = canvas_bbox(canvas, margin=0.08)
@@ -163,7 +165,8 @@ def draw_basemap(conn: Connection, canvas: Canvas, *, labels: bool = True) -> No
         w, s, e, n = canvas_bbox(canvas, margin=0.5)
         rows = conn.execute(text(source_sql("labels")),
                             {"z": z, "x0": w, "y0": s, "x1": e, "y1": n}).all()
-        _place_labels(canvas, rows, z)
+        skip = set(skip_labels)
+        _place_labels(canvas, [r for r in rows if r.what not in skip], z)
 
 
 def draw_circles(canvas: Canvas, feats: Features, *, opacity: float | None = None) -> None:

@@ -19,13 +19,15 @@ from io import BytesIO
 
 import numpy as np
 import qrcode
+import shapely
 from PIL import Image, ImageDraw
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput, Problem
 from maps.draw import canvas_bbox, draw_basemap, draw_circles, draw_points
 from maps.fonts import font, missing_glyphs, outside_text_ranges
-from maps.layers import fetch
+from maps.layers import Features, fetch
 from maps.render import Canvas, lnglat_to_merc, zoom_for_resolution
 from maps.scope import Scope, resolve_scope
 from maps.style import BADGE_SYNTHETIC, BASEMAP, CIRCLE, KIND_STYLES, kind_style, rgb, rgba
@@ -57,6 +59,11 @@ class StaticImage:
     warning
         Why the QR code will not open on a resident's phone (its target is this
         machine or a private network), drawn on the image too; None when fine.
+    labels
+        The names drawn on the map (villages, the center, positions), with
+        their sizes and boxes in map pixels (offset by ``map_box``).
+    legend
+        The legend's lines as drawn, e.g. ``党群服务站（6）``.
     """
 
     data: bytes
@@ -66,6 +73,8 @@ class StaticImage:
     map_box: tuple[int, int, int, int]
     quantised: bool = False
     warning: str | None = None
+    labels: tuple[Label, ...] = ()
+    legend: tuple[str, ...] = ()
     _canvas: Canvas | None = field(default=None, repr=False)
 
     def pixel(self, lng: float, lat: float) -> tuple[float, float]:
@@ -147,6 +156,183 @@ def _badge(canvas: Canvas, u: float) -> None:
     d.rounded_rectangle((x0 * s, y0 * s, x1 * s, y1 * s), radius=18 * u * s, fill=rgba("#ff9800"))
     canvas.text((x0 + x1) / 2, (y0 + y1) / 2, BADGE_SYNTHETIC, size=20 * u, colour="#ffffff",
                 halo=None, weight="bold")
+
+
+#: label sizes on a 1080 px image (scaled with the width): about 12–13 px on a
+#: 390 px phone screen, the smallest a reader of an article can take in
+VILLAGE_LABEL_PX = 36
+POSITION_LABEL_PX = 28
+CENTER_LABEL_PX = 34
+#: a village label that finds no room at full size tries this size once more
+VILLAGE_LABEL_MIN_PX = 30
+#: the region's boundary on its image
+BOUNDARY_COLOUR = "#c62828"
+
+_VILLAGE_SUFFIXES = (("社区居民委员会", "社区"), ("村民委员会", "村"), ("居民委员会", "居"),
+                     ("社区居委会", "社区"), ("村委会", "村"), ("居委会", "居"))
+
+
+def short_name(name: str) -> str:
+    """A village's name as a map labels it: "胜利社区居委会" → "胜利社区",
+    "和顺村委会" → "和顺村" (the committee is implied on a map of places)."""
+    for long, short in _VILLAGE_SUFFIXES:
+        if name.endswith(long) and len(name) > len(long):
+            return name[: -len(long)] + short
+    return name
+
+
+def _position_label(name: str, village: str) -> str:
+    """A station's name on its village's image, without the village's name
+    it starts with ("妈屿社区长者服务党群服务站" → "长者服务党群服务站" on
+    妈屿's image): the title already says where."""
+    stem = next((village[: -len(long)] for long, _ in _VILLAGE_SUFFIXES
+                 if village.endswith(long) and len(village) > len(long)), village)
+    if not stem or not name.startswith(stem):
+        return name
+    rest = re.sub(r"^(社区|村|居委会|居)", "", name[len(stem):])
+    return rest if len(rest) >= 4 else name
+
+
+@dataclass(frozen=True)
+class Label:
+    """A name drawn on the map: its text, size and box in image pixels."""
+
+    text: str
+    size: float
+    box: tuple[float, float, float, float]
+    what: str
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return not (a[2] <= b[0] or a[0] >= b[2] or a[3] <= b[1] or a[1] >= b[3])
+
+
+class _Labeller:
+    """Greedy label placement on the map canvas: each label takes the first of
+    its candidate positions that stays inside the map, clear of the labels
+    already placed and of the map's furniture, preferring the position that
+    covers the fewest position dots; a label that fits nowhere is left out."""
+
+    def __init__(self, canvas: Canvas, reserved: list[tuple[float, float, float, float]],
+                 dots: list[tuple[float, float]], pad: float) -> None:
+        self.canvas = canvas
+        self.taken = list(reserved)
+        self.dots = dots
+        self.pad = pad
+        self.placed: list[Label] = []
+
+    def _box(self, x: float, y: float, s: str, size: float, anchor: str,
+             weight: str, halo: float) -> tuple[float, float, float, float]:
+        sc = self.canvas.scale
+        f = font(max(1, round(size * sc)), weight)
+        b = ImageDraw.Draw(self.canvas.img).textbbox(
+            (x * sc, y * sc), s, font=f, anchor=anchor, stroke_width=max(1, round(halo * sc)))
+        return b[0] / sc, b[1] / sc, b[2] / sc, b[3] / sc
+
+    def place(self, s: str, candidates: list[tuple[float, float, str]], *, size: float,
+              colour: str, what: str, weight: str = "bold", halo: float = 3.0,
+              must: bool = False) -> Label | None:
+        best = None
+        for x, y, anchor in candidates:
+            box = self._box(x, y, s, size, anchor, weight, halo)
+            p = self.pad
+            inside = (box[0] >= p and box[1] >= p and box[2] <= self.canvas.width - p
+                      and box[3] <= self.canvas.height - p)
+            if not inside or any(_overlaps(box, t) for t in self.taken):
+                continue
+            covered = sum(box[0] <= dx <= box[2] and box[1] <= dy <= box[3]
+                          for dx, dy in self.dots)
+            if best is None or covered < best[0]:
+                best = (covered, x, y, anchor, box)
+            if covered == 0:
+                break
+        if best is None and must and candidates:
+            x, y, anchor = candidates[0]
+            best = (0, x, y, anchor, self._box(x, y, s, size, anchor, weight, halo))
+        if best is None:
+            return None
+        _, x, y, anchor, box = best
+        self.canvas.text(x, y, s, size=size, colour=colour, weight=weight, halo_width=halo,
+                         anchor=anchor)
+        gap = self.pad / 2
+        self.taken.append((box[0] - gap, box[1] - gap, box[2] + gap, box[3] + gap))
+        label = Label(s, size, box, what)
+        self.placed.append(label)
+        return label
+
+
+def _region_shapes(conn: Connection, code: str) -> tuple[
+        shapely.Geometry | None, list[tuple[str, float, float, float]]]:
+    """The region's boundary (WGS-84) and, for a town, its villages as
+    ``(name, lng, lat, area)`` at a point inside each, largest first."""
+    rows = conn.execute(text("""
+        SELECT code, name, ST_AsBinary(geom) AS wkb,
+               ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y,
+               ST_Area(geom::geography) AS area
+        FROM regions
+        WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)
+          AND (code = :code OR (level = 'village' AND starts_with(code, :code)))
+        ORDER BY area DESC, code"""), {"code": code}).all()
+    own = next((shapely.from_wkb(bytes(r.wkb)) for r in rows if r.code == code), None)
+    villages = [(r.name, r.x, r.y, r.area) for r in rows if r.code != code and r.name]
+    return own, villages
+
+
+def _draw_labels(canvas: Canvas, scope: Scope, pts: Features, mine: list[int],
+                 villages: list[tuple[str, float, float, float]], u: float) -> list[Label]:
+    """Names on top of circles and dots, each with a white halo: on a town's
+    image its center and every village that finds room; on a village's image
+    (or a town with few positions) each of its positions."""
+    dots = [canvas.pixel(g.x, g.y) for g in pts.geoms]
+    w, h = canvas.width, canvas.height
+    reserved = [(0.0, 0.0, 80 * u, 100 * u),                      # north arrow
+                (0.0, h - 80 * u, w * 0.25 + 130 * u, h)]         # scale bar
+    if scope.synthetic:
+        reserved.append((w - 230 * u, 0.0, w, 64 * u))             # the 示例数据 badge
+    lab = _Labeller(canvas, reserved, dots, pad=6 * u)
+    for i in mine:
+        p, g = pts.props[i], pts.geoms[i]
+        if p["kind"] == "town_center":
+            x, y = canvas.pixel(g.x, g.y)
+            canvas.dot(x, y, 9 * u, kind_style(p["kind"]).colour, outline="#ffffff",
+                       outline_width=2.5 * u)
+            size = CENTER_LABEL_PX * u
+            off = 14 * u
+            lab.place(p["name"], [(x, y - off, "mb"), (x, y + off, "mt"), (x + off, y, "lm"),
+                                  (x - off, y, "rm")], size=size, colour="#b71c1c",
+                      what="center", halo=4 * u, must=True)
+    name_positions = scope.level == "village" or len(mine) <= 12
+    if name_positions:
+        order = sorted((i for i in mine if pts.props[i]["kind"] != "town_center"),
+                       key=lambda i: -kind_style(pts.props[i]["kind"]).rank)
+        size = POSITION_LABEL_PX * u
+        for i in order:
+            g = pts.geoms[i]
+            x, y = canvas.pixel(g.x, g.y)
+            name = pts.props[i]["name"]
+            if scope.level == "village" and not pts.props[i]["kind"].endswith("center"):
+                name = _position_label(name, scope.name)
+            lab.place(name, [
+                c for off in (14 * u, 40 * u) for c in (
+                    (x + off, y, "lm"), (x - off, y, "rm"), (x, y - off, "mb"),
+                    (x, y + off, "mt"), (x + off, y - off, "lb"), (x + off, y + off, "lt"),
+                    (x - off, y - off, "rb"), (x - off, y + off, "rt"))],
+                size=size, colour="#263238", what="position", halo=3 * u)
+    if scope.level != "village":
+        left = villages
+        for px in (VILLAGE_LABEL_PX, VILLAGE_LABEL_MIN_PX):
+            size, missed = px * u, []
+            for name, lng, lat, area in left:
+                x, y = canvas.pixel(lng, lat)
+                step = size * 1.15
+                if lab.place(short_name(name), [(x, y, "mm")] + [
+                        (x + dx * step, y + dy * step, "mm")
+                        for dx, dy in ((0, -1), (0, 1), (-2, 0), (2, 0), (-2, -1), (2, -1),
+                                       (-2, 1), (2, 1), (0, -2), (0, 2))], size=size,
+                        colour=BASEMAP["region_label"], what="village", halo=4 * u) is None:
+                    missed.append((name, lng, lat, area))
+            left = missed
+    return lab.placed
 
 
 def qr_unreachable(url: str) -> str | None:
@@ -325,40 +511,54 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
         if cached is not None:
             canvas.img = cached.copy()
         else:
-            draw_basemap(conn, canvas)
+            draw_basemap(conn, canvas, skip_labels=("village",))
             if key:
                 _BASEMAPS[key] = canvas.img.copy()
                 while len(_BASEMAPS) > 8:
                     _BASEMAPS.pop(next(iter(_BASEMAPS)))
     z = zoom_for_resolution(canvas.resolution)
     box = canvas_bbox(canvas, margin=0.05)
-    kinds_count: dict[str, int] = {}
+    own, villages = _region_shapes(conn, scope.code)
     if circles:
         feats = fetch(conn, "circles", box, zoom=z, params={"minutes": float(minutes),
                                                            "profile": profile})
         draw_circles(canvas, feats)
+    if own is not None:
+        # the region stands out: everything outside it (neighbours' streets and
+        # circles) under a white veil, its boundary in red
+        outside_area = shapely.box(*canvas_bbox(canvas, margin=0.2)).difference(own)
+        if not outside_area.is_empty:
+            canvas.fill(canvas.project([outside_area]), "#ffffff", opacity=0.55)
+        canvas.lines(canvas.project([own]), BOUNDARY_COLOUR, width=3.0 * u, opacity=0.9)
     pts = fetch(conn, "points", box, zoom=z)
-    draw_points(canvas, pts, scale=1.25 * u)
-    for p in pts.props:
-        kinds_count[p["kind"]] = kinds_count.get(p["kind"], 0) + 1
-    # label the town/street centers
-    for p, g in zip(pts.props, pts.geoms, strict=True):
-        if p["kind"] == "town_center":
-            x, y = canvas.pixel(g.x, g.y)
-            canvas.dot(x, y, 9 * u, kind_style(p["kind"]).colour, outline="#ffffff",
-                       outline_width=2.5 * u)
-            canvas.text(x, y - 24 * u, p["name"], size=20 * u, colour="#b71c1c", weight="bold",
-                        halo_width=3 * u)
+    mine = [i for i, p in enumerate(pts.props)
+            if (p["region_code"] or "").startswith(scope.code)]
+    others = sorted(set(range(len(pts))) - set(mine))
+    # neighbours' positions in the frame: small and grey, not counted
+    for i in others:
+        x, y = canvas.pixel(pts.geoms[i].x, pts.geoms[i].y)
+        canvas.dot(x, y, 4.5 * u, "#9e9e9e", outline="#ffffff", outline_width=1.0 * u)
+    draw_points(canvas, Features([pts.props[i] for i in mine], [pts.geoms[i] for i in mine]),
+                scale=(1.8 if scope.level == "village" else 1.25) * u)
+    kinds_count: dict[str, int] = {}
+    for i in mine:
+        kind = pts.props[i]["kind"]
+        kinds_count[kind] = kinds_count.get(kind, 0) + 1
+    labels = _draw_labels(canvas, scope, pts, mine, villages, u)
     _north_arrow(canvas, u)
     _scale_bar(canvas, (bbox[1] + bbox[3]) / 2, u)
     if scope.synthetic:
         _badge(canvas, u)
     map_img = canvas.image().convert("RGB")
 
-    # legend rows: kinds present (2 columns) + the circle
-    present = [s for s in sorted(KIND_STYLES.values(), key=lambda s: -s.rank)
-               if kinds_count.get(s.kind)]
-    rows = math.ceil(len(present) / 2) + (1 if circles else 0)
+    # legend rows: kinds present (2 columns), the neighbours' positions, the circle
+    entries = [(s_.colour, s_.glyph, f"{s_.label}（{kinds_count[s_.kind]}）")
+               for s_ in sorted(KIND_STYLES.values(), key=lambda s_: -s_.rank)
+               if kinds_count.get(s_.kind)]
+    if others:
+        entries.append(("#9e9e9e", "", f"周边其他阵地（{len(others)}，不计入）"))
+    legend_circle = (f"步行{mm}分钟可达范围（{CIRCLE['label']}）",) if circles else ()
+    rows = math.ceil(len(entries) / 2) + len(legend_circle)
     legend_h = round((56 + rows * 42) * u)
     qr_size = round(190 * u) if url else 0
     footer_h = max(round(150 * u), qr_size + round(60 * u))
@@ -378,19 +578,20 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
     d.text((margin, y), "图例", font=font(round(24 * u), "bold"), fill=rgb("#333333"))
     y += round(40 * u)
     col_w = map_w // 2
-    for i, s in enumerate(present):
+    for i, (colour, glyph, label) in enumerate(entries):
         cx = margin + (i % 2) * col_w + round(14 * u)
         cy = y + (i // 2) * round(42 * u) + round(14 * u)
-        r = round(12 * u)
+        r = round(12 * u) if glyph else round(7 * u)
         d.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), fill=(255, 255, 255),
                   outline=rgb("#bbbbbb"))
-        d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=rgb(s.colour))
-        d.text((cx, cy), s.glyph, font=font(round(14 * u), "bold"), fill=(255, 255, 255),
-               anchor="mm")
-        d.text((cx + round(24 * u), cy), f"{s.label}（{kinds_count[s.kind]}）",
-               font=font(round(22 * u)), fill=rgb("#333333"), anchor="lm")
+        d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=rgb(colour))
+        if glyph:
+            d.text((cx, cy), glyph, font=font(round(14 * u), "bold"), fill=(255, 255, 255),
+                   anchor="mm")
+        d.text((cx + round(24 * u), cy), label, font=font(round(22 * u)),
+               fill=rgb("#333333"), anchor="lm")
     if circles:
-        cy = y + math.ceil(len(present) / 2) * round(42 * u) + round(14 * u)
+        cy = y + math.ceil(len(entries) / 2) * round(42 * u) + round(14 * u)
         cx = margin + round(14 * u)
         fill = tuple(round(a * CIRCLE["fill_opacity"] + b * (1 - CIRCLE["fill_opacity"]))
                      for a, b in zip(rgb(CIRCLE["fill"]), rgb(BASEMAP["background"]),
@@ -398,7 +599,7 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
         d.rectangle((cx - round(14 * u), cy - round(10 * u), cx + round(14 * u),
                      cy + round(10 * u)), fill=fill, outline=rgb(CIRCLE["stroke"]),
                     width=max(1, round(2 * u)))
-        d.text((cx + round(24 * u), cy), f"步行{mm}分钟可达范围（{CIRCLE['label']}）",
+        d.text((cx + round(24 * u), cy), legend_circle[0],
                font=font(round(22 * u)), fill=rgb("#333333"), anchor="lm")
     # footer: data date, attribution, QR code
     fy = top + map_h + legend_h
@@ -433,4 +634,6 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
     return StaticImage(data=data, media_type="image/png" if fmt == "png" else "image/jpeg",
                        width=width, height=height, map_box=(margin, top, margin + map_w,
                                                             top + map_h),
-                       quantised=quantised, warning=warning, _canvas=canvas)
+                       quantised=quantised, warning=warning, labels=tuple(labels),
+                       legend=tuple(e[2] for e in entries) + legend_circle,
+                       _canvas=canvas)

@@ -52,18 +52,28 @@ def test_circle_colour_at_known_positions(lishui_images, samples_engine):
             "FROM service_circles WHERE minutes = 10 AND profile = 'elderly'")).one()
         union, edges = shapely.from_wkb(bytes(u)), shapely.from_wkb(bytes(e))
         pts = c.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM service_points")).all()
+        town = shapely.from_wkb(bytes(c.execute(text(
+            "SELECT ST_AsBinary(geom) FROM regions WHERE code = :c"), {"c": LISHUI}).scalar()))
     marker_px = np.array([img.pixel(x, y) for x, y in pts])
     left, top, right, bottom = img.map_box
+
+    def under_a_label(x: float, y: float) -> bool:  # names are drawn over the circles
+        return any(b[0] - 4 <= x - left <= b[2] + 4 and b[1] - 4 <= y - top <= b[3] + 4
+                   for b in (lab.box for lab in img.labels))
     checked = 0
     rng = np.random.default_rng(1)
     for _ in range(30000):
         x = rng.uniform(left + 120, right - 120)
         y = rng.uniform(top + 120, bottom - 80)
-        if np.min(np.hypot(marker_px[:, 0] - x, marker_px[:, 1] - y)) < 16:
+        if np.min(np.hypot(marker_px[:, 0] - x, marker_px[:, 1] - y)) < 16 or \
+                under_a_label(x, y):
             continue
-        # the location under this pixel (invert the map's projection numerically)
+        # the location under this pixel (invert the map's projection numerically);
+        # inside the town (outside it, a white veil lies over circles and basemap)
         lng, lat = _pixel_to_lnglat(img, x, y)
         p = shapely.Point(lng, lat)
+        if town.boundary.distance(p) < 0.0005 or not town.contains(p):
+            continue
         # away from every circle's outline (outlines are drawn inside other circles too)
         if not union.contains(p) or edges.distance(p) < 0.0003:   # ≈ 2 px at 15 m/px
             continue
@@ -81,7 +91,7 @@ def test_circle_colour_at_known_positions(lishui_images, samples_engine):
         y = rng.uniform(top + 120, bottom - 80)
         lng, lat = _pixel_to_lnglat(img, x, y)
         p = shapely.Point(lng, lat)
-        if union.contains(p) or edges.distance(p) < 0.0005:
+        if union.contains(p) or edges.distance(p) < 0.0005 or under_a_label(x, y):
             continue
         assert np.max(np.abs(with_px[int(y), int(x)] - base_px[int(y), int(x)])) <= 8
         same += 1
@@ -266,3 +276,93 @@ def test_static_image_answer_warns_without_a_public_url(samples_engine, map_circ
             (public or "http://127.0.0.1:8000") + "/maps/resident")
         if warned:
             assert "127.0.0.1" in r.headers["X-ServiceMap-Warning"]
+
+
+def _near(px: np.ndarray, colour: str, tol: int = 40) -> np.ndarray:
+    return np.abs(px.astype(int) - np.array(rgb(colour))).sum(axis=-1) < tol
+
+
+def test_the_town_image_names_its_villages_over_circles_and_dots(lishui_images,
+                                                                 samples_engine):
+    """Article image of a town: its villages' names at 30–36 px on a 1080 px
+    image (12 px on a phone), short forms of the real names, never overlapping,
+    drawn over circles and dots (the label colour is there in each box)."""
+    from maps.static import VILLAGE_LABEL_MIN_PX, short_name
+    from maps.style import BASEMAP
+
+    img, _ = lishui_images
+    with samples_engine.connect() as c:
+        names = [r.name for r in c.execute(text(
+            "SELECT name FROM regions WHERE level = 'village' AND starts_with(code, :c)"),
+            {"c": LISHUI})]
+    villages = [lab for lab in img.labels if lab.what == "village"]
+    assert len(names) == 39
+    assert len(villages) >= 0.75 * len(names), len(villages)
+    assert {lab.text for lab in villages} <= {short_name(n) for n in names}
+    assert short_name("胜利社区居委会") == "胜利社区" and short_name("和顺村委会") == "和顺村"
+    assert all(lab.size >= VILLAGE_LABEL_MIN_PX for lab in villages)
+    # the box a label's glyphs take is at least its size tall (halo included)
+    assert all(lab.box[3] - lab.box[1] >= VILLAGE_LABEL_MIN_PX for lab in villages)
+    for i, a in enumerate(img.labels):
+        for b in img.labels[i + 1:]:
+            assert a.box[2] <= b.box[0] or b.box[2] <= a.box[0] or \
+                a.box[3] <= b.box[1] or b.box[3] <= a.box[1], (a.text, b.text)
+    px = np.asarray(Image.open(io.BytesIO(img.data)).convert("RGB"))
+    left, top = img.map_box[:2]
+    for lab in villages:
+        x0, y0, x1, y1 = (round(v) for v in lab.box)
+        box = px[top + y0:top + y1, left + x0:left + x1]
+        assert _near(box, BASEMAP["region_label"]).mean() > 0.08, lab.text
+    center = [lab for lab in img.labels if lab.what == "center"]
+    assert [lab.text for lab in center] == ["里水镇党群服务中心"] and center[0].size >= 34
+
+
+def test_a_village_image_counts_names_and_outlines_only_its_village(samples_engine,
+                                                                     map_circles):
+    """Village image: the legend counts the village's own positions (as the
+    subtitle does), neighbours in the frame are grey and "不计入"; every own
+    position is named; the boundary is drawn in red and outside it is veiled."""
+    import re
+
+    from maps.static import BOUNDARY_COLOUR
+
+    code = "440507013001"
+    with samples_engine.connect() as c:
+        own = c.execute(text("SELECT count(*) FROM service_points WHERE deleted_at IS NULL "
+                             "AND starts_with(region_code, :c)"), {"c": code}).scalar()
+        geom = shapely.from_wkb(bytes(c.execute(text(
+            "SELECT ST_AsBinary(geom) FROM regions WHERE code = :c"), {"c": code}).scalar()))
+        img = render_static(c, region=code, url="https://map.example/maps/resident")
+        default = render_static(c, region=code, url=None, circles=False)
+    assert own == 7
+    counted = [int(re.search(r"（(\d+)）", e).group(1)) for e in img.legend if "（" in e
+               and "不计入" not in e and not e.startswith("步行")]
+    assert sum(counted) == own
+    neighbours = [e for e in img.legend if "不计入" in e]
+    assert len(neighbours) == 1 and int(re.search(r"（(\d+)", neighbours[0]).group(1)) > 0
+    positions = [lab for lab in img.labels if lab.what == "position"]
+    assert len(positions) == own
+    assert "妈屿社区党群服务中心" in {lab.text for lab in positions}
+    assert "长者服务党群服务站" in {lab.text for lab in positions}  # the village's name cut
+    px = np.asarray(Image.open(io.BytesIO(default.data)).convert("RGB"))
+    ring = geom.boundary
+    on = [default.pixel(*ring.interpolate(f, normalized=True).coords[0])
+          for f in np.linspace(0, 1, 80, endpoint=False)]
+    inside_map = [(x, y) for x, y in on if default.map_box[0] + 3 < x < default.map_box[2] - 3
+                  and default.map_box[1] + 3 < y < default.map_box[3] - 3]
+    red = [_near(px[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2], BOUNDARY_COLOUR, 60).any()
+           for x, y in inside_map]
+    assert len(inside_map) >= 40 and np.mean(red) > 0.8
+    # the veil: outside the village the map is lighter than inside it
+    left, top, right, bottom = default.map_box
+    rng = np.random.default_rng(3)
+    lum = {True: [], False: []}
+    for _ in range(4000):
+        x, y = rng.uniform(left + 5, right - 5), rng.uniform(top + 5, bottom - 5)
+        lng, lat = _pixel_to_lnglat(default, x, y)
+        p = shapely.Point(lng, lat)
+        if ring.distance(p) < 0.0003:
+            continue
+        lum[geom.contains(p)].append(px[int(y), int(x)].mean())
+    assert len(lum[True]) > 200 and len(lum[False]) > 200
+    assert np.mean(lum[False]) > np.mean(lum[True]) + 8
