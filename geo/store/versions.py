@@ -99,8 +99,11 @@ class DataVersions:
         if age < self.ttl_s:
             return self._versions
         if self.ttl_s > 0 and age < self.ttl_s * self.STALE_TTLS:
+            # the reading answered is the expired one, even when the background
+            # reading started here lands before this returns
+            stale = self._versions
             self._revalidate()
-            return self._versions
+            return stale
         return None
 
     def _revalidate(self) -> None:
