@@ -168,13 +168,14 @@ VILLAGE_LABEL_MIN_PX = 30
 #: the region's boundary on its image
 BOUNDARY_COLOUR = "#c62828"
 
-_VILLAGE_SUFFIXES = (("社区居民委员会", "社区"), ("村民委员会", "村"), ("居民委员会", "居"),
-                     ("社区居委会", "社区"), ("村委会", "村"), ("居委会", "居"))
+_VILLAGE_SUFFIXES = (("社区居民委员会", "社区"), ("村民委员会", "村"), ("居民委员会", "社区"),
+                     ("社区居委会", "社区"), ("村委会", "村"), ("居委会", "社区"))
 
 
 def short_name(name: str) -> str:
     """A village's name as a map labels it: "胜利社区居委会" → "胜利社区",
-    "和顺村委会" → "和顺村" (the committee is implied on a map of places)."""
+    "和顺村委会" → "和顺村", "妈屿居委会" → "妈屿社区" (a residents' committee
+    governs a 社区; the committee is implied on a map of places)."""
     for long, short in _VILLAGE_SUFFIXES:
         if name.endswith(long) and len(name) > len(long):
             return name[: -len(long)] + short

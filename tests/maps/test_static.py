@@ -300,6 +300,7 @@ def test_the_town_image_names_its_villages_over_circles_and_dots(lishui_images,
     assert len(villages) >= 0.75 * len(names), len(villages)
     assert {lab.text for lab in villages} <= {short_name(n) for n in names}
     assert short_name("胜利社区居委会") == "胜利社区" and short_name("和顺村委会") == "和顺村"
+    assert short_name("妈屿居委会") == "妈屿社区" and short_name("里水") == "里水"
     assert all(lab.size >= VILLAGE_LABEL_MIN_PX for lab in villages)
     # the box a label's glyphs take is at least its size tall (halo included)
     assert all(lab.box[3] - lab.box[1] >= VILLAGE_LABEL_MIN_PX for lab in villages)
