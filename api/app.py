@@ -420,7 +420,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault(str(code), {"description": problems.HTTP_TITLES[code]})
             for code, resp in responses.items():
                 if code[0] in "45":
-                    resp["content"] = {problems.MEDIA_TYPE: {"schema": ref}}
+                    resp["content"] = {problems.MEDIA_TYPE: {
+                        "schema": ref, "example": problem_example(int(code))}}
                     resp.setdefault("description", problems.HTTP_TITLES.get(int(code), "错误"))
                     if path in HTML_ERROR_PAGES and code in ("404", "422"):
                         # a bad map link gets a Chinese page (api.routes.maps._error_html)
@@ -431,8 +432,71 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         if not _referenced(schema, name):
             components.pop(name, None)
+    _restore_examples(app, schema)
     app.openapi_schema = schema
     return schema
+
+
+def _restore_examples(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Put back the ``null`` members of the examples, which FastAPI's encoding of the
+    document drops (``exclude_none``): a branch's ``null`` geometry or a county's
+    ``null`` parent is what the answer holds, and a required member left out breaks
+    the example's schema. The examples are those on the media types of the routes'
+    ``responses`` and the ``examples`` of the models of :mod:`api.schemas`."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.routing import iter_route_contexts
+    from pydantic import BaseModel
+
+    from api import schemas as models
+
+    paths = schema.get("paths", {})
+    for route in iter_route_contexts(app.routes):
+        declared_responses = getattr(route, "responses", None)
+        if not declared_responses or not route.path_format or not route.methods:
+            continue
+        for method in route.methods:
+            op = paths.get(route.path_format, {}).get(method.lower())
+            for status, declared in declared_responses.items() if op else ():
+                answer = op.get("responses", {}).get(str(status), {})
+                for media_type, media in (declared.get("content") or {}).items():
+                    target = answer.get("content", {}).get(media_type)
+                    if target is not None and "example" in media:
+                        target["example"] = jsonable_encoder(media["example"])
+    components = schema.get("components", {}).get("schemas", {})
+    for name, model in vars(models).items():
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        extra = model.model_config.get("json_schema_extra")
+        component = components.get(name)
+        if isinstance(extra, dict) and "examples" in extra and component is not None \
+                and "examples" in component:
+            component["examples"] = jsonable_encoder(extra["examples"])
+
+
+#: the ``detail`` of each error status's OpenAPI example (what the app says then)
+PROBLEM_DETAILS = {
+    400: "Content-Length 无效", 401: "令牌无效或已吊销",
+    403: "令牌的区域范围（440507013）不包含 440605126", 404: "没有编码为“LS-9999”的服务阵地",
+    408: "请求体在 15 秒内未传完", 409: "服务阵地编码 LS-0001 已存在",
+    413: "请求体超过上限 1048576 字节", 429: "请求过于频繁，请稍后再试",
+    503: "数据库暂时不可用，请稍后重试"}
+#: the ``type`` of an error status's example where it is not the status's ``HTTP_TYPES``
+PROBLEM_TYPES = {503: "database-unavailable"}
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    """The example ``application/problem+json`` body of an error answer of ``status``
+    in the OpenAPI (the 422 one is :class:`api.schemas.Problem`'s, naming a field)."""
+    if status == 422:
+        from api.schemas import Problem
+
+        return Problem.model_config["json_schema_extra"]["examples"][0]
+    kind = PROBLEM_TYPES.get(status) or problems.HTTP_TYPES.get(status, f"http-{status}")
+    body: dict[str, Any] = {"type": problems.TYPE_BASE + kind,
+                            "title": problems.HTTP_TITLES.get(status, "错误"), "status": status}
+    if status in PROBLEM_DETAILS:  # 5xx answers carry no details, but for 503's advice
+        body["detail"] = PROBLEM_DETAILS[status]
+    return body
 
 
 #: a string without what RequestHygiene refuses in a path or query (``_CONTROL``)

@@ -80,16 +80,113 @@ def problem(status: int, type_: str, title: str, detail: str | None = None,
     return ProblemResponse(body, status_code=status, headers=out_headers)
 
 
-def problem_errors(problems) -> list[dict[str, Any]]:
-    """``errors`` entries of domain problems: each names its ``field``."""
+def problem_errors(problems, request: Request | None = None) -> list[dict[str, Any]]:
+    """``errors`` entries of domain problems: each names its ``field``, as
+    ``path.<name>`` for a path parameter, ``query.<name>`` when the request
+    has that query parameter (or has no body: GET, HEAD, DELETE), else
+    ``body.<name>``."""
+    bodyless = request is not None and request.method in ("GET", "HEAD", "DELETE")
+    query = request.query_params if request is not None else {}
+    path = request.path_params if request is not None else {}
     out = []
     for p in problems:
         d = {k: _safe(v) for k, v in p.as_dict().items()}
         if p.column is not None:
             scoped = p.column.startswith(("body.", "query.", "path.", "header."))
-            d["field"] = p.column if scoped or p.file else f"body.{p.column}"
+            where = ("path" if p.column in path else
+                     "query" if bodyless or p.column in query else "body")
+            d["field"] = p.column if scoped or p.file else f"{where}.{p.column}"
         out.append(d)
     return out
+
+
+#: pydantic's error types → the Chinese message a client sees (``{…}`` from the
+#: error's context); a type not listed falls back to "取值不符合要求"
+VALIDATION_MESSAGES = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "不允许的字段",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "应为 JSON 文本",
+    "model_type": "应为对象（JSON object）",
+    "model_attributes_type": "应为对象（JSON object）",
+    "dict_type": "应为对象（JSON object）",
+    "list_type": "应为数组（JSON array）",
+    "tuple_type": "应为数组（JSON array）",
+    "set_type": "应为数组（JSON array）",
+    "iterable_type": "应为数组（JSON array）",
+    "string_type": "应为字符串",
+    "string_unicode": "应为有效的 Unicode 字符串",
+    "string_too_short": "长度至少为 {min_length} 个字符",
+    "string_too_long": "长度至多为 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确，应符合 {pattern}",
+    "string_not_ascii": "只能包含 ASCII 字符",
+    "too_short": "至少应有 {min_length} 项",
+    "too_long": "至多允许 {max_length} 项",
+    "bool_type": "应为布尔值 true 或 false",
+    "bool_parsing": "应为布尔值 true 或 false",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_parsing_size": "整数超出范围",
+    "int_from_float": "应为整数，不能带小数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "finite_number": "应为有限的数字",
+    "decimal_type": "应为数字",
+    "decimal_parsing": "应为数字",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应大于或等于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应小于或等于 {le}",
+    "multiple_of": "应为 {multiple_of} 的倍数",
+    "literal_error": "取值应为 {expected} 之一",
+    "enum": "取值应为 {expected} 之一",
+    "none_required": "应为空（null）",
+    "date_type": "应为日期，如 2026-12-01",
+    "date_parsing": "应为日期，如 2026-12-01",
+    "date_from_datetime_parsing": "应为日期，如 2026-12-01",
+    "date_from_datetime_inexact": "应为日期（不带时刻），如 2026-12-01",
+    "datetime_type": "应为 ISO 8601 时间，如 2026-12-01T09:30",
+    "datetime_parsing": "应为 ISO 8601 时间，如 2026-12-01T09:30",
+    "datetime_from_date_parsing": "应为 ISO 8601 时间，如 2026-12-01T09:30（日期须真实存在）",
+    "datetime_object_invalid": "时间不存在",
+    "time_type": "应为时刻，如 09:30",
+    "time_parsing": "应为时刻，如 09:30",
+    "timezone_naive": "时间不应带时区",
+    "timezone_aware": "时间应带时区，如 +08:00",
+    "uuid_type": "应为 UUID",
+    "uuid_parsing": "应为 UUID",
+    "url_type": "应为网址",
+    "url_parsing": "应为网址，如 https://map.example",
+    "url_scheme": "网址协议不正确",
+    "union_tag_invalid": "类型 {tag} 不正确，应为 {expected_tags} 之一",
+    "union_tag_not_found": "缺少类型字段 {discriminator}",
+    "bytes_type": "应为字符串",
+}
+
+
+def validation_error(e: dict[str, Any]) -> dict[str, Any]:
+    """One ``errors`` entry of a request that failed validation: the field
+    (``query.lat``, ``body.name``), a Chinese ``message``, the value, and
+    pydantic's error type as ``code`` (stable, for programs)."""
+    kind = e.get("type") or ""
+    ctx = e.get("ctx") or {}
+    # the project's own validators and checks already speak Chinese (pydantic
+    # prefixes a validator's message with "Value error, ")
+    own = re.sub(r"^(Value error|Assertion failed), ", "", str(e.get("msg") or ""))
+    if re.search(r"[\u4e00-\u9fff]", own):
+        message = own
+    elif kind in VALIDATION_MESSAGES:
+        values = {k: _safe(v) for k, v in ctx.items()}
+        if isinstance(values.get("expected"), str):  # "'a', 'b' or 'c'" → "'a'、'b'、'c'"
+            values["expected"] = re.sub(r",? or |, ", "、", values["expected"])
+        try:
+            message = VALIDATION_MESSAGES[kind].format(**values)
+        except (KeyError, IndexError, ValueError):
+            message = VALIDATION_MESSAGES[kind].split("{")[0].rstrip("，, ") or "取值不符合要求"
+    else:
+        message = "取值不符合要求"
+    return {"field": ".".join(str(x) for x in e.get("loc", ())), "message": message,
+            "value": None if kind == "missing" else _safe(e.get("input")), "code": kind}
 
 
 @functools.lru_cache(maxsize=512)
@@ -127,7 +224,7 @@ def install(app: FastAPI) -> None:
                 title = HTTP_TITLES[status]
                 extra = {}
                 if isinstance(exc, InvalidInput) and exc.problems:
-                    extra["errors"] = problem_errors(exc.problems)
+                    extra["errors"] = problem_errors(exc.problems, request)
                 if status >= 500:  # details (hosts, URLs) are for the log only
                     log.error("%s on %s %s: %s", type(exc).__name__, request.method,
                               request.url.path, exc)
@@ -155,9 +252,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [{"field": ".".join(str(x) for x in e.get("loc", ())),
-                   "message": e.get("msg"), "value": _safe(e.get("input"))}
-                  for e in exc.errors()]
+        errors = [validation_error(e) for e in exc.errors()]
         return problem(422, "validation", HTTP_TITLES[422], "参数校验失败", errors=errors)
 
     @app.exception_handler(ResponseValidationError)

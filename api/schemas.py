@@ -84,8 +84,9 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
         "type": "https://servicemap.example/problems/validation",
         "title": "请求参数不正确", "status": 422, "detail": "参数校验失败",
-        "errors": [{"field": "query.kind", "message": "Input should be 'town_center', ...",
-                    "value": "castle"}]}]})
+        "errors": [{"field": "query.kind", "message": "取值应为 'town_center'、'village_center'、"
+                    "'admin_service'、'civilization'、'red_education'、'station'、'other' 之一",
+                    "value": "castle", "code": "literal_error"}]}]})
     type: str
     title: str
     status: int

@@ -117,13 +117,13 @@ def _private(v: Any, f: Field, problems: list[Problem]) -> dict | None:
     if v is None:
         return {}
     if not isinstance(v, Mapping):
-        problems.append(Problem("应为对象", column=f.name, value=_short(v), expected="object"))
+        problems.append(Problem("应为对象", column=f.name, value=_short(v), expected="JSON 对象"))
         return None
     before = len(problems)
 
     def walk(x: Any, where: str, depth: int) -> Any:
         if depth > 6:
-            problems.append(Problem("嵌套过深", column=where, expected="at most 6 levels"))
+            problems.append(Problem("嵌套过深", column=where, expected="最多 6 层"))
             return None
         if isinstance(x, Mapping):
             out = {}
@@ -135,7 +135,7 @@ def _private(v: Any, f: Field, problems: list[Problem]) -> dict | None:
             return out
         if isinstance(x, list):
             if len(x) > 1000:
-                problems.append(Problem("列表过长", column=where, expected="at most 1000 items"))
+                problems.append(Problem("列表过长", column=where, expected="最多 1000 项"))
                 return None
             return [walk(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(x)]
         if isinstance(x, str):
@@ -143,7 +143,7 @@ def _private(v: Any, f: Field, problems: list[Problem]) -> dict | None:
                 return _checked(rules.check_phone(x, field=where), problems)
             return check_text(x, field_name=where, max_len=500, problems=problems)
         if isinstance(x, float) and not math.isfinite(x):
-            problems.append(Problem("应为有限数字", column=where, expected="finite number"))
+            problems.append(Problem("应为有限数字", column=where, expected="有限数字"))
             return None
         return x
 
@@ -184,7 +184,7 @@ def _validate_fields(conn: Connection, spec: Entity, data: Mapping[str, Any], *,
                 v = []
             if not isinstance(v, list):
                 problems.append(Problem("应为小区编码列表", column=name, value=_short(v),
-                                        expected="list of compound codes"))
+                                        expected="小区编码列表"))
                 out = None
             else:
                 out = _compound_refs(conn, v, f, actor, problems)
@@ -216,13 +216,13 @@ def _region_value(conn: Connection, v: Any, f: Field, actor: Principal,
         return None
     if not isinstance(v, str) or not _REGION_RE.match(v):
         problems.append(Problem("区划代码应为 6-12 位数字", column=f.name, value=_short(v),
-                                expected="division code such as 440605126001"))
+                                expected="区划代码，如 440605126001"))
         return None
     exists = conn.execute(text("SELECT level FROM regions WHERE code = :c"),
                           {"c": v}).scalar_one_or_none()
     if exists is None:
         problems.append(Problem("区划代码不存在", column=f.name, value=v,
-                                expected="a known division code"))
+                                expected="已有的区划代码"))
         return None
     return v
 
@@ -235,7 +235,7 @@ def _compound_refs(conn: Connection, codes: list[Any], f: Field, actor: Principa
     for c in codes:
         if not isinstance(c, str) or not _CODE_RE.match(c):
             problems.append(Problem("小区编码格式不正确", column=f.name, value=_short(c),
-                                    expected="letters, digits, - _ . (at most 64)"))
+                                    expected="字母、数字、- _ .（最多 64 个字符）"))
         elif c not in clean:
             clean.append(c)
     if len(problems) > before:
@@ -247,10 +247,10 @@ def _compound_refs(conn: Connection, codes: list[Any], f: Field, actor: Principa
         row = found.get(c)
         if row is None or row.deleted_at is not None:
             problems.append(Problem("小区不存在", column=f.name, value=c,
-                                    expected="code of an existing compound"))
+                                    expected="已有小区的编码"))
         elif not actor.can_edit(row.region_code):
             problems.append(Problem("小区不在令牌的区划范围内", column=f.name, value=c,
-                                    expected="a compound of your regions"))
+                                    expected="令牌区划范围内的小区"))
     return clean if len(problems) == before else None
 
 
@@ -273,13 +273,13 @@ def _positions(coords: Any, depth: int, where: str, problems: list[Problem],
             return False
         if not all(math.isfinite(c) for c in coords):
             problems.append(Problem("坐标不是有限数字", column=where, value=_short(coords),
-                                    expected="finite numbers"))
+                                    expected="有限数字"))
             return False
         out.append((float(coords[0]), float(coords[1])))
         return True
     if not isinstance(coords, list) or not coords:
         problems.append(Problem("坐标数组为空或格式错误", column=where, value=_short(coords),
-                                expected="GeoJSON coordinates"))
+                                expected="GeoJSON 坐标数组"))
         return False
     return all(_positions(c, depth - 1, f"{where}[{i}]", problems, out)
                for i, c in enumerate(coords))
@@ -327,7 +327,7 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
         return None, problems
     if len(flat) > MAX_VERTICES:
         problems.append(Problem("顶点过多", column=where, value=len(flat),
-                                expected=f"at most {MAX_VERTICES} vertices"))
+                                expected=f"最多 {MAX_VERTICES} 个顶点"))
         return None, problems
     arr = np.asarray(flat)
     lng, lat = arr[:, 0], arr[:, 1]
@@ -335,13 +335,13 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
     if swapped.any():
         i = int(np.flatnonzero(swapped)[0])
         problems.append(Problem("经度和纬度可能写反了", column=where, value=list(flat[i]),
-                                expected=f"[lng, lat], e.g. [{flat[i][1]}, {flat[i][0]}]"))
+                                expected=f"[lng, lat]，如 [{flat[i][1]}, {flat[i][0]}]"))
         return None, problems
     out_of_range = (np.abs(lng) > 180) | (np.abs(lat) > 90)
     if out_of_range.any():
         i = int(np.flatnonzero(out_of_range)[0])
         problems.append(Problem("坐标超出范围", column=where, value=list(flat[i]),
-                                expected="longitude -180..180, latitude -90..90"))
+                                expected="经度 -180..180，纬度 -90..90"))
         return None, problems
     outside = ~np.asarray(rules.in_china(lng, lat), dtype=bool)
     if outside.any():
@@ -357,14 +357,14 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
             if len(ring) < 4 or ring[0][:2] != ring[-1][:2]:
                 problems.append(Problem("多边形的环须闭合且至少 4 个顶点", column=where,
                                         value=_short(ring[:3]),
-                                        expected="closed ring: first position == last"))
+                                        expected="闭合的环：首个顶点与最后一个顶点相同"))
                 return None, problems
     try:
         geom = shapely_shape({"type": gtype, "coordinates": coords})
         geom = shapely.force_2d(geom)
     except (ValueError, TypeError, GEOSException) as exc:
         problems.append(Problem("无法解析几何", column=field_name, value=str(exc)[:120],
-                                expected="GeoJSON geometry"))
+                                expected="GeoJSON 几何对象"))
         return None, problems
     if gtype != "Point":
         if not geom.is_valid and not repair:
@@ -374,12 +374,12 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
             kind = reason.split("[")[0].strip()
             msg = "多边形自相交" if "Self-intersection" in kind else f"多边形无效：{kind}"
             problems.append(Problem(msg, column=where, value=location,
-                                    expected="a valid polygon, or repair=true to fix it "
-                                             "with ST_MakeValid"))
+                                    expected="有效的多边形，或加 repair=true 用 "
+                                             "ST_MakeValid 自动修复"))
             return None, problems
         if geom.is_valid and geom.area <= 0:
             problems.append(Problem("多边形面积为零", column=where,
-                                    expected="a polygon with area"))
+                                    expected="面积大于零的多边形"))
             return None, problems
     name = normalize_crs_name(crs)
     if name != "wgs84":
@@ -422,7 +422,7 @@ def _check_location(conn: Connection, ewkb: str, region_code: str, problems: lis
             "ST_GeomFromEWKB(decode(:g, 'hex'))) AS p) s"), {"g": ewkb}).scalar_one()
         problems.append(Problem(f"位置不在{town[1]}范围内", column=field_name,
                                 value=[round(float(x), 7) for x in where],
-                                expected=f"a location in {town[1]} ({town[0]}), WGS-84"))
+                                expected=f"{town[1]}（{town[0]}）范围内的位置，WGS-84 坐标"))
 
 
 # --------------------------------------------------------------------------
@@ -581,7 +581,7 @@ def _audit(conn: Connection, actor: Principal, action: str, spec: Entity, code: 
 def _require(actor: Principal, region_code: str | None, spec: Entity, code: str,
              when: str) -> None:
     if not actor.has_role("planner"):
-        raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
+        raise Forbidden(f"该角色（{actor.role}）无权编辑，需要规划员令牌")
     if not actor.can_edit(region_code):
         where = region_code or "（无区划）"
         raise Forbidden(f"令牌无权编辑区划 {where} 的{spec.label} {code}（{when}）")
@@ -632,7 +632,7 @@ def _geometry_input(conn: Connection, spec: Entity, value: Any, crs: str, repair
         ewkb = _repair(conn, ewkb, spec.geometry or "")
         if ewkb is None:
             checked.problems.append(Problem("修复后几何为空", column="geometry",
-                                            expected="a polygon with area"))
+                                            expected="面积大于零的多边形"))
             return None
         checked.warnings.append("几何无效，已用 ST_MakeValid 修复")
     return ewkb
@@ -694,7 +694,7 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
     """
     spec = _entity(entity)
     if not actor.has_role("planner"):
-        raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
+        raise Forbidden(f"该角色（{actor.role}）无权编辑，需要规划员令牌")
     checked = _Checked()
     crs_name = _crs(crs if crs is not None else data.get("crs"), checked.problems)
     _unknown_keys(spec, data, checked.problems, _EXTRA_KEYS[bool(spec.geometry)])
@@ -712,7 +712,7 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
         region = _building_region(conn, checked.values.get("compound_code"), ewkb=ewkb)
         if region is None:
             checked.problems.append(Problem("楼栋不在任何已知区划内", column="geometry",
-                                            expected="a footprint inside a known village"))
+                                            expected="位于已知村（社区）内的楼栋轮廓"))
     if region is not None and not actor.can_edit(region):
         _require(actor, region, spec, code or "?", "新值")
     if ewkb is not None and region is not None:
@@ -759,23 +759,23 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
 def _constraint(exc: IntegrityError) -> str:
     diag = getattr(getattr(exc, "orig", None), "diag", None)
     name = getattr(diag, "constraint_name", None)
-    return name or "constraint violated"
+    return name or "违反数据库约束"
 
 
 def _load_for_edit(conn: Connection, spec: Entity, code: str, actor: Principal,
                    *, deleted: bool = False) -> dict[str, Any]:
     if not isinstance(code, str) or not _CODE_RE.match(code):
-        raise NotFound(f"no {spec.name} with code {code!r}")
+        raise NotFound(f"未找到编码为 {code!r} 的{spec.label}")
     before = _snapshot(conn, spec, code, lock=True)
     if before is None:
-        raise NotFound(f"no {spec.name} with code {code!r}")
+        raise NotFound(f"未找到编码为 {code!r} 的{spec.label}")
     if not actor.has_role("planner"):
-        raise Forbidden(f"role {actor.role!r} may not edit; a planner token is needed")
+        raise Forbidden(f"该角色（{actor.role}）无权编辑，需要规划员令牌")
     _require(actor, before.get("region_code"), spec, code, "原值")
     if deleted and before.get("deleted_at") is None:
         raise Conflict(f"{spec.label} {code} 未被删除，无需恢复")
     if not deleted and before.get("deleted_at") is not None:
-        raise NotFound(f"{spec.name} {code} is deleted (restore it first)")
+        raise NotFound(f"{spec.label} {code} 已删除（请先恢复）")
     return before
 
 
@@ -907,7 +907,7 @@ def get_entity(conn: Connection, entity: str, code: str, *, viewer: Principal,
     spec = _entity(entity)
     snap = _snapshot(conn, spec, code) if _CODE_RE.match(code or "") else None
     if snap is None:
-        raise NotFound(f"no {spec.name} with code {code!r}")
+        raise NotFound(f"未找到编码为 {code!r} 的{spec.label}")
     if not viewer.can_read(snap.get("region_code")):
         raise Forbidden(f"令牌无权查看区划 {snap.get('region_code')} 的{spec.label} {code}")
     return _view(spec, snap, viewer=viewer, crs=crs)

@@ -393,7 +393,7 @@ def entity(key: str) -> Entity:
     try:
         return _LOOKUP[key]
     except (KeyError, TypeError):
-        raise NotFound(f"unknown entity {key!r}; entities: {', '.join(ENTITIES)}") from None
+        raise NotFound(f"未知的数据类型 {key!r}，可选：{', '.join(ENTITIES)}") from None
 
 
 def importable() -> Iterator[Entity]:

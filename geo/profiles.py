@@ -90,33 +90,33 @@ def walking_budget(profile: str, minutes: float, speed_kmh: float | None = None)
     name = str(profile).strip().lower()
     if name not in PROFILES:
         raise ValueError(
-            f"unknown walking profile {profile!r}; valid profiles: {', '.join(PROFILES)}"
+            f"未知的步行方式（profile）{profile!r}，可选：{', '.join(PROFILES)}"
         )
     try:
         minutes = float(minutes)
     except (TypeError, ValueError):
-        raise ValueError(f"minutes must be a number, got {minutes!r}") from None
+        raise ValueError(f"步行时间（minutes）应为数字，收到 {minutes!r}") from None
     if not (0.0 < minutes <= MAX_MINUTES):
-        raise ValueError(f"minutes must be > 0 and ≤ {MAX_MINUTES:g}, got {minutes:g}")
+        raise ValueError(f"步行时间（minutes）应大于 0 且不超过 {MAX_MINUTES:g}，收到 {minutes:g}")
     if name != "custom" and speed_kmh is not None:
         raise ValueError(
-            f"speed_kmh is only accepted with the 'custom' profile, not {name!r}"
+            f"只有 'custom' 步行方式（profile）才能指定 speed_kmh，当前为 {name!r}"
         )
     if name == "standard":
         if not minutes.is_integer() or int(minutes) not in STANDARD_DISTANCES_M:
             allowed = ", ".join(str(m) for m in STANDARD_DISTANCES_M)
             raise ValueError(
-                f"the 'standard' (GB 50180-2018) profile defines distances only for "
-                f"{allowed} minutes, got {minutes:g}"
+                f"'standard' 步行方式（profile，GB 50180-2018）只规定了 {allowed} 分钟的距离，"
+                f"收到 {minutes:g}"
             )
         metres = STANDARD_DISTANCES_M[int(minutes)]
         return WalkBudget(name, minutes, metres / minutes * 60.0 / 1000.0, metres)
     if name == "custom":
         if speed_kmh is None:
-            raise ValueError("the 'custom' profile needs speed_kmh (km/h)")
+            raise ValueError("'custom' 步行方式（profile）需要指定步速 speed_kmh（km/h）")
         speed = float(speed_kmh)
         if not (0.0 < speed <= MAX_SPEED_KMH):
-            raise ValueError(f"speed_kmh must be > 0 and ≤ {MAX_SPEED_KMH:g}, got {speed:g}")
+            raise ValueError(f"步速 speed_kmh 应大于 0 且不超过 {MAX_SPEED_KMH:g}，收到 {speed:g}")
     else:
         speed = SPEEDS_KMH[name]
     return WalkBudget(name, minutes, speed, speed * 1000.0 / 60.0 * minutes)

@@ -100,7 +100,7 @@ def get_region(conn: Connection, code: str, *, crs: str = "wgs84",
                 WHERE p.deleted_at IS NULL AND starts_with(p.region_code, r.code)) AS points
         FROM regions r WHERE r.code = :c"""), {"c": code, "g": geometry}).one_or_none()
     if row is None:
-        raise NotFound(f"no region with code {code!r}")
+        raise NotFound(f"未找到编码为 {code!r} 的区划")
     children = conn.execute(text(
         "SELECT code, name, level FROM regions WHERE parent_code = :c ORDER BY code"),
         {"c": code}).all()

@@ -486,7 +486,7 @@ def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Prob
         return None, problems
     weekly = v.get("weekly") or {}
     if not isinstance(weekly, Mapping):
-        bad("weekly 应为对象", f"{field}.weekly", weekly, "day key -> [[open, close]]")
+        bad("weekly 应为对象", f"{field}.weekly", weekly, "星期键 -> [[开始, 结束]]")
         return None, problems
     def spans_of(ivs: Any, where: str) -> list[list[str]] | None:
         if not isinstance(ivs, list):
@@ -496,13 +496,13 @@ def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Prob
         for iv in ivs:
             mins = _interval(iv)
             if mins is None:
-                bad("时段无效", where, iv, '["HH:MM", "HH:MM"], open before close')
+                bad("时段无效", where, iv, '["HH:MM", "HH:MM"]，开始早于结束')
                 continue
             spans.append(mins)
         spans.sort()
         for a, b in zip(spans, spans[1:], strict=False):
             if b[0] < a[1]:
-                bad("时段重叠", where, ivs, "disjoint intervals")
+                bad("时段重叠", where, ivs, "互不重叠的时段")
                 break
         return [[_fmt(a), _fmt(b)] for a, b in spans]
 
@@ -520,7 +520,7 @@ def check_hours(v: Any, *, field: str = "hours") -> tuple[dict | None, list[Prob
         workday = spans_of(v["workday"], f"{field}.workday")
     for flag in ("always_open", "closed_on_holidays"):
         if flag in v and not isinstance(v[flag], bool):
-            bad("应为 true/false", f"{field}.{flag}", v[flag], "boolean")
+            bad("应为 true/false", f"{field}.{flag}", v[flag], "布尔值（true/false）")
     hours_text, p = check_text(v.get("text"), field=f"{field}.text", max_len=HOURS_TEXT_MAX_LEN)
     if p is not None:
         problems.append(p)
@@ -759,7 +759,7 @@ def _services(f: Field, v: Any) -> tuple[Any, list[Problem]]:
     words = split_services(v) if isinstance(v, str) else v
     if not isinstance(words, list | tuple):
         return None, [Problem("应为服务项目列表", column=f.name, value=shorten(v),
-                              expected="list of service tags", kind="unknown_service")]
+                              expected="服务项目列表", kind="unknown_service")]
     tags, unknown = service_tags(words)
     if not unknown:
         return tags, []

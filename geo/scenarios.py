@@ -88,7 +88,7 @@ def _lnglat(item: dict, where: str, problems: list[Problem], keys=("lng", "lat")
     x, y = item.get(keys[0]), item.get(keys[1])
     if not (_finite(x) and _finite(y) and -180 <= x <= 180 and -90 <= y <= 90):
         problems.append(Problem("坐标无效", column=where, value=f"{x},{y}",
-                                expected="lng, lat in degrees"))
+                                expected="经度, 纬度（度）"))
         return None
     crs = item.get("crs", "wgs84")
     if crs not in ("wgs84", "gcj02", "bd09"):
@@ -145,18 +145,18 @@ def validate_changes(conn: Connection, region: str, changes: Any, *,
             continue
         if not isinstance(code, str) or not 1 <= len(code) <= 64:
             problems.append(Problem("缺少阵地编码", column=f"{where}.code", value=code,
-                                    expected="1-64 characters"))
+                                    expected="1-64 个字符"))
             continue
         if code in seen:
             problems.append(Problem("同一阵地在方案中出现多次", column=f"{where}.code",
-                                    value=code, expected="one change per position"))
+                                    value=code, expected="每个阵地只能有一处改动"))
             continue
         seen.add(code)
         norm: dict[str, Any] = {"op": op, "code": code}
         if op == "add":
             if code in known:
                 problems.append(Problem("编码已存在，新增阵地需要新编码", column=f"{where}.code",
-                                        value=code, expected="a new code"))
+                                        value=code, expected="新的编码"))
                 continue
             kind = item.get("kind", "station")
             if kind not in kinds:
@@ -176,7 +176,7 @@ def validate_changes(conn: Connection, region: str, changes: Any, *,
                         floor_area_m2=area, name=str(name)[:100])
         elif code not in known:
             problems.append(Problem("没有这个阵地", column=f"{where}.code", value=code,
-                                    expected="the code of a live position"))
+                                    expected="现有（未删除）阵地的编码"))
             continue
         else:
             r = known[code]
@@ -189,19 +189,19 @@ def validate_changes(conn: Connection, region: str, changes: Any, *,
             if region_geom is not None and not region_geom.intersects(shapely.Point(xy)):
                 problems.append(Problem("位置不在方案区域内", column=where,
                                         value=f"{xy[0]:.6f},{xy[1]:.6f}",
-                                        expected=f"inside {rs.region.name} ({rs.region.code})"))
+                                        expected=f"{rs.region.name}（{rs.region.code}）范围内"))
                 continue
             norm.update(lng=round(xy[0], 7), lat=round(xy[1], 7))
         if op in ("add", "hours") and item.get("hours_text") is not None or op == "hours":
             ht = item.get("hours_text")
             if not isinstance(ht, str) or not ht.strip():
                 problems.append(Problem("缺少开放时间", column=f"{where}.hours_text", value=ht,
-                                        expected="e.g. 每天 9:00-21:00"))
+                                        expected="如 每天 9:00-21:00"))
                 continue
             hours, _notes = rules.hours_from_text(ht)
             if not hours.get("parsed"):
                 problems.append(Problem("开放时间无法解析", column=f"{where}.hours_text",
-                                        value=ht[:60], expected="e.g. 工作日 9:00-17:00"))
+                                        value=ht[:60], expected="如 工作日 9:00-17:00"))
                 continue
             norm.update(hours_text=ht, hours=hours)
         out_pos.append(norm)
@@ -226,7 +226,7 @@ def validate_changes(conn: Connection, region: str, changes: Any, *,
         length = _metres(a, b)
         if length < 1.0:
             problems.append(Problem("路径两端重合", column=where, value=f"{length:.1f} m",
-                                    expected="two distinct ends"))
+                                    expected="两个不同的端点"))
             continue
         if length > MAX_PATH_M:
             problems.append(Problem("路径过长", column=where, value=f"{length:.0f} m",
@@ -235,15 +235,15 @@ def validate_changes(conn: Connection, region: str, changes: Any, *,
         if region_geom is not None and not all(region_geom.intersects(shapely.Point(e))
                                                for e in ends):
             problems.append(Problem("路径端点不在方案区域内", column=where,
-                                    value=f"{a} → {b}", expected=f"inside {rs.region.code}"))
+                                    value=f"{a} → {b}", expected=f"{rs.region.code} 范围内"))
             continue
         if network is not None:
             far = [k for k, e in zip(("from", "to"), ends, strict=True)
                    if _node_near(network, e)[1] > max_snap_m]
             for k in far:
                 problems.append(Problem("路径端点离路网太远", column=f"{where}.{k}",
-                                        value=str(item[k]), expected=f"≤ {max_snap_m:g} m "
-                                        "from a street"))
+                                        value=str(item[k]),
+                                        expected=f"距街道不超过 {max_snap_m:g} 米"))
             if far:
                 continue
         out_paths.append({"from": [round(a[0], 7), round(a[1], 7)],

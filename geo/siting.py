@@ -315,9 +315,9 @@ def candidate_sites(conn: Connection, an: Analysis, source: str = "all", *,
         (with uncovered people within ``reach_m``), ``kept``, ``thinning_m``.
     """
     if source not in CANDIDATE_SOURCES:
-        raise InvalidInput("unknown candidate source", [Problem(
-            f"unknown candidate source {source!r}", column="candidates", value=source,
-            expected=", ".join(CANDIDATE_SOURCES) + " or a list of sites")])
+        raise InvalidInput("未知的候选点来源", [Problem(
+            f"未知的候选点来源 {source!r}", column="candidates", value=source,
+            expected=", ".join(CANDIDATE_SOURCES) + " 或候选点列表")])
     t = an.town
     fwd, _ = _metric(t)
     raw: list[tuple[str, str, float, float, str | None]] = []
@@ -373,12 +373,12 @@ def user_candidates(items: Sequence[dict[str, Any]], town: Town, *, reach_m: flo
     """
     problems: list[Problem] = []
     if not items:
-        raise InvalidInput("no candidate sites given", [Problem(
-            "the candidate list is empty", column="sites", expected="at least one site")])
+        raise InvalidInput("没有给出候选点", [Problem(
+            "候选点列表为空", column="sites", expected="至少一个候选点")])
     if len(items) > MAX_USER_SITES:
-        raise InvalidInput("too many candidate sites", [Problem(
-            f"{len(items)} sites given", column="sites", value=len(items),
-            expected=f"at most {MAX_USER_SITES}")])
+        raise InvalidInput("候选点过多", [Problem(
+            f"给出了 {len(items)} 个候选点", column="sites", value=len(items),
+            expected=f"最多 {MAX_USER_SITES} 个")])
     x0, y0, x1, y1 = town.scope.bounds
     pad = reach_m / 111_320.0 / max(math.cos(math.radians((y0 + y1) / 2)), 0.1)
     region = shapely.union_all(town.scope.leaf_geoms)
@@ -390,24 +390,24 @@ def user_candidates(items: Sequence[dict[str, Any]], town: Town, *, reach_m: flo
         try:
             lng, lat = float(it.get("lng")), float(it.get("lat"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            problems.append(Problem("longitude and latitude must be numbers", row=row,
+            problems.append(Problem("经度和纬度应为数字", row=row,
                                     column="lng/lat", value=f"{it.get('lng')},{it.get('lat')}",
-                                    expected="decimal degrees"))
+                                    expected="十进制度数"))
             continue
         if not (math.isfinite(lng) and math.isfinite(lat)):
-            problems.append(Problem("coordinates must be finite", row=row, column="lng/lat",
-                                    value=f"{lng},{lat}", expected="decimal degrees"))
+            problems.append(Problem("坐标应为有限数字", row=row, column="lng/lat",
+                                    value=f"{lng},{lat}", expected="十进制度数"))
             continue
         if crs not in QUERY_CRS:
-            problems.append(Problem(f"unknown crs {crs!r}", row=row, column="crs", value=crs,
+            problems.append(Problem(f"未知的坐标系 {crs!r}", row=row, column="crs", value=crs,
                                     expected=", ".join(QUERY_CRS)))
             continue
         if not (-180 <= lng <= 180 and -90 <= lat <= 90):
-            hint = " (longitude and latitude swapped?)" if -90 <= lng <= 90 and \
+            hint = "（经纬度是否写反了？）" if -90 <= lng <= 90 and \
                 -180 <= lat <= 180 else ""
-            problems.append(Problem(f"coordinates out of range{hint}", row=row,
+            problems.append(Problem(f"坐标超出范围{hint}", row=row,
                                     column="lng/lat", value=f"{lng},{lat}",
-                                    expected="lng -180..180, lat -90..90"))
+                                    expected="经度 -180..180，纬度 -90..90"))
             continue
         wl, wt = to_wgs84(lng, lat, crs)
         wl, wt = float(wl), float(wt)
@@ -416,15 +416,15 @@ def user_candidates(items: Sequence[dict[str, Any]], town: Town, *, reach_m: flo
                 reach_m * 1.5:
             swapped = bool(looks_swapped(lng, lat))
             problems.append(Problem(
-                f"site is outside {town.region.code} {town.region.name}"
-                + (" (longitude and latitude swapped?)" if swapped else ""),
+                f"候选点不在 {town.region.code} {town.region.name} 范围内"
+                + ("（经纬度是否写反了？）" if swapped else ""),
                 row=row, column="lng/lat", value=f"{lng},{lat}",
-                expected=f"within {reach_m:g} m of the region "
-                         f"(lng {x0:.4f}..{x1:.4f}, lat {y0:.4f}..{y1:.4f})"))
+                expected=f"区划范围 {reach_m:g} 米以内"
+                         f"（经度 {x0:.4f}..{x1:.4f}，纬度 {y0:.4f}..{y1:.4f}）"))
             continue
         out.append(Candidate(len(out), "user", name, wl, wt, name))
     if problems:
-        raise InvalidInput(f"{len(problems)} invalid candidate site(s); nothing was computed",
+        raise InvalidInput(f"{len(problems)} 个候选点有误，未进行计算",
                            problems)
     return out
 
@@ -566,12 +566,12 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
     """
     t0 = time.perf_counter()
     if method not in ("exact", "greedy", "both"):
-        raise InvalidInput("unknown method", [Problem(
-            f"unknown method {method!r}", column="method", value=method,
+        raise InvalidInput("未知的求解方法", [Problem(
+            f"未知的求解方法 {method!r}", column="method", value=method,
             expected="exact, greedy, both")])
     if not isinstance(k, int) or isinstance(k, bool) or not (1 <= k <= MAX_K):
-        raise InvalidInput("invalid number of sites", [Problem(
-            "k must be a whole number from 1 to 50", column="k", value=k,
+        raise InvalidInput("选址数量不正确", [Problem(
+            "k 应为 1 到 50 的整数", column="k", value=k,
             expected=f"1..{MAX_K}")])
     if an is None:
         an = analyse(conn, region, params)
@@ -588,9 +588,9 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
                                             max_candidates=max_candidates)
         n_available = stats["generated"]
     if k > n_available:
-        raise InvalidInput(f"k = {k} is larger than the {n_available} candidate site(s)", [
-            Problem("cannot choose more sites than there are candidates", column="k", value=k,
-                    expected=f"at most {n_available}")])
+        raise InvalidInput(f"k = {k} 超过了候选点数量（{n_available} 个）", [
+            Problem("选址数量不能多于候选点数量", column="k", value=k,
+                    expected=f"最多 {n_available}")])
     t1 = time.perf_counter()
     inst = build_instance(an, candidates, networks, circle_params=circle_params)
     t2 = time.perf_counter()
@@ -630,8 +630,8 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
                                                            decimals=params.decimals) or 0),
                      "sites_found": len(chosen), "sites": chosen}
         if len(chosen) < k:
-            out[name]["note"] = (f"only {len(chosen)} site(s) add anyone: the other "
-                                 "candidates reach no one left uncovered")
+            out[name]["note"] = (f"只有 {len(chosen)} 个候选点能新增覆盖人口："
+                                 "其余候选点都覆盖不到尚未覆盖的居民")
     if "exact" in sols and "greedy" in sols:
         e, g = sols["exact"].objective, sols["greedy"].objective
         out["comparison"] = {"exact": e, "greedy": g, "difference": e - g,

@@ -123,19 +123,19 @@ def _validate(name: str, role: str, regions: Sequence[str]) -> list[str]:
     problems: list[Problem] = []
     if not name or not name.strip() or len(name) > 200:
         problems.append(Problem("名称不能为空且不超过 200 个字符", column="name", value=name,
-                                expected="non-empty name"))
+                                expected="非空的名称"))
     if role not in ROLES:
         problems.append(Problem("未知角色", column="role", value=role,
                                 expected=" | ".join(ROLES)))
     clean: list[str] = []
     if not regions:
         problems.append(Problem("至少需要一个区划代码", column="regions",
-                                expected="division code such as 440507013"))
+                                expected="区划代码，如 440507013"))
     for r in regions:
         r = str(r).strip()
         if not _REGION_RE.match(r):
             problems.append(Problem("区划代码应为 2-12 位数字", column="regions", value=r,
-                                    expected="division code such as 440507013"))
+                                    expected="区划代码，如 440507013"))
         elif r not in clean:
             clean.append(r)
     if problems:
@@ -217,10 +217,10 @@ def revoke_token(conn: Connection, ident: str) -> TokenInfo:
         active = [r for r in rows if r.revoked_at is None]
         if len(active) > 1:
             raise InvalidInput(f"前缀 {ident!r} 对应多个令牌，请用编号", [
-                Problem("ambiguous prefix", column="token", value=r.prefix) for r in active])
+                Problem("前缀对应多个令牌", column="token", value=r.prefix) for r in active])
         rows = active or rows[:1]
     if not rows:
-        raise NotFound(f"no token {ident!r}")
+        raise NotFound(f"未找到令牌 {ident!r}")
     row = rows[0]
     if row.revoked_at is None:
         conn.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE id = :id"),

@@ -128,8 +128,8 @@ def choose_basemap(requested: str | None, *, synthetic: bool, settings: MapSetti
                         else settings.default_basemap or "offline")
     if key not in found:
         expected = ", ".join(found)
-        why = ("天地图 needs a key: set SERVICEMAP_TIANDITU_KEY" if key == "tianditu"
-               else "unknown basemap")
+        why = ("天地图需要密钥：请设置 SERVICEMAP_TIANDITU_KEY" if key == "tianditu"
+               else "未知的底图")
         raise InvalidInput(why, [Problem(why, column="basemap", value=key, expected=expected)])
     chosen = found[key]
     others = [b for b in found.values() if b.crs == chosen.crs and b.key != key

@@ -135,16 +135,16 @@ def overlay_png(conn: Connection, bbox: tuple[float, float, float, float], *,
     """
     problems = []
     if crs not in ("gcj02", "wgs84"):
-        problems.append(Problem("unknown crs", column="crs", value=crs, expected="gcj02, wgs84"))
+        problems.append(Problem("未知的坐标系", column="crs", value=crs, expected="gcj02, wgs84"))
     bad = [x for x in layers if x not in OVERLAY_LAYERS]
     if bad or not layers:
-        problems.append(Problem("unknown overlay layer", column="layers", value=",".join(bad),
+        problems.append(Problem("未知的叠加图层", column="layers", value=",".join(bad),
                                 expected=", ".join(OVERLAY_LAYERS)))
     if not 64 <= width <= MAX_OVERLAY_PX:
-        problems.append(Problem("width out of range", column="width", value=width,
+        problems.append(Problem("宽度超出范围", column="width", value=width,
                                 expected=f"64..{MAX_OVERLAY_PX}"))
     if problems:
-        raise InvalidInput("invalid overlay request", problems)
+        raise InvalidInput("叠加图请求参数不正确", problems)
     canvas = overlay_canvas(bbox, crs=crs, width=width)
     # the WGS-84 box holding every feature that may show (GCJ-02 is offset < 1 km)
     w, s, e, n = bbox
@@ -168,9 +168,9 @@ def layer_geojson(conn: Connection, layer: str, *, region: str | None = None,
     """A FeatureCollection of a layer's public attributes in ``crs``
     (``wgs84``, ``gcj02`` or ``bd09``) for a region (default: the main town)."""
     if layer not in GEOJSON_LAYERS:
-        raise InvalidInput("unknown layer", [Problem("unknown layer", column="layer",
-                                                     value=layer,
-                                                     expected=", ".join(GEOJSON_LAYERS))])
+        raise InvalidInput("未知的图层", [Problem("未知的图层", column="layer",
+                                               value=layer,
+                                               expected=", ".join(GEOJSON_LAYERS))])
     scope = resolve_scope(conn, region)
     if scope.bbox is None:
         return {"type": "FeatureCollection", "crs": crs, "features": []}
@@ -230,8 +230,8 @@ def kind_icon_png(kind: str, size: int = 64) -> bytes:
     from maps.fonts import font
 
     if kind not in KIND_STYLES:
-        raise InvalidInput("unknown kind", [Problem("unknown kind", column="kind", value=kind,
-                                                    expected=", ".join(KIND_STYLES))])
+        raise InvalidInput("未知的阵地类型", [Problem("未知的阵地类型", column="kind", value=kind,
+                                                   expected=", ".join(KIND_STYLES))])
     st = KIND_STYLES[kind]
     s = 4
     img = Image.new("RGBA", (size * s, size * s), (0, 0, 0, 0))

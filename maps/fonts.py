@@ -69,16 +69,16 @@ def font_path(weight: str = "regular") -> Path:
     if override:
         p = Path(override)
         if not p.is_file():
-            raise ConfigurationError(f"{FONT_ENV}={override} is not a font file")
+            raise ConfigurationError(f"{FONT_ENV}={override} 不是字体文件")
         return p
     for name in (_FILES.get(weight, _FILES["regular"]), _FILES["regular"]):
         for d in FONT_DIRS:
             if (d / name).is_file():
                 return d / name
     raise ConfigurationError(
-        "no Chinese font found: install the Debian package fonts-noto-cjk "
-        f"(apt-get install fonts-noto-cjk; looked for {_FILES['regular']} in "
-        f"{', '.join(str(d) for d in FONT_DIRS)}) or set {FONT_ENV} to a CJK font file")
+        "未找到中文字体：请安装 Debian 软件包 fonts-noto-cjk"
+        f"（apt-get install fonts-noto-cjk；已在 {', '.join(str(d) for d in FONT_DIRS)} "
+        f"中查找 {_FILES['regular']}），或把 {FONT_ENV} 设为一个中日韩（CJK）字体文件")
 
 
 def _face_index(path: Path) -> int:

@@ -367,8 +367,8 @@ def planner_html(conn: Connection, settings: MapSettings, *, region: str | None 
     chosen, others = choose_basemap(basemap, synthetic=scope.synthetic, settings=settings,
                                     prefix=prefix, version=basemap_version)
     if chosen.crs != "wgs84":
-        raise InvalidInput("the planner map takes a WGS-84 basemap", [Problem(
-            "GCJ-02 basemaps are offered on the resident map only", column="basemap",
+        raise InvalidInput("规划版地图只能使用 WGS-84 底图", [Problem(
+            "GCJ-02 底图仅用于居民版地图", column="basemap",
             value=basemap, expected="offline, osm, tianditu")])
     minutes = float(settings.default_minutes)
     profile = settings.default_profile

@@ -73,7 +73,7 @@ def default_region(conn: Connection) -> str:
                  r.code
         LIMIT 1""")).scalar()
     if code is None:
-        raise NotFound("no region is stored: load data first (servicemap load-sample lishui)")
+        raise NotFound("数据库中还没有区划：请先加载数据（servicemap load-sample lishui）")
     return code
 
 
@@ -85,7 +85,7 @@ def resolve_scope(conn: Connection, region: str | None = None) -> Scope:
     code = region or default_region(conn)
     row = conn.execute(text(_SCOPE), {"code": code}).one_or_none()
     if row is None:
-        raise NotFound(f"no region with code {code!r}")
+        raise NotFound(f"未找到编码为 {code!r} 的区划")
     bbox = None if row.x0 is None else (float(row.x0), float(row.y0), float(row.x1),
                                         float(row.y1))
     when = row.updated.astimezone(CHINA_TZ).date() if row.updated is not None else None

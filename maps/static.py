@@ -408,14 +408,14 @@ def _check_text(*texts: str) -> None:
         if outside:
             problems.append(Problem("只能使用汉字、字母、数字和常用标点",
                                     value="".join(outside)[:20],
-                                    expected="Chinese, Latin, digits or common punctuation"))
+                                    expected="汉字、拉丁字母、数字或常用标点"))
             continue
         bad = missing_glyphs(t)  # a font set by SERVICEMAP_CJK_FONT may lack some
         if bad:
-            problems.append(Problem("the font has no glyph for these characters",
-                                    value="".join(bad), expected="Chinese, Latin or digits"))
+            problems.append(Problem("地图字体中没有这些字符",
+                                    value="".join(bad), expected="汉字、拉丁字母或数字"))
     if problems:
-        raise InvalidInput("text the map's font cannot draw", problems)
+        raise InvalidInput("文字中有地图字体无法显示的字符", problems)
 
 
 def _encode(img: Image.Image, fmt: str, max_bytes: int) -> tuple[bytes, bool]:
@@ -482,13 +482,13 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
     """
     problems = []
     if not 400 <= width <= 3000:
-        problems.append(Problem("width out of range", column="width", value=width,
+        problems.append(Problem("宽度超出范围", column="width", value=width,
                                 expected="400..3000"))
     if fmt not in ("png", "jpg"):
-        problems.append(Problem("unknown format", column="format", value=fmt,
+        problems.append(Problem("未知的图片格式", column="format", value=fmt,
                                 expected="png, jpg"))
     if problems:
-        raise InvalidInput("invalid static map request", problems)
+        raise InvalidInput("静态地图请求参数不正确", problems)
     scope: Scope = resolve_scope(conn, region)
     mm = int(minutes) if float(minutes).is_integer() else minutes
     title = title or f"{scope.name}党群服务地图"

@@ -67,23 +67,24 @@ def check_tile(spec: LayerSpec | None, layer: str, z: int, x: int, y: int, fmt: 
     """Validate a tile address; raises :class:`NotFound` (unknown layer or
     format) or :class:`InvalidInput` listing every bad coordinate."""
     if spec is None:
-        raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+        raise NotFound(f"没有名为 {layer!r} 的瓦片图层；可用图层：{', '.join(LAYERS)}")
     if fmt not in spec.formats:
-        raise NotFound(f"layer {layer!r} has no {fmt} tiles (formats: {', '.join(spec.formats)})")
+        raise NotFound(f"图层 {layer!r} 没有 {fmt} 格式的瓦片"
+                       f"（可用格式：{', '.join(spec.formats)}）")
     problems: list[Problem] = []
     if not 0 <= z <= MAX_ZOOM:
-        problems.append(Problem("zoom out of range", column="z", value=z,
+        problems.append(Problem("缩放级别超出范围", column="z", value=z,
                                 expected=f"0..{MAX_ZOOM}"))
     else:
         n = (1 << z) - 1
         if not 0 <= x <= n:
-            problems.append(Problem("tile column out of range for the zoom", column="x",
+            problems.append(Problem("瓦片列号超出该缩放级别的范围", column="x",
                                     value=x, expected=f"0..{n}"))
         if not 0 <= y <= n:
-            problems.append(Problem("tile row out of range for the zoom", column="y",
+            problems.append(Problem("瓦片行号超出该缩放级别的范围", column="y",
                                     value=y, expected=f"0..{n}"))
     if problems:
-        raise InvalidInput(f"invalid tile address {z}/{x}/{y}", problems)
+        raise InvalidInput(f"瓦片地址 {z}/{x}/{y} 不正确", problems)
     return spec
 
 

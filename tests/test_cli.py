@@ -107,8 +107,8 @@ def test_up_refuses_a_busy_api_port_in_one_line(samples_url, tmp_path):
                            timeout=120)
     assert r.returncode == 1
     assert r.stderr.strip() == (
-        f"servicemap: error: cannot serve on 127.0.0.1:{port}: the address is in use (is "
-        "ServiceMap already running?); choose another with --port or SERVICEMAP_PORT")
+        f"servicemap: error: 无法在 127.0.0.1:{port} 上提供服务：该地址已被占用（ServiceMap "
+        "是否已在运行？）；请用 --port 或 SERVICEMAP_PORT 换一个端口")
 
 
 def test_load_sample_leaves_the_circles_current(pg_cluster, tmp_path):

@@ -93,14 +93,14 @@ def test_site_and_what_if(cli, tmp_path):
 
 def test_errors_are_one_line(cli, tmp_path):
     rc, _, err = cli("coverage", "--region", "999999")
-    assert rc == 1 and err.startswith("servicemap: error: no region with code '999999'")
+    assert rc == 1 and err.startswith("servicemap: error: 未找到编码为 '999999' 的区划")
     rc, _, err = cli("coverage", "--region", LONGTENG, "--minutes", "15")
     assert rc == 1 and "servicemap isochrones --minutes 15" in err
     rc, _, err = cli("site", "--region", LONGTENG, "--k", "40", "--candidates", "compounds")
-    assert rc == 1 and "larger than the 36 candidate" in err
+    assert rc == 1 and "超过了候选点数量（36 个）" in err
     bad = tmp_path / "bad.csv"
     bad.write_text("lng,lat\n23.36,116.72\n", encoding="utf-8")
     rc, _, err = cli("site", "--region", LONGTENG, "--k", "1", "--sites", str(bad))
-    assert rc == 1 and "swapped" in err
+    assert rc == 1 and "经纬度是否写反了" in err
     rc, _, err = cli("coverage")
     assert rc == 1 and "440507013 龙腾街道" in err

@@ -159,8 +159,8 @@ def cmd_coverage(args, settings: Settings) -> int:
         return 0
     if args.view == "compare":
         if len(args.ids) != 2:
-            raise InvalidInput("compare needs two snapshot ids", [Problem(
-                "usage: servicemap coverage compare BEFORE_ID AFTER_ID", column="ids",
+            raise InvalidInput("compare 需要两个快照编号", [Problem(
+                "用法：servicemap coverage compare BEFORE_ID AFTER_ID", column="ids",
                 value=" ".join(map(str, args.ids)))])
         with engine.connect() as conn:
             diff = cov.compare_snapshots(conn, args.ids[0], args.ids[1],
@@ -259,7 +259,7 @@ def read_sites(path: Path, default_crs: str) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}", [Problem(str(exc), file=str(path))]) from None
+        raise InvalidInput(f"无法读取 {path}", [Problem(str(exc), file=str(path))]) from None
     rows = list(csv.DictReader(text.splitlines()))
     alias = {"经度": "lng", "longitude": "lng", "lon": "lng", "纬度": "lat", "latitude": "lat",
              "名称": "name", "坐标系": "crs"}

@@ -37,8 +37,8 @@ def cmd_render_static(args, settings: Settings) -> int:
 
     fmt = args.format or ("jpg" if args.out.suffix.lower() in (".jpg", ".jpeg") else "png")
     if args.out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise InvalidInput("unknown image type", [Problem(
-            "the output file must end in .png or .jpg", column="--out", value=str(args.out),
+        raise InvalidInput("未知的图片类型", [Problem(
+            "输出文件的扩展名应为 .png 或 .jpg", column="--out", value=str(args.out),
             expected=".png, .jpg")])
     base = args.url or settings.public_url \
         or f"http://{settings.host}:{settings.port}"

@@ -44,9 +44,9 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         return None
     w, s, e, n = parse(text, column="--bbox")
     if not (w < e and s < n):
-        raise InvalidInput("invalid --bbox", [Problem(
-            "the bounding box must span an area", column="--bbox", value=text,
-            expected="W,S,E,N in WGS-84 degrees with W < E and S < N")])
+        raise InvalidInput("--bbox 不正确", [Problem(
+            "范围框应有面积（不能是一条线或一个点）", column="--bbox", value=text,
+            expected="W,S,E,N（WGS-84 度数），且 W < E、S < N")])
     return (w, s, e, n)
 
 

@@ -91,8 +91,8 @@ def _check_listen(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError:
             raise ConfigurationError(
-                f"cannot serve on {host}:{port}: the address is in use (is ServiceMap already "
-                f"running?); choose another with --port or SERVICEMAP_PORT") from None
+                f"无法在 {host}:{port} 上提供服务：该地址已被占用（ServiceMap 是否已在运行？）；"
+                "请用 --port 或 SERVICEMAP_PORT 换一个端口") from None
 
 
 def analysis_steps():

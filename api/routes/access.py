@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from api import examples as ex
 from api.deps import current_token
 from api.limits import expensive
-from api.routes.coverage import FILE_RESPONSES, _answer
+from api.routes.coverage import _answer, file_responses
 from api.routes.points import instant
 from api.schemas import Instant
 from api.settings import Settings
@@ -94,9 +95,16 @@ def shared_run(state: Any, conn: Connection, region: str | None, params: ac.Acce
         conn, region, params, networks=networks))
 
 
-@router.get("/access", operation_id="get_access", responses=FILE_RESPONSES,
+@router.get("/access", operation_id="get_access", responses=file_responses(ex.ACCESS),
             summary="Walking time from every home to the nearest position: people within "
-                    "5/10/15 minutes, median and 90th percentile, per village and grid")
+                    "5/10/15 minutes, median and 90th percentile, per village and grid",
+            description="Walking minutes from every building to the nearest position at "
+                        "`profile` (default elderly, 3.6 km/h) or `speed_kmh`: people within "
+                        "5/10/15 minutes, population-weighted median and 90th percentile "
+                        "per town, village and grid cell, and the `farthest` H3 cells "
+                        "(`hex_resolution`). `kinds`, `services` and `at` choose the "
+                        "positions; `scenario` and `detail=true` need a planner token. "
+                        "Public answers are cached per data version.")
 async def get_access(
     request: Request,
     principal: Annotated[Principal | None, Depends(current_token)],
@@ -126,9 +134,15 @@ async def get_access(
                          region=region)
 
 
-@router.get("/access/tiers", operation_id="get_access_tiers", responses=FILE_RESPONSES,
+@router.get("/access/tiers", operation_id="get_access_tiers",
+            responses=file_responses(ex.TIERS),
             summary="GB 50180-2018 life-circle tiers: people within 5/10/15 minutes at the "
-                    "standard's distances (300/500/1000 m) and at the chosen walking speed")
+                    "standard's distances (300/500/1000 m) and at the chosen walking speed",
+            description="For each tier (5, 10, 15 minutes) the people within the standard's "
+                        "walking distance (300/500/1000 metres) and within the same minutes "
+                        "at the chosen profile's speed, side by side, per town, village and "
+                        "grid cell. Same parameters as `/api/v1/access`; "
+                        "`format=csv|xlsx` for Excel.")
 async def get_tiers(
     request: Request,
     principal: Annotated[Principal | None, Depends(current_token)],
@@ -152,9 +166,15 @@ async def get_tiers(
                          detail=scenario is not None, principal=principal, region=region)
 
 
-@router.get("/access/supply", operation_id="get_access_supply", responses=FILE_RESPONSES,
+@router.get("/access/supply", operation_id="get_access_supply",
+            responses=file_responses(ex.SUPPLY),
             summary="Supply per resident (2SFCA): square metres of service floor area per "
-                    "resident within the catchment, per village and grid")
+                    "resident within the catchment, per village and grid",
+            description="Two-step floating catchment: each position's floor area (m²) "
+                        "shared among the residents within `catchment_minutes` (default 15) "
+                        "of walking, summed per home; answered as m² per resident and per "
+                        "1000 residents per town, village and grid cell. Positions without "
+                        "a floor area take their kind's median (`imputed`).")
 async def get_supply(
     request: Request,
     principal: Annotated[Principal | None, Depends(current_token)],

@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection, Engine
 
+from api import examples as ex
 from api.auth import forbidden, unauthorized
 from api.caching import cached_public, encode_json
 from api.deps import (
@@ -55,6 +56,12 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
                    "headers",
     "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}},
                 XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def file_responses(example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """:data:`FILE_RESPONSES` with ``example`` as the example of the JSON answer."""
+    content = {**FILE_RESPONSES[200]["content"], "application/json": {"example": example}}
+    return {200: {**FILE_RESPONSES[200], "content": content}}
 
 Profile = Literal["standard", "adult", "elderly"]
 Rule = Literal["centroid", "intersects", "within"]
@@ -185,9 +192,17 @@ def _plain(result: cov.Result | dict) -> dict:
 
 
 # ====================================================================== public
-@router.get("/coverage", operation_id="get_coverage", responses=FILE_RESPONSES,
+@router.get("/coverage", operation_id="get_coverage",
+            responses=file_responses(ex.COVERAGE),
             summary="Who the service circles reach: buildings, compounds, people — for the "
-                    "town, per village/community and per grid cell")
+                    "town, per village/community and per grid cell",
+            description="Buildings, households, people and compounds inside the stored "
+                        "service circles of `minutes` (walking minutes, default 10) at "
+                        "`profile`/`speed_kmh`: `totals` for the region, `by_region` per "
+                        "village, `by_grid` per grid cell, `by_point` per position. Public "
+                        "aggregates, cached per data version (ETag); `rule=intersects|within` "
+                        "needs a planner token, `format=csv|xlsx` gives the tables as a "
+                        "file. 409 when the circles are not computed yet.")
 async def get_coverage(
     request: Request,
     settings: SettingsDep,
@@ -216,9 +231,15 @@ async def get_coverage(
                          detail=False, principal=None, region=region)
 
 
-@router.get("/coverage/branches", operation_id="get_branch_coverage", responses=FILE_RESPONSES,
+@router.get("/coverage/branches", operation_id="get_branch_coverage",
+            responses=file_responses(ex.BRANCH_COVERAGE),
             summary="Compounds with a party branch / all compounds (e.g. 32/36 = 88.89%, "
-                    "or 88.88% truncated)")
+                    "or 88.88% truncated)",
+            description="Party-branch coverage of the residential compounds of `region`: "
+                        "the town's fraction and percentage (`rounding`, `decimals`) and "
+                        "one row per village. Public counts only; `detail=true` lists the "
+                        "compounds and needs a planner token for the region. "
+                        "`format=csv|xlsx` for Excel.")
 async def get_branch_coverage(
     request: Request,
     principal: Annotated[Principal | None, Depends(current_token)],
@@ -236,9 +257,15 @@ async def get_branch_coverage(
                          detail=detail, principal=principal, region=region)
 
 
-@router.get("/coverage/grids", operation_id="get_grid_view", responses=FILE_RESPONSES,
+@router.get("/coverage/grids", operation_id="get_grid_view",
+            responses=file_responses(ex.GRID_VIEW),
             summary="Dual-grid view (双网融合): governance vs party-building grid cells, which "
-                    "hold a branch")
+                    "hold a branch",
+            description="Per grid kind (governance, party-building) how many cells hold a "
+                        "party branch, and one row per grid cell with its workers (a count, "
+                        "no names), compounds and people. Public; `detail=true` (planner "
+                        "token) adds the compounds of each cell; `format=csv|xlsx` for "
+                        "Excel.")
 async def get_grid_view(
     request: Request,
     principal: Annotated[Principal | None, Depends(current_token)],
@@ -255,9 +282,15 @@ async def get_grid_view(
                          detail=detail, principal=principal, region=region)
 
 
-@router.get("/gaps", operation_id="get_gaps", responses=FILE_RESPONSES,
+@router.get("/gaps", operation_id="get_gaps", responses=file_responses(ex.GAPS),
             summary="Who is left out: uncovered people by village and grid, H3 hexagons, "
-                    "gap areas; compounds and buildings ranked (detail, planner)")
+                    "gap areas; compounds and buildings ranked (detail, planner)",
+            description="People and buildings outside every service circle of `minutes` "
+                        "(default 10): per village and grid cell, as H3 hexagons "
+                        "(`hex_resolution`, default 8, about 500 m; cells with fewer than 3 "
+                        "buildings are suppressed) and as gap areas on a 30 m raster "
+                        "(`areas`, WGS-84 polygons, m²). `limit` caps the lists; "
+                        "`detail=true` ranks compounds and buildings (planner token).")
 async def get_gaps(
     request: Request,
     settings: SettingsDep,
@@ -299,7 +332,12 @@ async def get_gaps(
 
 
 @router.get("/coverage/snapshots", operation_id="list_coverage_snapshots",
-            summary="Stored coverage runs, newest first")
+            summary="Stored coverage runs, newest first",
+            description="Saved coverage snapshots (id, label, parameters, people covered), "
+                        "newest first, optionally only those of `region`; at most `limit` "
+                        "(default 50). Public; open one with "
+                        "`/api/v1/coverage/snapshots/{snapshot_id}`.",
+            responses=ex.answer(ex.SNAPSHOTS))
 async def list_snapshots(
     request: Request,
     region: Annotated[str | None, Query(pattern=REGION)] = None,
@@ -312,7 +350,12 @@ async def list_snapshots(
 
 
 @router.get("/coverage/snapshots/{snapshot_id}", operation_id="get_coverage_snapshot",
-            summary="One stored coverage run with its parameters and figures")
+            summary="One stored coverage run with its parameters and figures",
+            description="The figures of a saved snapshot as they were when it was saved "
+                        "(totals, per village, grid cell and position), with its "
+                        "parameters, who saved it and when. Public; 404 for an unknown "
+                        "`snapshot_id`.",
+            responses=ex.answer(ex.SNAPSHOT))
 async def get_snapshot(
     request: Request,
     snapshot_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
@@ -322,7 +365,12 @@ async def get_snapshot(
 
 
 @router.get("/coverage/compare", operation_id="compare_coverage_snapshots",
-            summary="Compare two stored coverage runs (e.g. before/after a new station)")
+            summary="Compare two stored coverage runs (e.g. before/after a new station)",
+            description="Figures of snapshot `before` and snapshot `after` side by side, "
+                        "with their differences (`*_delta`), for the region and each area "
+                        "both contain; `parameters_differ` names the parameters that "
+                        "differ. Percentages follow `rounding` and `decimals`. Public.",
+            responses=ex.answer(ex.SNAPSHOT_COMPARE))
 async def compare(
     request: Request,
     before: Annotated[int, Query(ge=1, le=2_147_483_647)],
@@ -387,7 +435,14 @@ class WhatIfBody(CoverageBody):
 
 @router.post("/siting", operation_id="site_new_stations",
              summary="Choose k new station sites that newly cover the most people "
-                     "(exact HiGHS and greedy; planner token)")
+                     "(exact HiGHS and greedy; planner token)",
+             description="Picks `k` sites among generated candidates (compounds, network "
+                         "nodes) or the given `sites` that bring the most people newly "
+                         "inside a circle of `minutes` (walking minutes); `method` exact "
+                         "(HiGHS, within `time_limit_s` seconds), greedy or both. Needs a "
+                         "planner token whose regions hold `region`; nothing is saved. "
+                         "Coordinates of the sites are WGS-84.",
+             responses=ex.answer(ex.SITING))
 def post_siting(body: SitingBody, request: Request, principal: Planner, engine: EngineDep,
                 settings: SettingsDep, _: Annotated[None, Depends(expensive)]) -> Response:
     params = body.params(settings)
@@ -405,7 +460,13 @@ def post_siting(body: SitingBody, request: Request, principal: Planner, engine: 
 
 @router.post("/siting/what-if", operation_id="what_if_station",
              summary="Coverage with one proposed station added (nothing is saved; planner "
-                     "token)")
+                     "token)",
+             description="Coverage of `region` before and after adding one station at "
+                         "`lng`/`lat` (in `crs`; `gcj02` for Amap, Tencent, WeChat), with "
+                         "the differences per village and grid cell and the new station's "
+                         "circle (WGS-84). Needs a planner token for the region; nothing is "
+                         "saved.",
+             responses=ex.answer(ex.WHAT_IF))
 def post_what_if(body: WhatIfBody, request: Request, principal: Planner, engine: EngineDep,
                  settings: SettingsDep, _: Annotated[None, Depends(expensive)]) -> Response:
     params = body.params(settings)
@@ -418,7 +479,12 @@ def post_what_if(body: WhatIfBody, request: Request, principal: Planner, engine:
 
 
 @router.post("/coverage/snapshots", operation_id="save_coverage_snapshot", status_code=201,
-             summary="Compute coverage now and store it as a snapshot (planner token)")
+             summary="Compute coverage now and store it as a snapshot (planner token)",
+             description="Computes the coverage of the body's parameters now and saves it "
+                         "with `label`; answers 201 with the snapshot's id, region, "
+                         "parameters, totals and circles, and `Location`. Needs a planner "
+                         "token for `region`; 422 when no circle reaches the region.",
+             responses=ex.answer(ex.SNAPSHOT_SAVED, status=201))
 def post_snapshot(body: SnapshotBody, principal: Planner, engine: EngineDep,
                   settings: SettingsDep, _: Annotated[None, Depends(expensive)]) -> Response:
     params = body.params(settings)
@@ -426,8 +492,8 @@ def post_snapshot(body: SnapshotBody, principal: Planner, engine: EngineDep,
         _check_scope(principal, conn, body.region)
         result = cov.reach_coverage(cov.analyse(conn, body.region, params))
         if result.circles.count == 0:
-            raise InvalidInput("nothing to save", [Problem(
-                "no service point with a circle reaches this region", column="region",
+            raise InvalidInput("没有可保存的覆盖结果", [Problem(
+                "没有已计算服务圈的服务阵地覆盖到该区划", column="region",
                 value=result.region.code)])
         sid = cov.save_snapshot(conn, result, label=body.label, actor=principal.actor,
                                 actor_role=principal.role)

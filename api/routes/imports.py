@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Connection
 
+from api import examples as ex
 from api.auth import forbidden
 from api.deps import get_conn, require_planner
 from api.problems import HTTP_TITLES, problem
@@ -49,7 +50,15 @@ def _safe_name(name: str | None, default: str) -> str:
 @router.post(
     "/imports", operation_id="import_file",
     summary="Import a planner's file (validated, one transaction); answers the import report",
-    responses={422: {"description": "Nothing written: every problem with its row and column",
+    description="Multipart upload of `file` (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile, "
+                "KML) holding `kind` rows; `crs` says its coordinate system (Amap/Tencent "
+                "picks: `gcj02`, Baidu: `bd09`), stored as WGS-84. Validated and written in "
+                "one transaction: `dry_run` only checks, `skip_invalid` writes the valid rows "
+                "and returns the rejected ones. Needs a planner token whose regions hold "
+                "every row (`regions`: admin); 422 with every problem when nothing was "
+                "written.",
+    responses={200: {"content": {"application/json": {"example": ex.IMPORT_REPORT}}},
+               422: {"description": "Nothing written: every problem with its row and column",
                      "content": {"application/problem+json": {}}}})
 def create_import(
     principal: Annotated[Principal, Depends(require_planner)],

@@ -163,7 +163,13 @@ async def _nearest_body(state, lng: float, lat: float, crs: str, k: int,
 
 @router.get("/nearest", operation_id="nearest_points", response_model=NearestCollection,
             response_class=GeoJSONResponse,
-            summary="The k service points nearest by walking, with distance and time")
+            summary="The k service points nearest by walking, with distance and time",
+            description="The `k` (1–50, default 5) positions nearest to `lng`/`lat` (in "
+                        "`crs`; `gcj02` for WeChat's location) along the walking network, "
+                        "nearest first, each with `walk_distance_m` (metres) and "
+                        "`walk_minutes` at `profile`'s speed; off the network the distance "
+                        "is straight-line (`method`). `kind`, `service`, `open_now` and `at` "
+                        "filter; coordinates of the answer are in `crs`. Public, no token.")
 async def nearest(
     request: Request,
     lng: Annotated[float, Query(ge=-180, le=180, description="longitude in `crs`",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
+from api import examples as ex
 from api.caching import build_in_thread, not_modified
 from api.deps import get_conn, get_settings, public_base, read_engine
 from api.limits import expensive_work
@@ -125,7 +126,14 @@ def _error_html(request: Request, exc: Exception, home: str) -> HTMLResponse:
 
 
 @router.get("/maps/resident", response_class=HTMLResponse, operation_id="resident_map",
-            summary="居民版党群服务地图 (phone-first resident map page)")
+            summary="居民版党群服务地图 (phone-first resident map page)",
+            description="An HTML page for residents' phones: the service positions of "
+                        "`region` on a map (`basemap`; offline by default for the sample "
+                        "data) with cards (hours, open now, phone, navigation by Amap or "
+                        "Tencent), search, a service filter, nearest-by-walking and the "
+                        "10-minute circle; `point` opens a position's card, `service` "
+                        "preselects the filter. Public and cached (ETag); a bad link gets a "
+                        "Chinese error page (404/422).")
 async def resident_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
@@ -141,7 +149,11 @@ async def resident_map(
 
 
 @router.get("/embed/resident", response_class=HTMLResponse, operation_id="embed_resident_map",
-            summary="The resident map as a minimal page for a WeChat web-view or an iframe")
+            summary="The resident map as a minimal page for a WeChat web-view or an iframe",
+            description="The resident map without the page chrome, for a mini-program's "
+                        "`<web-view>` or an `<iframe>` (framing allowed for the origins of "
+                        "`SERVICEMAP_FRAME_ANCESTORS`). Same parameters as `/maps/resident`; "
+                        "public HTML, cached (ETag).")
 async def embed_resident_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
@@ -158,7 +170,7 @@ async def embed_resident_map(
 def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response:
     a = asset(path)
     if a is None:
-        raise NotFound(f"no static file {path!r}")
+        raise NotFound(f"未找到静态文件 {path!r}")
     headers = {"ETag": a.etag, "Cache-Control": "public, max-age=604800"}
     if not_modified(request.headers, a.etag):
         return Response(status_code=304, headers=headers)
@@ -167,7 +179,12 @@ def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response
 
 @router.get("/maps/planner", response_class=HTMLResponse, operation_id="planner_map",
             summary="规划版地图: circles, coverage per village/grid, uncovered compounds, "
-                    "branch coverage, proposed sites (public, aggregate only)")
+                    "branch coverage, proposed sites (public, aggregate only)",
+            description="An HTML page for planners: service circles, coverage per village and "
+                        "grid cell, uncovered compounds, branch coverage, walking-time "
+                        "heatmap and `sites` proposed new sites (greedy). The page is public "
+                        "(aggregates only) and cached; with `scenario` it reads that saved "
+                        "scenario from the API with the planner's token.")
 async def planner_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
@@ -205,7 +222,8 @@ async def planner_map(
                         "newly cover the most people at the page's minutes and profile, as a "
                         "GeoJSON FeatureCollection in WGS-84 (`rank`, `population_new`, "
                         "`population_pct_after`, a Chinese `label`). Seconds for a town; the "
-                        "answer is cached until positions, circles or buildings change.")
+                        "answer is cached until positions, circles or buildings change.",
+            responses=ex.answer(ex.PLANNER_SITES))
 async def planner_map_sites(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
@@ -275,6 +293,11 @@ Subtitle = Annotated[str | None, Query(max_length=60, pattern=TEXT_PATTERN,
 
 @router.get("/maps/static.png", operation_id="static_map_png", response_class=Response,
             summary="Static map image for a WeChat article (PNG, under 1 MB)",
+            description="A map image of `region`'s positions and walking circles with a "
+                        "title, subtitle, legend and a QR code to the resident map, `width` "
+                        "pixels wide (400–3000, default 1080); `format=jpg` for JPEG. Public "
+                        "and cached (ETag); `X-ServiceMap-Warning` says when the QR code "
+                        "leads to an address a phone cannot open.",
             responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
 async def static_png(request: Request,
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
@@ -285,6 +308,9 @@ async def static_png(request: Request,
 
 @router.get("/maps/static.jpg", operation_id="static_map_jpg", response_class=Response,
             summary="Static map image for a WeChat article (JPEG, under 1 MB)",
+            description="The static map image of `/maps/static.png` as JPEG: `region`, "
+                        "`width` in pixels (400–3000, default 1080), `title` and `subtitle`. "
+                        "Public and cached (ETag); the same `X-ServiceMap-Warning` header.",
             responses={200: {"content": {"image/jpeg": {}}}})
 async def static_jpg(request: Request,
                settings: Annotated[Settings, Depends(get_settings)], region: Region = None,
@@ -315,6 +341,11 @@ def _overlay(request: Request, conn: Connection, settings: Settings, bbox: str, 
 
 @router.get("/maps/overlay.png", operation_id="ground_overlay_png", response_class=Response,
             summary="Transparent PNG over a bounding box for MapContext.addGroundOverlay",
+            description="A transparent PNG of `layers` (circles and points by default) drawn "
+                        "over `bbox` (lng,lat,lng,lat in `crs`, GCJ-02 by default as WeChat's "
+                        "map takes it; at most 0.6° a side), `width` pixels wide. "
+                        "`X-Overlay-Bounds` and `X-Overlay-CRS` say where it lies; public, "
+                        "no token.",
             responses={200: {"content": {"image/png": {}}}})
 def overlay_image(request: Request, conn: Annotated[Connection, Depends(get_conn)],
                   settings: Annotated[Settings, Depends(get_settings)],
@@ -332,7 +363,12 @@ def overlay_image(request: Request, conn: Annotated[Connection, Depends(get_conn
 
 
 @router.get("/maps/overlay.json", operation_id="ground_overlay_json",
-            summary="The ground overlay's image URL and bounds, as addGroundOverlay takes them")
+            summary="The ground overlay's image URL and bounds, as addGroundOverlay takes them",
+            description="The options object for a mini-program's "
+                        "`MapContext.addGroundOverlay`: `src` (the `/maps/overlay.png` URL of "
+                        "the same parameters), `bounds` (south-west and north-east corners in "
+                        "`crs`, GCJ-02 by default), opacity and z-index. Public, no token.",
+            responses=ex.answer(ex.OVERLAY))
 def overlay_json(request: Request, settings: Annotated[Settings, Depends(get_settings)],
                  bbox: OverlayBox,
                  crs: Annotated[Literal["gcj02", "wgs84"], Query()] = "gcj02",
@@ -386,7 +422,8 @@ def map_geojson(conn: Annotated[Connection, Depends(get_conn)],
             summary="markers for a mini-program <map> component (GCJ-02)",
             description="One marker per service point of a region, as the `markers` "
                         "attribute of WeChat's `<map>` takes them (icon, callout, "
-                        "`customData.code`); coordinates in `crs`, GCJ-02 by default.")
+                        "`customData.code`); coordinates in `crs`, GCJ-02 by default.",
+            responses=ex.answer(ex.MARKERS))
 def markers(request: Request, conn: Annotated[Connection, Depends(get_conn)],
             region: Region = None, crs: MiniProgramCrs = "gcj02") -> dict:
     from maps.embed import miniprogram_markers
@@ -398,6 +435,9 @@ def markers(request: Request, conn: Annotated[Connection, Depends(get_conn)],
 
 @router.get("/maps/icons/{kind}.png", operation_id="marker_icon", response_class=Response,
             summary="Marker icon of a point kind (64 px PNG)",
+            description="The 64 × 64 px PNG marker of a point `kind`, as the `iconPath` of "
+                        "`/embed/markers.json` names it; the same for every region. Public, "
+                        "`Cache-Control: public, max-age=86400` (a day).",
             responses={200: {"content": {"image/png": {}}}})
 def marker_icon(kind: PointKind) -> Response:
     from maps.embed import kind_icon_png

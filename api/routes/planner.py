@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.engine import Engine
 
+from api import examples as ex
 from api import schemas as s
 from api.caching import encode_json
 from api.deps import get_engine, require_planner, require_viewer
@@ -101,13 +102,23 @@ def _register(e: EntityRoutes) -> None:
     Record = e.record
     Create, Replace, Patch, Move = e.create, e.replace, e.patch, e.move
     base = f"/{e.slug}"
+    # the English words of the descriptions (the summaries are Chinese)
+    noun = e.one.replace("_", " ").replace("branch", "party branch")
+    private = ("; personal data (`private`) only for planners and admins of its region"
+               if "private" in Record.model_fields else "")
+    where = ("" if Move is None else " `geometry` is GeoJSON in the body's `crs` (`wgs84` "
+             "default, `gcj02`, `bd09`, `cgcs2000`), stored as WGS-84.")
+    circles = "; it loses its stored service circles" if e.entity == "point" else ""
 
     @router.get(f"/planner{base}", operation_id=f"planner_list_{e.many}",
                 response_model=s.RecordCollection[Record],
                 summary=f"{e.label}（含个人信息、含已删除，限令牌区划）",
-                description="Rows in the token's regions. Personal data (`private`) only "
-                            "for planners of the row's region; `include_deleted` lists "
-                            "soft-deleted rows too (restorable).")
+                description=f"Rows ({e.label}) in the token's regions (viewer token), "
+                            "optionally below `region`, paged by `limit` (default 100, "
+                            "capped at the server's maximum) and `offset`. Personal data "
+                            "(`private`) only for planners of the row's region; "
+                            "`include_deleted` lists soft-deleted rows too (restorable).",
+                responses=ex.answer(ex.record_collection(e.entity, LIST_TOTALS[e.entity])))
     def list_rows(request: Request, principal: Viewer, engine: EngineDep,
                   region: Annotated[str | None, Query(pattern=s.REGION_PATTERN)] = None,
                   include_deleted: bool = False, crs: s.OutputCrs = "wgs84",
@@ -124,7 +135,12 @@ def _register(e: EntityRoutes) -> None:
 
     @router.get(f"/planner{base}/{{code}}", operation_id=f"planner_get_{e.one}",
                 response_model=s.RecordFeature[Record],
-                summary=f"一个{e.label}（含个人信息，限令牌区划）")
+                summary=f"一个{e.label}（含个人信息，限令牌区划）",
+                description=f"One {noun} ({e.label}) by its code, with every stored field"
+                            f"{'' if Move is None else ' and its geometry in `crs`'}, "
+                            "soft-deleted ones too (`deleted_at`). Needs a viewer token "
+                            f"whose regions hold the row{private}.",
+                responses=ex.answer(ex.record_feature(e.entity)))
     def get_row(code: Code, principal: Viewer, engine: EngineDep,
                 crs: s.OutputCrs = "wgs84") -> Response:
         with engine.connect() as conn:
@@ -133,7 +149,12 @@ def _register(e: EntityRoutes) -> None:
                       **{k: v for k, v in feature.items() if k != "type"}}, headers=PRIVATE)
 
     @router.post(base, operation_id=f"create_{e.one}", status_code=201,
-                 response_model=s.EditResponse[Record], summary=f"新建{e.label}")
+                 response_model=s.EditResponse[Record], summary=f"新建{e.label}",
+                 description=f"Creates a {noun} ({e.label}) from the body, validated like a "
+                             "file import (every problem at once: 422; a taken code: 409) "
+                             "and audited; answers 201 with the row and `Location`. Needs a "
+                             f"planner token whose regions hold the new row.{where}",
+                 responses=ex.answer(ex.edit(e.entity, "create"), status=201))
     def create_row(body: Create, principal: Planner, engine: EngineDep,
                    repair: Repair = False) -> Response:
         data = _dump(body, partial=False)
@@ -144,7 +165,12 @@ def _register(e: EntityRoutes) -> None:
 
     @router.put(f"{base}/{{code}}", operation_id=f"replace_{e.one}",
                 response_model=s.EditResponse[Record],
-                summary=f"整体替换{e.label}（未给出的字段取默认值）")
+                summary=f"整体替换{e.label}（未给出的字段取默认值）",
+                description=f"Replaces every field of the {noun} `code`: fields left out "
+                            "take their defaults. Validated and audited like a create; "
+                            "`action: none` when nothing changed. Needs a planner token "
+                            f"whose regions hold the row before and after.{where}",
+                responses=ex.answer(ex.edit(e.entity, "update")))
     def replace_row(code: Code, body: Replace, principal: Planner, engine: EngineDep,
                     repair: Repair = False) -> Response:
         data = _dump(body, partial=False)
@@ -157,7 +183,13 @@ def _register(e: EntityRoutes) -> None:
 
     @router.patch(f"{base}/{{code}}", operation_id=f"update_{e.one}",
                   response_model=s.EditResponse[Record],
-                  summary=f"修改{e.label}的部分字段（含几何即为移动）")
+                  summary=f"修改{e.label}的部分字段（含几何即为移动）",
+                  description=f"Changes only the given fields of the {noun} `code`"
+                              f"{'' if Move is None else ' (a `geometry` moves it)'}; "
+                              "answers the row after the edit with the `changed` fields and "
+                              "`warnings`. Needs a planner token whose regions hold the row "
+                              f"before and after the edit.{where}",
+                  responses=ex.answer(ex.edit(e.entity, "update")))
     def update_row(code: Code, body: Patch, principal: Planner, engine: EngineDep,
                    repair: Repair = False) -> Response:
         data = _dump(body, partial=True)
@@ -170,8 +202,16 @@ def _register(e: EntityRoutes) -> None:
         @router.put(f"{base}/{{code}}/geometry", operation_id=f"move_{e.one}",
                     response_model=s.EditResponse[Record],
                     summary=f"移动{e.label}（新位置或新边界）",
-                    description="Bumps a point's `version` and deletes exactly its stored "
-                                "service circles.")
+                    description=(
+                        "Moves the point to `geometry` (a GeoJSON Point): bumps its "
+                        "`version` and deletes exactly its stored service circles "
+                        "(`invalidated`)." if e.entity == "point" else
+                        f"Replaces the outline of the {noun} `code` (Polygon or "
+                        "MultiPolygon); `repair=true` mends a self-intersecting outline "
+                        "with ST_MakeValid instead of refusing it.")
+                    + " Needs a planner token whose regions hold the old and the new "
+                      f"location.{where}",
+                    responses=ex.answer(ex.edit(e.entity, "move")))
         def move_row(code: Code, body: Move, principal: Planner, engine: EngineDep,
                      repair: Repair = False) -> Response:
             data = _dump(body, partial=False)
@@ -182,26 +222,43 @@ def _register(e: EntityRoutes) -> None:
 
     @router.delete(f"{base}/{{code}}", operation_id=f"delete_{e.one}",
                    response_model=s.EditResponse[Record],
-                   summary=f"删除{e.label}（软删除，可恢复）")
+                   summary=f"删除{e.label}（软删除，可恢复）",
+                   description=f"Soft-deletes the {noun} `code`: it leaves public answers "
+                               "and planner lists (`include_deleted=true` still lists it), "
+                               f"keeps its code and can be restored{circles}. Needs a "
+                               "planner token whose regions hold it.",
+                   responses=ex.answer(ex.edit(e.entity, "delete")))
     def delete_row(code: Code, principal: Planner, engine: EngineDep) -> Response:
         with engine.begin() as conn:
             result = editing.delete(conn, e.entity, code, actor=principal)
         return _edited(result)
 
     @router.post(f"{base}/{{code}}/restore", operation_id=f"restore_{e.one}",
-                 response_model=s.EditResponse[Record], summary=f"恢复已删除的{e.label}")
+                 response_model=s.EditResponse[Record], summary=f"恢复已删除的{e.label}",
+                 description=f"Brings back the soft-deleted {noun} `code` (audited as "
+                             "`restore`): it is in public answers and lists again. Needs a "
+                             "planner token whose regions hold it.",
+                 responses=ex.answer(ex.edit(e.entity, "restore")))
     def restore_row(code: Code, principal: Planner, engine: EngineDep) -> Response:
         with engine.begin() as conn:
             result = editing.restore(conn, e.entity, code, actor=principal)
         return _edited(result)
 
 
+#: rows matched in each entity's list example (the Longteng sample; points: Lishui)
+LIST_TOTALS = {"point": 170, "compound": 36, "building": 161, "grid_cell": 12, "branch": 6}
+
 for _e in ENTITY_ROUTES:
     _register(_e)
 
 
 @router.get("/auth/whoami", operation_id="whoami", response_model=s.WhoAmI,
-            summary="The token's name, role and regions")
+            summary="The token's name, role and regions",
+            description="The name, role (`viewer` < `planner` < `admin`) and division codes "
+                        "of the token sent (it acts on them and everything below them), and "
+                        "its 12-character prefix as `servicemap token list` shows it. Any "
+                        "valid token; `Cache-Control: private, no-store`.",
+            responses=ex.answer(ex.WHOAMI))
 def whoami(principal: Viewer) -> Response:
     return _json({"name": principal.name, "role": principal.role,
                   "regions": list(principal.regions), "prefix": principal.prefix},

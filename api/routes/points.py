@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from api import examples as ex
 from api.caching import cached_public
 from api.schemas import (
     CODE_PATTERN,
@@ -77,7 +78,8 @@ def calendar_known(when: datetime) -> bool:
     description="Filters combine with AND. `region` includes everything below it (a town "
                 "code gives all its villages' points). `open_now` is evaluated in China time "
                 "(Asia/Shanghai) at the request time or at `at`. Paging: `limit` is capped at "
-                "the server's maximum (see `limit` in the answer).")
+                "the server's maximum (see `limit` in the answer).",
+    responses=ex.answer(ex.POINTS, media_type=GEOJSON))
 async def list_points(
     request: Request,
     kind: Annotated[PointKind | None, Query(description="kind of position")] = None,
@@ -128,7 +130,13 @@ async def list_points(
 @router.get(
     "/points/{code}", operation_id="get_point", response_model=PointFeature,
     response_class=GeoJSONResponse,
-    summary="One service point (GeoJSON Feature)")
+    summary="One service point (GeoJSON Feature)",
+    description="The public attributes of the point `code`: kind, address, opening hours "
+                "and `open_now`/`next_open` (China time, at the request time or `at`, by "
+                "China's holiday calendar), services, phone. The geometry is in `crs` "
+                "(default WGS-84; `gcj02` for Amap, Tencent and WeChat maps). Public, "
+                "cached (ETag); 404 for an unknown or deleted point.",
+    responses=ex.answer(ex.POINT, media_type=GEOJSON))
 async def get_point(
     request: Request,
     code: Annotated[str, Path(pattern=CODE_PATTERN, description="the point's code",

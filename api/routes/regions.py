@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from api import examples as ex
 from api.caching import cached_public
 from api.routes.points import GeoJSONResponse
 from api.schemas import REGION_PATTERN, OutputCrs, RegionFeature, RegionTree
@@ -24,7 +25,13 @@ async def list_regions(request: Request) -> Response:
 
 @router.get("/regions/{code}", operation_id="get_region", response_model=RegionFeature,
             response_class=GeoJSONResponse,
-            summary="One region as a GeoJSON Feature with its outline")
+            summary="One region as a GeoJSON Feature with its outline",
+            description="A division (county, town/street or village/community) by its code: "
+                        "name, level, area in km², service points in it and below, its "
+                        "ancestors and children, `bbox` and the outline (MultiPolygon) in "
+                        "`crs` (default WGS-84); `geometry=false` leaves the outline out. "
+                        "Public and cached.",
+            responses=ex.answer(ex.REGION, media_type="application/geo+json"))
 async def get_region_route(
     request: Request,
     code: Annotated[str, Path(pattern=REGION_PATTERN, description="division code",

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
+from api import examples as ex
 from api.auth import forbidden
 from api.caching import encode_json
 from api.deps import app_networks, get_engine, require_planner
@@ -25,7 +26,7 @@ from api.routes.access import (
     access_params,
     shared_run,
 )
-from api.routes.coverage import FILE_RESPONSES, PRIVATE, _circle_params, _file, _params
+from api.routes.coverage import PRIVATE, _circle_params, _file, _params, file_responses
 from api.settings import Settings
 from geo import scenarios as sc
 from geo.coverage import access as ac
@@ -73,7 +74,13 @@ def _json(body: Any, status: int = 200, headers: dict | None = None) -> Response
 
 
 @router.post("/scenarios", operation_id="create_scenario", status_code=201,
-             summary="Save a named scenario (nothing of today's data changes)")
+             summary="Save a named scenario (nothing of today's data changes)",
+             description="Saves `name`, `region` and `changes` (positions added, moved, "
+                         "closed or with new hours; paths opened; coordinates WGS-84 unless "
+                         "a change says `crs`) after checking every change; answers 201 "
+                         "with the scenario and `Location`. Needs a planner token whose "
+                         "regions hold the region and every changed position.",
+             responses=ex.answer(ex.SCENARIO, status=201))
 def create_scenario(body: ScenarioBody, request: Request, principal: Planner,
                     engine: EngineDep) -> Response:
     with engine.begin() as conn:
@@ -85,7 +92,11 @@ def create_scenario(body: ScenarioBody, request: Request, principal: Planner,
 
 
 @router.get("/scenarios", operation_id="list_scenarios",
-            summary="The scenarios of the token's regions, newest first")
+            summary="The scenarios of the token's regions, newest first",
+            description="Every saved scenario whose region the token can read, newest "
+                        "first, with its changes. Needs a planner token; answers are "
+                        "`Cache-Control: private, no-store`; no paging.",
+            responses=ex.answer(ex.SCENARIOS))
 def list_scenarios(principal: Planner, engine: EngineDep) -> Response:
     with engine.connect() as conn:
         found = [s.as_dict() for s in sc.list_scenarios(conn)
@@ -94,14 +105,22 @@ def list_scenarios(principal: Planner, engine: EngineDep) -> Response:
 
 
 @router.get("/scenarios/{scenario_id}", operation_id="get_scenario",
-            summary="One scenario")
+            summary="One scenario",
+            description="One saved scenario: name, region, changes and when it was made and "
+                        "last changed. Needs a planner token that can read its region (403 "
+                        "otherwise; 404 for an unknown id).",
+            responses=ex.answer(ex.SCENARIO))
 def get_scenario(scenario_id: IdPath, principal: Planner, engine: EngineDep) -> Response:
     with engine.connect() as conn:
         return _json(_mine(conn, principal, scenario_id).as_dict())
 
 
 @router.put("/scenarios/{scenario_id}", operation_id="replace_scenario",
-            summary="Replace a scenario's name, region and changes")
+            summary="Replace a scenario's name, region and changes",
+            description="Replaces the whole scenario with the body (checked as for "
+                        "`POST /api/v1/scenarios`) and answers it as stored. Needs a planner "
+                        "token for the scenario's region and the new one.",
+            responses=ex.answer(ex.SCENARIO))
 def replace_scenario(scenario_id: IdPath, body: ScenarioBody, request: Request,
                      principal: Planner, engine: EngineDep) -> Response:
     with engine.begin() as conn:
@@ -114,7 +133,10 @@ def replace_scenario(scenario_id: IdPath, body: ScenarioBody, request: Request,
 
 
 @router.delete("/scenarios/{scenario_id}", operation_id="delete_scenario", status_code=204,
-               summary="Delete a scenario")
+               summary="Delete a scenario",
+               description="Deletes the scenario for good (no restore) and answers 204 "
+                           "without a body. Needs a planner token that can read its "
+                           "region; today's data is untouched.")
 def delete_scenario(scenario_id: IdPath, principal: Planner, engine: EngineDep) -> Response:
     with engine.begin() as conn:
         _mine(conn, principal, scenario_id)
@@ -123,9 +145,14 @@ def delete_scenario(scenario_id: IdPath, principal: Planner, engine: EngineDep) 
 
 
 @router.get("/scenarios/{scenario_id}/compare", operation_id="compare_scenario",
-            responses=FILE_RESPONSES,
+            responses=file_responses(ex.SCENARIO_COMPARE),
             summary="Today against the scenario per town, village and grid: people covered, "
-                    "within 10 minutes' walk, median walk, 2SFCA supply")
+                    "within 10 minutes' walk, median walk, 2SFCA supply",
+            description="Today and the scenario side by side with their differences "
+                        "(`delta_*`): people inside the circles of `minutes` (default 10), "
+                        "share within 10 minutes' walk, median walking minutes and 2SFCA m² "
+                        "per 1000 residents, per town, village and grid cell. Planner "
+                        "token; `format=csv|xlsx` for Excel.")
 async def compare_scenario(
     scenario_id: IdPath,
     request: Request,
@@ -160,7 +187,12 @@ async def compare_scenario(
 
 @router.get("/scenarios/{scenario_id}/cells", operation_id="scenario_cells",
             summary="GeoJSON of the H3 cells whose walk to the nearest position the "
-                    "scenario changes: minutes today and in the scenario")
+                    "scenario changes: minutes today and in the scenario",
+            description="A GeoJSON FeatureCollection (WGS-84) of the H3 cells (resolution "
+                        "10) whose walking minutes to the nearest position change by at "
+                        "least `min_minutes`: `minutes_today`, `minutes_scenario`, "
+                        "`delta_minutes` (negative: nearer). Planner token.",
+            responses=ex.answer(ex.SCENARIO_CELLS))
 async def scenario_cells(
     scenario_id: IdPath,
     request: Request,

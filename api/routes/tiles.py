@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from api import examples as ex
 from api.caching import build_in_thread, not_modified
 from api.deps import public_base
 from api.settings import Settings
@@ -54,7 +55,13 @@ async def _tile(request: Request, layer: str, z: int, x: int, y: int, fmt: str) 
     return tile_response(request, tile)
 
 
-@router.get("/tiles", operation_id="list_tile_layers", summary="The tile layers (registry)")
+@router.get("/tiles", operation_id="list_tile_layers", summary="The tile layers (registry)",
+            description="Every layer of the tile registry with its title, geometry, formats "
+                        "(`mvt` vector, `png` raster), zoom range and the URL of its TileJSON, "
+                        "which gives the tile URLs "
+                        "(`/tiles/{layer}/{z}/{x}/{y}.mvt|png`, XYZ, Web Mercator). Public, "
+                        "no token.",
+            responses=ex.answer(ex.TILE_LAYERS))
 def list_layers(request: Request) -> dict:
     base = public_base(request)
     return {"layers": [{
@@ -99,8 +106,8 @@ def _int(name: str, value: str, problems: list[Problem]) -> int:
     try:
         return int(value)
     except ValueError:
-        problems.append(Problem("not an integer", column=name, value=value[:20],
-                                expected="an integer"))
+        problems.append(Problem("不是整数", column=name, value=value[:20],
+                                expected="整数"))
         return 0
 
 
@@ -115,7 +122,7 @@ def _tile_endpoint(fmt: str):
         problems: list[Problem] = []
         z, x, y = (_int(k, p[k], problems) for k in ("z", "x", "y"))
         if problems:
-            raise InvalidInput("invalid tile address", problems)
+            raise InvalidInput("瓦片地址不正确", problems)
         return await _tile(request, p["layer"], z, x, y, fmt)
 
     endpoint.__name__ = f"get_{fmt}_tile"

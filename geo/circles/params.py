@@ -53,16 +53,16 @@ def query_point(lng: float, lat: float, crs: str) -> tuple[float, float]:
     """WGS-84 longitude/latitude of a query point given in ``crs``; validated."""
     problems = []
     if crs not in QUERY_CRS:
-        problems.append(Problem(f"unknown crs {crs!r}", column="crs", value=crs,
+        problems.append(Problem(f"未知的坐标系 {crs!r}", column="crs", value=crs,
                                 expected=", ".join(QUERY_CRS)))
     if not (-180 <= lng <= 180):
-        problems.append(Problem("longitude out of range", column="lng", value=lng,
+        problems.append(Problem("经度超出范围", column="lng", value=lng,
                                 expected="-180..180"))
     if not (-90 <= lat <= 90):
-        problems.append(Problem("latitude out of range", column="lat", value=lat,
+        problems.append(Problem("纬度超出范围", column="lat", value=lat,
                                 expected="-90..90"))
     if problems:
-        raise InvalidInput("invalid query point", problems)
+        raise InvalidInput("查询点坐标不正确", problems)
     if crs == "wgs84":
         return float(lng), float(lat)
     x, y = to_wgs84(lng, lat, crs)

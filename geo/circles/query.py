@@ -375,5 +375,5 @@ def require_point(conn: Connection, code: str):
         "SELECT code, ST_X(geom) AS lng, ST_Y(geom) AS lat FROM service_points "
         "WHERE code = :c AND deleted_at IS NULL"), {"c": code}).first()
     if row is None:
-        raise NotFound(f"no service point with code {code!r}")
+        raise NotFound(f"未找到编码为 {code!r} 的服务阵地")
     return row

@@ -98,8 +98,8 @@ class AccessParams:
         if self.profile == "standard":
             problems.append(Problem(
                 "GB 50180 的标准档按距离而非步速定义，步行时间需要步速", column="profile",
-                value=self.profile, expected="adult, elderly or custom (with speed_kmh); the "
-                "tiers report gives the standard's distances"))
+                value=self.profile, expected="adult、elderly 或 custom（需给出 speed_kmh）；"
+                "标准档的距离见分级报告"))
         kinds = {k.value for k in PointKind}
         services = {s.value for s in Service}
         problems += [Problem("未知的阵地类型", column="kinds", value=k,
@@ -382,7 +382,7 @@ def access_run(conn: Connection, region: str | None, params: AccessParams, *,
     if len(town.b_id) == 0:
         raise InvalidInput(f"{town.region.name}（{town.region.code}）没有住宅建筑", [Problem(
             "步行可达性从每栋住宅建筑计算，这里没有建筑", column="region",
-            value=town.region.code, expected="a region with buildings")])
+            value=town.region.code, expected="有建筑数据的区划")])
     net = network or _town_network(networks, town, params.max_snap_m)
     if net is None:
         raise Conflict(f"{town.region.name}（{town.region.code}）没有步行路网，无法计算步行时间："

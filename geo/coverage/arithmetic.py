@@ -76,14 +76,14 @@ class CoverageRule:
     def validate(self) -> CoverageRule:
         problems = []
         if self.building not in BUILDING_RULES:
-            problems.append(Problem(f"unknown building rule {self.building!r}", column="rule",
+            problems.append(Problem(f"未知的建筑覆盖规则 {self.building!r}", column="rule",
                                     value=self.building, expected=", ".join(BUILDING_RULES)))
         if self.compound not in COMPOUND_RULES:
-            problems.append(Problem(f"unknown compound rule {self.compound!r}",
+            problems.append(Problem(f"未知的小区覆盖规则 {self.compound!r}",
                                     column="compound_rule", value=self.compound,
                                     expected=", ".join(COMPOUND_RULES)))
         if problems:
-            raise InvalidInput("invalid coverage rule", problems)
+            raise InvalidInput("覆盖规则不正确", problems)
         return self
 
     @property
@@ -107,13 +107,13 @@ class CoverageRule:
 def _check_rounding(rounding: str, decimals: int) -> None:
     problems = []
     if rounding not in ROUNDINGS:
-        problems.append(Problem(f"unknown rounding {rounding!r}", column="rounding",
+        problems.append(Problem(f"未知的取舍方式 {rounding!r}", column="rounding",
                                 value=rounding, expected=", ".join(ROUNDINGS)))
     if not (isinstance(decimals, int) and 0 <= decimals <= 6):
-        problems.append(Problem("decimals must be an integer from 0 to 6", column="decimals",
+        problems.append(Problem("小数位数应为 0 到 6 的整数", column="decimals",
                                 value=decimals, expected="0..6"))
     if problems:
-        raise InvalidInput("invalid rounding", problems)
+        raise InvalidInput("取舍方式不正确", problems)
 
 
 def percent(numerator: int | Fraction, denominator: int, *, rounding: str = "half_up",
@@ -244,8 +244,8 @@ class CoverageParams:
         valid = {k.value for k in PointKind}
         bad = [k for k in self.kinds if k not in valid]
         if bad:
-            raise InvalidInput("unknown point kind", [Problem(
-                f"unknown point kind {k!r}", column="kinds", value=k,
+            raise InvalidInput("未知的阵地类型", [Problem(
+                f"未知的阵地类型 {k!r}", column="kinds", value=k,
                 expected=", ".join(sorted(valid))) for k in bad])
         return replace(self, kinds=tuple(sorted(set(self.kinds))))
 

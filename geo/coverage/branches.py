@@ -105,10 +105,10 @@ def branch_coverage(conn: Connection, region: str | None, *, rounding: str = "ha
         town = load_town(conn, region, buildings=False)
     if len(town.c_code) == 0:
         raise InvalidInput(
-            f"region {town.region.code} {town.region.name} has no residential compounds",
-            [Problem("branch coverage divides by the number of compounds; none are stored",
+            f"区划 {town.region.code} {town.region.name} 没有住宅小区",
+            [Problem("支部覆盖率以小区数为分母，这里没有小区数据",
                      column="region", value=town.region.code,
-                     expected="a region with compounds")])
+                     expected="有小区数据的区划")])
     with_branch, branches_of = _branch_compounds(conn)
     has = np.array([c in with_branch for c in town.c_code.tolist()], dtype=bool)
 
@@ -199,10 +199,10 @@ def grid_view(conn: Connection, region: str | None, *, rounding: str = "half_up"
         town = load_town(conn, region)
     if len(town.g_code) == 0:
         raise InvalidInput(
-            f"region {town.region.code} {town.region.name} has no grid cells",
-            [Problem("the dual-grid view needs governance or party-building grid cells",
+            f"区划 {town.region.code} {town.region.name} 没有网格",
+            [Problem("双网格视图需要治理网格或党建网格数据",
                      column="region", value=town.region.code,
-                     expected="a region with grid cells (网格)")])
+                     expected="有网格数据的区划")])
     with_branch, _ = _branch_compounds(conn)
     seats = _seats(conn)
     has = np.array([c in with_branch for c in town.c_code.tolist()], dtype=bool)

@@ -104,23 +104,23 @@ def resolve_region(conn: Connection, code: str | None) -> RegionScope:
     if code is None:
         towns = _towns(conn)
         if len(towns) != 1:
-            listing = ", ".join(f"{t.code} {t.name}" for t in towns) or "none loaded"
-            raise InvalidInput(f"a region code is required (towns: {listing})", [Problem(
-                "the database holds several towns (or none): name one", column="region",
+            listing = ", ".join(f"{t.code} {t.name}" for t in towns) or "尚未加载"
+            raise InvalidInput(f"需要指定区划代码（已有镇街：{listing}）", [Problem(
+                "数据库中有多个镇街或没有镇街，请指定一个", column="region",
                 expected=listing)])
         code = towns[0].code
     rows = conn.execute(text(_TREE_SQL), {"code": code}).all()
     if not rows:
-        raise NotFound(f"no region with code {code!r} (see GET /api/v1/regions or "
-                       "`servicemap load-sample`)")
+        raise NotFound(f"未找到编码为 {code!r} 的区划（见 GET /api/v1/regions 或 "
+                       "`servicemap load-sample`）")
     top = next(r for r in rows if r.code == code)
     leaves = [r for r in rows if r.leaf and r.wkb is not None]
     if not leaves and top.wkb is not None:
         leaves = [top]
     if not leaves:
-        raise InvalidInput(f"region {code} {top.name} has no boundary", [Problem(
-            "coverage assigns buildings to villages by their boundaries; none is stored",
-            column="region", value=code, expected="a region with village boundaries")])
+        raise InvalidInput(f"区划 {code} {top.name} 没有边界数据", [Problem(
+            "覆盖统计按村（社区）边界把建筑归入各村，这里没有边界数据",
+            column="region", value=code, expected="有村（社区）边界的区划")])
     geoms = shapely.from_wkb([bytes(r.wkb) for r in leaves])
     b = shapely.total_bounds(geoms)
     return RegionScope(region=Area(top.code, top.name, top.level), parent_code=top.parent_code,
@@ -401,8 +401,8 @@ def _how_to_compute(budget: WalkBudget) -> str:
         opt = f"--speed {budget.speed_kmh:g}"
     else:
         opt = f"--profile {prof}"
-    return (f"run `servicemap isochrones --minutes {budget.minutes:g} {opt}` "
-            "(or `servicemap coverage --compute ...`)")
+    return (f"请运行 `servicemap isochrones --minutes {budget.minutes:g} {opt}`"
+            "（或 `servicemap coverage --compute ...`）")
 
 
 def _stale(input_version: str, point_version: int, datasets: dict[str, str]) -> bool:
@@ -454,8 +454,8 @@ def load_circles(conn: Connection, scope: RegionScope, params: CoverageParams) -
     if rows and not have:
         # a valid request the stored data cannot answer yet: a conflict (409)
         raise Conflict(
-            f"no service circles of {budget.minutes:g} min ({prof}) are computed for the "
-            f"{len(rows)} service points near {scope.region.code} {scope.region.name}; "
+            f"{scope.region.code} {scope.region.name} 附近的 {len(rows)} 个服务阵地尚未计算 "
+            f"{budget.minutes:g} 分钟（{prof}）的服务圈；"
             + _how_to_compute(budget))
     datasets = dataset_versions(conn) if have else {}
     stale = [r.code for r in have if _stale(r.input_version, r.version, datasets)]

@@ -270,10 +270,10 @@ def analyse(conn: Connection, region: str | None, params: CoverageParams = Cover
         town = load_town(conn, region, footprints=params.rule.needs_footprints)
     if len(town.b_id) == 0:
         raise InvalidInput(
-            f"region {town.region.code} {town.region.name} has no residential buildings",
-            [Problem("coverage counts buildings, compounds and people; none are stored here",
+            f"区划 {town.region.code} {town.region.name} 没有住宅建筑",
+            [Problem("覆盖统计按建筑、小区和人口计算，这里没有建筑数据",
                      column="region", value=town.region.code,
-                     expected="a region with buildings (servicemap load-sample / import)")])
+                     expected="有建筑数据的区划（servicemap load-sample / import）")])
     if compute:
         from geo.circles import CircleParams, compute_circles
 

@@ -61,8 +61,8 @@ def save_snapshot(conn: Connection, result: ReachCoverage, *, label: str | None 
         The snapshot id.
     """
     if label is not None and len(label) > 200:
-        raise InvalidInput("label too long", [Problem("at most 200 characters",
-                                                      column="label", value=label[:50])])
+        raise InvalidInput("标签过长", [Problem("最多 200 个字符",
+                                            column="label", value=label[:50])])
     p = result.parameters
     sid = conn.execute(text("""
         INSERT INTO coverage_snapshots (label, region_code, region_name, minutes, profile,
@@ -123,7 +123,7 @@ def get_snapshot(conn: Connection, snapshot_id: int) -> StoredSnapshot:
         "WHERE id = :i"),
         {"i": snapshot_id}).first()
     if r is None:
-        raise NotFound(f"no coverage snapshot with id {snapshot_id}")
+        raise NotFound(f"未找到编号为 {snapshot_id} 的覆盖快照")
     return StoredSnapshot(id=r.id, label=r.label, actor=r.actor_role,
                           created_at=r.created_at.isoformat(), result=r.result)
 
@@ -166,7 +166,7 @@ def compare_snapshots(conn: Connection, before: int, after: int, *, rounding: st
             "SELECT id, label, region_code, created_at, parameters, circles, circles_version "
             "FROM coverage_snapshots WHERE id = :i"), {"i": sid}).first()
         if r is None:
-            raise NotFound(f"no coverage snapshot with id {sid}")
+            raise NotFound(f"未找到编号为 {sid} 的覆盖快照")
         meta[sid] = r
     a, b = meta[before], meta[after]
     differ = sorted(k for k in set(a.parameters) | set(b.parameters)

@@ -124,11 +124,11 @@ def _read_segments(
             )
     except Exception as exc:  # pyrosm / protobuf raise many unrelated types
         raise NetworkImportError(
-            f"cannot read OSM PBF file {str(path)!r}: {type(exc).__name__}: {exc}"
+            f"无法读取 OSM PBF 文件 {str(path)!r}：{type(exc).__name__}: {exc}"
         ) from exc
-    where = f" inside bbox {tuple(bbox)}" if bbox is not None else ""
+    where = f"在 bbox {tuple(bbox)} 范围内" if bbox is not None else ""
     if edges is None or nodes is None or len(edges) == 0:
-        raise NetworkImportError(f"OSM PBF file {str(path)!r} holds no street ways{where}")
+        raise NetworkImportError(f"OSM PBF 文件 {str(path)!r} {where}没有街道")
     return nodes, edges
 
 
@@ -167,20 +167,20 @@ def network_from_pbf(
         ``bbox``). The message names the file.
     """
     path = Path(path)
-    where = f" inside bbox {tuple(bbox)}" if bbox is not None else ""
+    where = f"在 bbox {tuple(bbox)} 范围内" if bbox is not None else ""
     if not path.is_file():
-        raise NetworkImportError(f"OSM PBF file {str(path)!r} does not exist")
+        raise NetworkImportError(f"OSM PBF 文件 {str(path)!r} 不存在")
     if bbox is not None:
         if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
             raise NetworkImportError(
-                f"invalid bbox {bbox!r} for {str(path)!r}: "
-                "expected (min_lng, min_lat, max_lng, max_lat)"
+                f"{str(path)!r} 的 bbox {bbox!r} 不正确："
+                "应为 (min_lng, min_lat, max_lng, max_lat)"
             )
     raw_nodes, raw = _read_segments(path, bbox)
 
     raw = raw[_walkable_mask(raw, highways)]
     if len(raw) == 0:
-        raise NetworkImportError(f"OSM PBF file {str(path)!r} holds no walkable ways{where}")
+        raise NetworkImportError(f"OSM PBF 文件 {str(path)!r} {where}没有可步行的道路")
 
     node_ids = raw_nodes["id"].to_numpy(dtype=np.int64)
     lon = raw_nodes["lon"].to_numpy(dtype=np.float64)
@@ -204,7 +204,7 @@ def network_from_pbf(
     name = names.astype(object).where(names.notna(), None).to_numpy(dtype=object)[ok]
     ui, vi = ui[ok], vi[ok]
     if len(ui) == 0:
-        raise NetworkImportError(f"OSM PBF file {str(path)!r} holds no walkable ways{where}")
+        raise NetworkImportError(f"OSM PBF 文件 {str(path)!r} {where}没有可步行的道路")
 
     # duplicate segments: keep one per unordered node pair, the most pedestrian class
     rank = {h: i for i, h in enumerate(highways)}
@@ -219,7 +219,7 @@ def network_from_pbf(
 
     chains, chain_seg = _merge_chains(ui, vi, way, hw, len(node_ids))
     if not chains:
-        raise NetworkImportError(f"OSM PBF file {str(path)!r} holds no walkable ways{where}")
+        raise NetworkImportError(f"OSM PBF 文件 {str(path)!r} {where}没有可步行的道路")
 
     flat = np.concatenate(chains)
     sizes = np.fromiter((len(c) for c in chains), dtype=np.int64, count=len(chains))

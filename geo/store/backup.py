@@ -65,7 +65,7 @@ def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
 def _tool(name: str) -> str:
     path = find_pg_bindir() / name
     if not path.exists():
-        raise ConfigurationError(f"{name} not found beside initdb in {path.parent}")
+        raise ConfigurationError(f"在 {path.parent} 中未找到与 initdb 配套的 {name}")
     return str(path)
 
 
@@ -86,17 +86,17 @@ def _counts(url: str) -> tuple[int, int]:
 
 def _fail(what: str, r: subprocess.CompletedProcess) -> BackupError:
     lines = [ln for ln in (r.stderr or "").splitlines() if ln.strip()]
-    reason = lines[0] if lines else f"exit status {r.returncode}"
+    reason = lines[0] if lines else f"退出状态 {r.returncode}"
     if len(lines) > 1:
-        reason += f" (and {len(lines) - 1} more lines)"
-    return BackupError(f"{what}: {reason}")
+        reason += f"（另有 {len(lines) - 1} 行）"
+    return BackupError(f"{what}：{reason}")
 
 
 def backup(url: str, path: Path, *, log: Callable[[str], None] = print) -> BackupInfo:
     """Dump the database at ``url`` into ``path`` (custom format, compressed)."""
     path = Path(path)
     if path.is_dir():
-        raise BackupError(f"{path} is a directory; name the backup file")
+        raise BackupError(f"{path} 是目录，请指定备份文件名")
     path.parent.mkdir(parents=True, exist_ok=True)
     args, env = _libpq(url)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
@@ -105,7 +105,7 @@ def backup(url: str, path: Path, *, log: Callable[[str], None] = print) -> Backu
         r = subprocess.run([_tool("pg_dump"), *args, "--format=custom", "--compress=6",
                             "--file", tmp], env=env, capture_output=True, text=True)
         if r.returncode != 0:
-            raise _fail(f"backup of {make_url(url).database} failed", r)
+            raise _fail(f"备份数据库 {make_url(url).database} 失败", r)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -128,7 +128,7 @@ def _toc(path: Path) -> str:
     r = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True,
                        text=True)
     if r.returncode != 0:
-        raise _fail(f"{path} is not a readable backup", r)
+        raise _fail(f"{path} 不是可读取的备份文件", r)
     kept = []
     for line in r.stdout.splitlines():
         body = line.split(";", 1)[-1]
@@ -145,7 +145,7 @@ def restore(url: str, path: Path, *, log: Callable[[str], None] = print) -> Back
 
     path = Path(path)
     if not path.is_file():
-        raise BackupError(f"no backup file {path}")
+        raise BackupError(f"备份文件 {path} 不存在")
     toc = _toc(path)
     before = _versions(url)
     args, env = _libpq(url)
@@ -160,7 +160,7 @@ def restore(url: str, path: Path, *, log: Callable[[str], None] = print) -> Back
     finally:
         os.unlink(listing)
     if r.returncode != 0:
-        raise _fail(f"restore of {path} failed, the database is unchanged", r)
+        raise _fail(f"从 {path} 恢复失败，数据库未做任何修改", r)
     upgrade(url)
     _move_versions_past(url, before)
     tables, rows = _counts(url)

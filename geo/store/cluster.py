@@ -41,7 +41,7 @@ def find_pg_bindir() -> Path:
         if (c / "initdb").exists() and (c / "pg_ctl").exists():
             return c
     raise ConfigurationError(
-        "PostgreSQL server binaries (initdb, pg_ctl) not found; install the Debian packages: "
+        "未找到 PostgreSQL 服务器程序（initdb、pg_ctl），请安装 Debian 软件包："
         f"apt-get install {PG_PACKAGES}"
     )
 
@@ -192,7 +192,7 @@ class LocalCluster:
                               "-E", "UTF8", "--locale=C.UTF-8"])
         pwfile.unlink(missing_ok=True)
         if r.returncode != 0:
-            raise ConfigurationError(f"initdb failed: {r.stderr.strip() or r.stdout.strip()}")
+            raise ConfigurationError(f"initdb 执行失败：{r.stderr.strip() or r.stdout.strip()}")
         conf = self._pgdata(state) / "postgresql.conf"
         self._run(state, ["sh", "-c", f"echo \"include_if_exists = 'servicemap.conf'\" >> {conf}"])
         self._write_state(state)
@@ -216,7 +216,7 @@ class LocalCluster:
         target = self._pgdata(state) / "servicemap.conf"
         r = self._run(state, ["sh", "-c", f"cat > {target}"], input=text)
         if r.returncode != 0:
-            raise ConfigurationError(f"cannot write {target}: {r.stderr.strip()}")
+            raise ConfigurationError(f"无法写入 {target}：{r.stderr.strip()}")
 
     def start(self) -> ClusterState:
         """Start the cluster (creating it first if needed); create the database and
@@ -241,7 +241,7 @@ class LocalCluster:
                 tail = self._run(state, ["tail", "-n", "5", str(log_file)]).stdout
             except OSError:
                 pass
-            raise ConfigurationError(f"PostgreSQL did not start: {r.stderr.strip()} {tail}")
+            raise ConfigurationError(f"PostgreSQL 未能启动：{r.stderr.strip()} {tail}")
         self._ensure_database(state)
         return state
 
@@ -271,13 +271,13 @@ class LocalCluster:
 
         state = state or self.read_state()
         if state is None:
-            raise DatabaseUnavailable("the local database has not been created: run "
+            raise DatabaseUnavailable("本地数据库尚未创建：请运行 "
                                       "`servicemap db start`")
         user, password = {"owner": (OWNER, state.owner_password),
                           "reader": (READER, state.reader_password),
                           "superuser": (DB_SUPERUSER, state.password)}[role]
         if password is None:
-            raise DatabaseUnavailable("the local database has no application roles yet: run "
+            raise DatabaseUnavailable("本地数据库还没有应用角色：请运行 "
                                       "`servicemap db start`")
         return (f"postgresql+psycopg://{user}:{password}@127.0.0.1:{state.port}/"
                 f"{database or state.db_name}")
@@ -361,9 +361,9 @@ def ensure_extensions(url: str) -> None:
                 conn.execute(f"CREATE EXTENSION IF NOT EXISTS {ext}")
             except psycopg.errors.FeatureNotSupported as exc:  # pragma: no cover - env
                 raise ConfigurationError(
-                    f"PostgreSQL extension '{ext}' is not installed on the server; "
-                    f"install the Debian package: apt-get install {package}") from exc
+                    f"服务器上未安装 PostgreSQL 扩展 '{ext}'，"
+                    f"请安装 Debian 软件包：apt-get install {package}") from exc
             except psycopg.errors.UndefinedFile as exc:
                 raise ConfigurationError(
-                    f"PostgreSQL extension '{ext}' is not installed on the server; "
-                    f"install the Debian package: apt-get install {package}") from exc
+                    f"服务器上未安装 PostgreSQL 扩展 '{ext}'，"
+                    f"请安装 Debian 软件包：apt-get install {package}") from exc

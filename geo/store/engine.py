@@ -33,7 +33,7 @@ def resolve_url(settings: StoreSettings, *, start: bool = False, log=print) -> s
         cluster.start()
     elif not cluster.running():
         raise DatabaseUnavailable(
-            "the local database is not running: start it with `servicemap db start`")
+            "本地数据库未运行：请用 `servicemap db start` 启动")
     return cluster.url()
 
 
@@ -84,5 +84,5 @@ def check_connection(engine: Engine) -> None:
         u = engine.url
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise DatabaseUnavailable(
-            f"cannot reach the database at {u.host}:{u.port or 5432} "
-            f"({masked(u)}): {reason}") from None
+            f"无法连接数据库 {u.host}:{u.port or 5432}"
+            f"（{masked(u)}）：{reason}") from None

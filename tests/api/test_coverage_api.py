@@ -215,13 +215,13 @@ def test_siting_bad_input(client, tokens):
     too_many = client.post("/api/v1/siting", headers=h, json={
         "region": LONGTENG, "k": 3, "sites": [{"lng": 116.72, "lat": 23.36},
                                               {"lng": 116.721, "lat": 23.361}]})
-    assert too_many.status_code == 422 and "larger than the 2" in too_many.json()["detail"]
+    assert too_many.status_code == 422 and "超过了候选点数量（2 个）" in too_many.json()["detail"]
     bad = client.post("/api/v1/siting", headers=h, json={
         "region": LONGTENG, "k": 1, "sites": [{"lng": 23.36, "lat": 116.72},
                                               {"lng": 113.15, "lat": 23.19}]})
     assert bad.status_code == 422
     errors = bad.json()["errors"]
-    assert [e["row"] for e in errors] == [1, 2] and "swapped" in errors[0]["message"]
+    assert [e["row"] for e in errors] == [1, 2] and "经纬度是否写反了" in errors[0]["message"]
     assert client.post("/api/v1/siting", headers=h, json={"region": LONGTENG, "k": 0}
                        ).status_code == 422
 

@@ -135,10 +135,10 @@ def test_what_if_accepts_gcj02(tiny):
 
 # ------------------------------------------------------------------ bad input
 def test_k_larger_than_the_candidates(tiny):
-    with pytest.raises(InvalidInput, match="larger than the 1 candidate"):
+    with pytest.raises(InvalidInput, match="超过了候选点数量（1 个）"):
         siting.site(tiny, TOWN, 2, sites=[{"lng": 113.003, "lat": 23.003}],
                     networks=NO_NETWORK)
-    with pytest.raises(InvalidInput, match="k = 3 is larger than the 2 candidate"):
+    with pytest.raises(InvalidInput, match="k = 3 超过了候选点数量（2 个）"):
         siting.site(tiny, TOWN, 3, source="compounds", networks=NO_NETWORK)
 
 
@@ -162,8 +162,8 @@ def test_invalid_candidate_coordinates_are_all_reported(tiny):
         siting.site(tiny, TOWN, 1, sites=sites, networks=NO_NETWORK)
     rows = [p.row for p in e.value.problems]
     assert rows == [2, 3, 4, 5, 6, 7]
-    assert "swapped" in e.value.problems[0].message
-    assert "nothing was computed" in e.value.message
+    assert "经纬度是否写反了" in e.value.problems[0].message
+    assert "6 个候选点有误，未进行计算" in e.value.message
     assert tiny.execute(text("SELECT count(*) FROM service_circles")).scalar() == n0
     with pytest.raises(InvalidInput):
         siting.site(tiny, TOWN, 1, sites=[], networks=NO_NETWORK)

@@ -187,7 +187,7 @@ def test_cli_render_static(samples_url, map_circles, tmp_path, monkeypatch, caps
     assert im.size[0] == 1080 and out.stat().st_size < MAX_BYTES
     assert main(["render", "static", "--region", "999999", "--out", str(out),
                  "--url", "https://map.example"]) == 1
-    assert "no region" in capsys.readouterr().err
+    assert "未找到编码为 '999999' 的区划" in capsys.readouterr().err
 
 
 def _decode_qr(png: bytes) -> str:

@@ -113,7 +113,7 @@ def test_recompute_only_what_changed(conn):
 def test_bad_parameters_are_clear(conn):
     with pytest.raises(InvalidInput, match="standard"):
         budget_for("standard", 7)
-    with pytest.raises(InvalidInput, match="unknown walking profile"):
+    with pytest.raises(InvalidInput, match="未知的步行方式"):
         budget_for("jogger", 10)
     with pytest.raises(InvalidInput, match="minutes"):
         budget_for("adult", 0)

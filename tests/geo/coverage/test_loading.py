@@ -53,9 +53,9 @@ def test_empty_town(conn):
     conn.execute(text("INSERT INTO regions (code, name, level, geom) VALUES ('440100009', "
                       "'空镇', 'town', ST_GeomFromText(:g, 4326))"),
                  {"g": mp(box(114.0, 23.0, 114.01, 23.01))})
-    with pytest.raises(InvalidInput, match="no residential buildings"):
+    with pytest.raises(InvalidInput, match="没有住宅建筑"):
         cov.analyse(conn, "440100009")
-    with pytest.raises(InvalidInput, match="no residential compounds"):
+    with pytest.raises(InvalidInput, match="没有住宅小区"):
         cov.branch_coverage(conn, "440100009")
-    with pytest.raises(InvalidInput, match="no grid cells"):
+    with pytest.raises(InvalidInput, match="没有网格"):
         cov.grid_view(conn, "440100009")
