@@ -255,7 +255,10 @@ def test_far_from_every_network_the_answer_is_straight_lines(twins, samples_engi
     from geo.crs import haversine_m
 
     front, routed = twins
-    a, b = front.get(f"/api/v1/nearest?{query}"), routed.get(f"/api/v1/nearest?{query}")
+    for _ in range(3):  # "now" (to the minute) is in the answer: ask again when it turns
+        a, b = front.get(f"/api/v1/nearest?{query}"), routed.get(f"/api/v1/nearest?{query}")
+        if a.content == b.content:
+            break
     assert a.status_code == b.status_code == 200, (a.text, b.text)
     assert a.content == b.content
     got = NearestCollection.model_validate(a.json())
