@@ -14,8 +14,10 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from io import BytesIO
+from urllib.parse import urlsplit
 
 import numpy as np
 import qrcode
@@ -172,22 +174,27 @@ _VILLAGE_SUFFIXES = (("社区居民委员会", "社区"), ("村民委员会", "�
                      ("社区居委会", "社区"), ("村委会", "村"), ("居委会", "社区"))
 
 
+def _split_village(name: str) -> tuple[str, str]:
+    """A village's name as its stem and the short form of its committee:
+    "胜利社区居委会" → ("胜利", "社区"); ("name", "") when it has no such suffix."""
+    for long, short in _VILLAGE_SUFFIXES:
+        if name.endswith(long) and len(name) > len(long):
+            return name[: -len(long)], short
+    return name, ""
+
+
 def short_name(name: str) -> str:
     """A village's name as a map labels it: "胜利社区居委会" → "胜利社区",
     "和顺村委会" → "和顺村", "妈屿居委会" → "妈屿社区" (a residents' committee
     governs a 社区; the committee is implied on a map of places)."""
-    for long, short in _VILLAGE_SUFFIXES:
-        if name.endswith(long) and len(name) > len(long):
-            return name[: -len(long)] + short
-    return name
+    return "".join(_split_village(name))
 
 
 def _position_label(name: str, village: str) -> str:
     """A station's name on its village's image, without the village's name
     it starts with ("妈屿社区长者服务党群服务站" → "长者服务党群服务站" on
     妈屿's image): the title already says where."""
-    stem = next((village[: -len(long)] for long, _ in _VILLAGE_SUFFIXES
-                 if village.endswith(long) and len(village) > len(long)), village)
+    stem = _split_village(village)[0]
     if not stem or not name.startswith(stem):
         return name
     rest = re.sub(r"^(社区|村|居委会|居)", "", name[len(stem):])
@@ -263,24 +270,22 @@ class _Labeller:
 
 
 def _region_shapes(conn: Connection, code: str) -> tuple[
-        shapely.Geometry | None, list[tuple[str, float, float, float]]]:
+        shapely.Geometry | None, list[tuple[str, float, float]]]:
     """The region's boundary (WGS-84) and, for a town, its villages as
-    ``(name, lng, lat, area)`` at a point inside each, largest first."""
+    ``(name, lng, lat)`` at a point inside each, largest first."""
     rows = conn.execute(text("""
-        SELECT code, name, ST_AsBinary(geom) AS wkb,
-               ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y,
-               ST_Area(geom::geography) AS area
-        FROM regions
+        SELECT code, name, ST_AsBinary(geom) AS wkb, ST_X(inside) AS x, ST_Y(inside) AS y
+        FROM regions CROSS JOIN LATERAL (SELECT ST_PointOnSurface(geom) AS inside) s
         WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)
           AND (code = :code OR (level = 'village' AND starts_with(code, :code)))
-        ORDER BY area DESC, code"""), {"code": code}).all()
+        ORDER BY ST_Area(geom::geography) DESC, code"""), {"code": code}).all()
     own = next((shapely.from_wkb(bytes(r.wkb)) for r in rows if r.code == code), None)
-    villages = [(r.name, r.x, r.y, r.area) for r in rows if r.code != code and r.name]
+    villages = [(r.name, r.x, r.y) for r in rows if r.code != code and r.name]
     return own, villages
 
 
 def _draw_labels(canvas: Canvas, scope: Scope, pts: Features, mine: list[int],
-                 villages: list[tuple[str, float, float, float]], u: float) -> list[Label]:
+                 villages: list[tuple[str, float, float]], u: float) -> list[Label]:
     """Names on top of circles and dots, each with a white halo: on a town's
     image its center and every village that finds room; on a village's image
     (or a town with few positions) each of its positions."""
@@ -323,7 +328,7 @@ def _draw_labels(canvas: Canvas, scope: Scope, pts: Features, mine: list[int],
         left = villages
         for px in (VILLAGE_LABEL_PX, VILLAGE_LABEL_MIN_PX):
             size, missed = px * u, []
-            for name, lng, lat, area in left:
+            for name, lng, lat in left:
                 x, y = canvas.pixel(lng, lat)
                 step = size * 1.15
                 if lab.place(short_name(name), [(x, y, "mm")] + [
@@ -331,7 +336,7 @@ def _draw_labels(canvas: Canvas, scope: Scope, pts: Features, mine: list[int],
                         for dx, dy in ((0, -1), (0, 1), (-2, 0), (2, 0), (-2, -1), (2, -1),
                                        (-2, 1), (2, 1), (0, -2), (0, 2))], size=size,
                         colour=BASEMAP["region_label"], what="village", halo=4 * u) is None:
-                    missed.append((name, lng, lat, area))
+                    missed.append((name, lng, lat))
             left = missed
     return lab.placed
 
@@ -341,8 +346,6 @@ def qr_unreachable(url: str) -> str | None:
     its host is this machine (``localhost``, 127.0.0.0/8, ::1), a private,
     link-local or reserved address, or a name without a dot (an intranet
     name); None for an address a phone on the internet can reach."""
-    from urllib.parse import urlsplit
-
     try:
         host = (urlsplit(url).hostname or "").lower()
     except ValueError:
@@ -371,7 +374,8 @@ def qr_unreachable(url: str) -> str | None:
 
 def _warning_strip(img: Image.Image, text: str, box: tuple[int, int, int, int],
                    u: float) -> None:
-    """A red strip across the QR code and the footer: this image must not go out."""
+    """A red strip over the footer's text, beside the QR code (which stays
+    scannable): this image must not go out as it is."""
     d = ImageDraw.Draw(img)
     x0, y0, x1, y1 = box
     d.rectangle(box, fill=rgb("#b71c1c"))
@@ -532,19 +536,16 @@ def render_static(conn: Connection, *, region: str | None = None, width: int = 1
             canvas.fill(canvas.project([outside_area]), "#ffffff", opacity=0.55)
         canvas.lines(canvas.project([own]), BOUNDARY_COLOUR, width=3.0 * u, opacity=0.9)
     pts = fetch(conn, "points", box, zoom=z)
-    mine = [i for i, p in enumerate(pts.props)
-            if (p["region_code"] or "").startswith(scope.code)]
-    others = sorted(set(range(len(pts))) - set(mine))
+    mine, others = [], []
+    for i, p in enumerate(pts.props):
+        (mine if (p["region_code"] or "").startswith(scope.code) else others).append(i)
     # neighbours' positions in the frame: small and grey, not counted
     for i in others:
         x, y = canvas.pixel(pts.geoms[i].x, pts.geoms[i].y)
         canvas.dot(x, y, 4.5 * u, "#9e9e9e", outline="#ffffff", outline_width=1.0 * u)
     draw_points(canvas, Features([pts.props[i] for i in mine], [pts.geoms[i] for i in mine]),
                 scale=(1.8 if scope.level == "village" else 1.25) * u)
-    kinds_count: dict[str, int] = {}
-    for i in mine:
-        kind = pts.props[i]["kind"]
-        kinds_count[kind] = kinds_count.get(kind, 0) + 1
+    kinds_count = Counter(pts.props[i]["kind"] for i in mine)
     labels = _draw_labels(canvas, scope, pts, mine, villages, u)
     _north_arrow(canvas, u)
     _scale_bar(canvas, (bbox[1] + bbox[3]) / 2, u)
