@@ -26,8 +26,10 @@ from geo.errors import (
     Conflict,
     DatabaseUnavailable,
     Forbidden,
+    IllegalTransition,
     InvalidInput,
     NotFound,
+    RateLimited,
     ServiceMapError,
 )
 
@@ -41,6 +43,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (Forbidden, 403),
     (Conflict, 409),
+    (RateLimited, 429),
     (DatabaseUnavailable, 503),
     (ConfigurationError, 500),
 ]
@@ -225,6 +228,12 @@ def install(app: FastAPI) -> None:
                 extra = {}
                 if isinstance(exc, InvalidInput) and exc.problems:
                     extra["errors"] = problem_errors(exc.problems, request)
+                if isinstance(exc, IllegalTransition):
+                    extra.update(state=exc.state, action=exc.action,
+                                 allowed=list(exc.allowed))
+                if isinstance(exc, RateLimited):
+                    return problem(status, exc.code, title, str(exc),
+                                   headers={"Retry-After": str(exc.retry_after)})
                 if status >= 500:  # details (hosts, URLs) are for the log only
                     log.error("%s on %s %s: %s", type(exc).__name__, request.method,
                               request.url.path, exc)

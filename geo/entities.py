@@ -29,7 +29,7 @@ from typing import Any
 
 from geo import rules
 from geo.errors import NotFound
-from geo.vocab import GridKind
+from geo.vocab import Channel, GridKind, OrgKind, WishCategory, WishKind, WishState
 
 __all__ = ["ENTITIES", "Entity", "Field", "entity", "importable", "tile_type"]
 
@@ -40,7 +40,8 @@ __all__ = ["ENTITIES", "Entity", "Field", "entity", "importable", "tile_type"]
 KINDS = frozenset({
     "code", "region_code", "text", "hours_text", "point_kind", "grid_kind", "level",
     "services", "number", "stars", "phone", "bool", "hours", "region", "compound",
-    "compounds", "private", "lng", "lat", "lnglat", "wkt"})
+    "compounds", "private", "lng", "lat", "lnglat", "wkt",
+    "wish_kind", "wish_category", "channel", "org_kind", "wish_state", "mobile", "datetime"})
 
 #: How a file import updates a column of an existing row: ``plain`` (set),
 #: ``coalesce`` (set when the new value is not empty), ``json_merge`` (merge keys).
@@ -374,6 +375,76 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             _private(),
         ),
         private=True, code_prefix="PB"),
+    # ---------------------------------------------------------------- residents' side
+    Entity(
+        "org", "orgs", "orgs", "party_orgs", "党组织", None, (
+            Field("code", "code", "组织编码", ("党组织编码",) + _CODE, required=True),
+            Field("name", "text", "组织名称", ("党组织名称", "名称", "name"), required=True),
+            Field("kind", "org_kind", "组织类型", ("类型", "kind"), default=OrgKind.BRANCH.value),
+            _region_field(),
+            Field("branch_code", "code", "对应党支部", ("支部编码", "branch"),
+                  import_name="branch"),
+        ),
+        editable=False, code_prefix="O"),
+    Entity(
+        "member", "members", "members", "members", "党员", None, (
+            Field("code", "code", "党员编号", ("编号",) + _CODE, required=True),
+            _region_field(),
+            Field("org_code", "code", "所在党组织", ("党组织编码", "组织编码", "org"),
+                  import_name="org"),
+            _private(),
+        ),
+        private=True, editable=False, code_prefix="M"),
+    Entity(
+        "wish", "wishes", "wishes", "wishes", "微心愿", "Point", (
+            Field("code", "code", "心愿编号", ("编号",) + _CODE, required=True),
+            Field("kind", "wish_kind", "类型", ("kind",), default=WishKind.WISH.value),
+            Field("title", "text", "心愿", ("心愿内容", "标题", "需求", "title"),
+                  required=True, max_len=60),
+            Field("text", "text", "详细描述", ("描述", "说明", "text"), max_len=500,
+                  public=False),
+            Field("public_text", "text", "公开内容", ("心愿墙内容",), max_len=500),
+            Field("category", "wish_category", "类别", ("心愿类别", "分类", "category"),
+                  default=WishCategory.OTHER.value),
+            _region_field(),
+            Field("point_code", "code", "所属阵地", ("阵地编码", "point"), import_name="point"),
+            Field("grid_code", "code", "所属网格", ("网格编码", "grid"), import_name="grid"),
+            Field("compound_code", "code", "所属小区", ("小区编码", "compound"),
+                  import_name="compound"),
+            Field("budget_yuan", "number", "项目金额（元）", ("金额", "预算", "budget")),
+            Field("channel", "channel", "收集渠道", ("渠道", "来源", "channel"),
+                  default=Channel.ONLINE.value),
+            Field("state", "wish_state", "状态", editable=False, importable=False,
+                  default=WishState.POSTED.value),
+            Field("state_reason", "text", "状态说明", editable=False, importable=False,
+                  max_len=200),
+            Field("resident_score", "stars", "居民评价", editable=False, importable=False),
+            Field("phone_hash", "code", "电话摘要", editable=False, importable=False,
+                  public=False),
+            Field("entered_by", "text", "代录人", editable=False, importable=False,
+                  public=False),
+            *(Field(f"{step}_at", "datetime", label, editable=False, importable=False)
+              for step, label in (("posted", "点单时间"), ("published", "下单时间"),
+                                  ("claimed", "接单时间"), ("fulfilled", "完成时间"),
+                                  ("confirmed", "确认时间"), ("closed", "关闭时间"),
+                                  ("erased", "个人信息删除时间"))),
+            _private(),
+        ),
+        soft_delete=False, private=True, editable=False, code_prefix="W"),
+    Entity(
+        "activity", "activities", "activities", "activities", "阵地活动", None, (
+            Field("code", "code", "活动编号", ("编号",) + _CODE, required=True),
+            Field("point_code", "code", "举办阵地", ("阵地编码", "阵地", "point"),
+                  required=True, import_name="point"),
+            Field("title", "text", "活动名称", ("名称", "活动", "title"), required=True),
+            Field("theme", "text", "活动主题", ("主题", "theme")),
+            Field("starts_at", "datetime", "开始时间", ("开始", "start"), required=True),
+            Field("ends_at", "datetime", "结束时间", ("结束", "end"), required=True),
+            Field("capacity", "number", "名额", ("限额", "人数上限", "capacity")),
+            Field("signups", "number", "报名人数", ("报名", "signups"), default=0),
+            Field("attendance", "number", "参与人次", ("人次", "参加人数", "attendance")),
+        ),
+        region="point", editable=False, code_prefix="A"),
 )}
 
 _LOOKUP: dict[str, Entity] = {}

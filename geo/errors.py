@@ -16,6 +16,8 @@ stable machine-readable ``kind`` — and is the only problem type: field rules
     ├── NotFound             no such point, region, sample ...          (404)
     ├── Forbidden            role or region scope does not allow it     (403)
     ├── Conflict             duplicate code, not deleted ...            (409)
+    │   └── IllegalTransition  a workflow step the state does not allow (409)
+    ├── RateLimited          too many submissions from a phone or IP    (429)
     ├── BackupError          a backup cannot be written or restored (CLI only)
     └── InvalidInput         an input is invalid: ``problems``          (422)
         ├── TableError           a file cannot be read as a table
@@ -34,11 +36,13 @@ __all__ = [
     "ConfigurationError",
     "DatabaseUnavailable",
     "Forbidden",
+    "IllegalTransition",
     "ImportRejected",
     "InvalidInput",
     "NetworkImportError",
     "NotFound",
     "Problem",
+    "RateLimited",
     "ServiceMapError",
     "TableError",
 ]
@@ -85,6 +89,32 @@ class Conflict(ServiceMapError):
     """The request conflicts with the stored state (duplicate code, not deleted)."""
 
     code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    """A workflow step that the record's state does not allow (a wish that is
+    withdrawn cannot be claimed). ``state`` and ``action`` are the slugs; the
+    message names the state in Chinese."""
+
+    code = "illegal-transition"
+
+    def __init__(self, message: str, *, state: str, action: str,
+                 allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.state = state
+        self.action = action
+        self.allowed = allowed
+
+
+class RateLimited(ServiceMapError):
+    """Too many submissions from one phone or address; try again after
+    ``retry_after`` seconds (429)."""
+
+    code = "too-many-requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
 
 
 @dataclass

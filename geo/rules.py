@@ -39,12 +39,19 @@ if TYPE_CHECKING:
     from geo.entities import Field
 from geo.vocab import (
     BOOL_LOOKUP,
+    CHANNEL_EXPECTED,
+    CHANNEL_LOOKUP,
     GRID_KIND_EXPECTED,
     GRID_KIND_LOOKUP,
     KIND_EXPECTED,
     KIND_LOOKUP,
     LEVEL_LOOKUP,
+    ORG_KIND_EXPECTED,
+    ORG_KIND_LOOKUP,
     SERVICE_EXPECTED,
+    WISH_CATEGORY_EXPECTED,
+    WISH_CATEGORY_LOOKUP,
+    WISH_KIND_ZH,
     lookup_service,
     normalize_label,
     split_services,
@@ -67,7 +74,9 @@ __all__ = [
     "check_code",
     "check_hours",
     "check_number",
+    "check_mobile",
     "check_phone",
+    "check_datetime",
     "check_text",
     "grid_kind",
     "hours_from_text",
@@ -272,7 +281,62 @@ RANGES: dict[str, NumberRange] = {
     "population": NumberRange(0, _COUNT_HI, True),
     "workers": NumberRange(0, 10_000, True),
     "members": NumberRange(0, 100_000, True),
+    "budget_yuan": NumberRange(0, 10_000_000, False),
+    "capacity": NumberRange(0, 100_000, True),
+    "signups": NumberRange(0, 100_000, True),
+    "attendance": NumberRange(0, 1_000_000, True),
+    "score": NumberRange(1, 5, True),
 }
+
+#: a mainland mobile number (what a one-time code can be sent to)
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_EXPECTED = "11 位手机号码（如 13800138000）"
+
+
+def check_mobile(value: Any, *, field: str = "phone") -> tuple[str | None, Problem | None]:
+    """A mainland mobile number, normalised to its 11 digits (``+86``, spaces and
+    dashes dropped; full-width digits accepted)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _refuse("missing_value", "不能为空", field, expected=MOBILE_EXPECTED)
+    if not isinstance(value, str):
+        return _refuse("invalid_mobile", "不是手机号码", field, value, MOBILE_EXPECTED)
+    t = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", value))
+    if t.startswith("+86"):
+        t = t[3:]
+    elif t.startswith("0086"):
+        t = t[4:]
+    if not MOBILE_RE.match(t):
+        return _refuse("invalid_mobile", "不是手机号码", field, shorten(value), MOBILE_EXPECTED)
+    return t, None
+
+
+_DATETIME_EXPECTED = "带时区的日期时间（ISO 8601，如 2026-12-05T09:30:00+08:00）"
+
+
+def check_datetime(value: Any, *, field: str) -> tuple[Any, Problem | None]:
+    """An instant with its time zone (ISO 8601 text or an aware ``datetime``);
+    a time without a zone is taken as Beijing time (Asia/Shanghai)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return None, None
+    if isinstance(value, datetime):
+        got = value
+    elif isinstance(value, str):
+        try:
+            got = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return _refuse("invalid_datetime", "不是日期时间", field, shorten(value),
+                           _DATETIME_EXPECTED)
+    else:
+        return _refuse("invalid_datetime", "不是日期时间", field, value, _DATETIME_EXPECTED)
+    if got.tzinfo is None:
+        got = got.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    if not 1990 <= got.year <= 2100:
+        return _refuse("out_of_range", "日期超出范围", field, shorten(value),
+                       "1990—2100 年之间的日期时间")
+    return got, None
 
 
 def check_number(value: Any, *, field: str, rng: NumberRange | None = None
@@ -621,6 +685,12 @@ _VOCABS: dict[str, tuple[Mapping[str, str], str, str, str]] = {
     "point_kind": (KIND_LOOKUP, "unknown_kind", "阵地类型", KIND_EXPECTED),
     "grid_kind": (GRID_KIND_LOOKUP, "unknown_grid_kind", "网格类型", GRID_KIND_EXPECTED),
     "level": (LEVEL_LOOKUP, "invalid_level", "区划级别", "县（区）、镇（街道）或 村（社区）"),
+    "wish_category": (WISH_CATEGORY_LOOKUP, "unknown_category", "心愿类别",
+                      WISH_CATEGORY_EXPECTED),
+    "channel": (CHANNEL_LOOKUP, "unknown_channel", "收集渠道", CHANNEL_EXPECTED),
+    "org_kind": (ORG_KIND_LOOKUP, "unknown_org_kind", "组织类型", ORG_KIND_EXPECTED),
+    "wish_kind": ({normalize_label(w): k for k, zh in WISH_KIND_ZH.items() for w in (k, zh)},
+                  "unknown_wish_kind", "类型", "微心愿 或 微项目"),
 }
 
 
@@ -731,6 +801,16 @@ def _one(f: Field, v: Any, cells: bool) -> tuple[Any, list[Problem]]:
         return out, _list(p)
     if kind == "phone":
         out, p = check_phone(v, field=name)
+        return out, _list(p)
+    if kind == "mobile":
+        if v is None and not f.required:
+            return None, []
+        out, p = check_mobile(v, field=name)
+        return out, _list(p)
+    if kind == "datetime":
+        if v is None:
+            return _missing(f)
+        out, p = check_datetime(v, field=name)
         return out, _list(p)
     if kind == "bool":
         if v is None or (isinstance(v, str) and not v.strip()):

@@ -3,9 +3,13 @@
 A token is a random secret (:func:`secrets.token_urlsafe`) shown once when it is
 created; the database keeps only its SHA-256 hash and a short prefix by which
 operators recognise it in listings.  Each token has one role, ``viewer`` <
-``planner`` < ``admin``, and is scoped to one or more division codes: a token
+``member`` < ``planner`` < ``admin``, and is scoped to one or more division codes: a token
 for ``440507013`` (Longteng street) may act on ``440507013`` and every code
 below it (``440507013001`` ...), and on nothing else.
+
+A ``member`` token acts for one party member or one party organisation (its
+``subject``: ``member:<code>`` or ``org:<code>``): it reads what a viewer
+reads and claims and fulfils wishes of its regions (:mod:`geo.residents`).
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ __all__ = [
 ]
 
 #: Roles in increasing order of power.
-ROLES: tuple[str, ...] = ("viewer", "planner", "admin")
-ROLE_ZH = {"viewer": "查看者", "planner": "规划编辑", "admin": "管理员"}
+ROLES: tuple[str, ...] = ("viewer", "member", "planner", "admin")
+ROLE_ZH = {"viewer": "查看者", "member": "党员/党组织（认领心愿）", "planner": "规划编辑",
+           "admin": "管理员"}
+_SUBJECT_RE = re.compile(r"^(member|org):(\S{1,64})$")
 
 #: Every secret starts with this, so a leaked one is recognisable in logs and scans.
 SECRET_PREFIX = "smt_"
@@ -76,6 +82,8 @@ class Principal:
     regions: tuple[str, ...]
     token_id: int | None = None
     prefix: str | None = None
+    #: whom a member token acts for: ``member:<code>`` or ``org:<code>``
+    subject: str | None = None
 
     @property
     def actor(self) -> str:
@@ -98,6 +106,12 @@ class Principal:
         """Planners and admins may change rows of their regions (and below)."""
         return self.has_role("planner") and region_in_scope(region_code, self.regions)
 
+    @property
+    def claimant(self) -> tuple[str, str] | None:
+        """``("member" | "org", code)`` of a member token, else None."""
+        m = _SUBJECT_RE.match(self.subject or "")
+        return (m.group(1), m.group(2)) if m else None
+
 
 @dataclass
 class TokenInfo:
@@ -112,6 +126,7 @@ class TokenInfo:
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    subject: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -119,8 +134,15 @@ class TokenInfo:
         return self.revoked_at is None
 
 
-def _validate(name: str, role: str, regions: Sequence[str]) -> list[str]:
+def _validate(name: str, role: str, regions: Sequence[str],
+              subject: str | None = None) -> list[str]:
     problems: list[Problem] = []
+    if role == "member" and not _SUBJECT_RE.match(subject or ""):
+        problems.append(Problem("党员令牌须指明代表的党员或党组织", column="subject",
+                                value=subject, expected="member:<党员编号> 或 org:<组织编码>"))
+    if role != "member" and subject:
+        problems.append(Problem("只有党员令牌（member）代表党员或党组织", column="subject",
+                                value=subject, expected="不填"))
     if not name or not name.strip() or len(name) > 200:
         problems.append(Problem("名称不能为空且不超过 200 个字符", column="name", value=name,
                                 expected="非空的名称"))
@@ -143,21 +165,46 @@ def _validate(name: str, role: str, regions: Sequence[str]) -> list[str]:
     return clean
 
 
+def _check_subject(conn: Connection, subject: str, regions: Sequence[str]) -> None:
+    """The member or organisation exists and lies in the token's regions."""
+    m = _SUBJECT_RE.match(subject)
+    assert m is not None
+    table, label = ("members", "党员") if m.group(1) == "member" else ("party_orgs", "党组织")
+    region = conn.execute(text(
+        f"SELECT region_code FROM {table} WHERE code = :c AND deleted_at IS NULL"),
+        {"c": m.group(2)}).scalar_one_or_none()
+    if region is None:
+        raise InvalidInput(f"未找到{label} {m.group(2)!r}", [
+            Problem(f"未找到{label}", column="subject", value=subject,
+                    expected=f"已登记的{label}编号")])
+    if not region_in_scope(region, regions):
+        raise InvalidInput(f"{label} {m.group(2)} 属于 {region}，不在令牌的区划内", [
+            Problem(f"{label}不在令牌的区划内", column="subject", value=subject,
+                    expected="区划: " + "、".join(regions))])
+
+
 def create_token(conn: Connection, *, name: str, role: str, regions: Sequence[str],
-                 note: str | None = None) -> tuple[str, TokenInfo]:
+                 note: str | None = None, subject: str | None = None
+                 ) -> tuple[str, TokenInfo]:
     """Create a token; returns ``(secret, info)``. The secret is not stored and
-    cannot be shown again. The caller owns the transaction."""
-    clean = _validate(name, role, regions)
+    cannot be shown again. A ``member`` token names its ``subject``
+    (``member:<code>`` or ``org:<code>``, of its regions). The caller owns the
+    transaction."""
+    subject = subject.strip() if subject else None
+    clean = _validate(name, role, regions, subject)
+    if subject:
+        _check_subject(conn, subject, clean)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[:SHOWN_CHARS]
     row = conn.execute(text(
-        "INSERT INTO api_tokens (name, note, role, regions, prefix, token_hash) "
-        "VALUES (:name, :note, :role, :regions, :prefix, :hash) "
+        "INSERT INTO api_tokens (name, note, role, regions, prefix, token_hash, subject) "
+        "VALUES (:name, :note, :role, :regions, :prefix, :hash, :subject) "
         "RETURNING id, created_at"),
         {"name": name.strip(), "note": note, "role": role, "regions": clean, "prefix": prefix,
-         "hash": hash_secret(secret)}).one()
+         "hash": hash_secret(secret), "subject": subject}).one()
     return secret, TokenInfo(id=row.id, name=name.strip(), role=role, regions=clean,
-                             prefix=prefix, note=note, created_at=row.created_at)
+                             prefix=prefix, note=note, created_at=row.created_at,
+                             subject=subject)
 
 
 def authenticate(conn: Connection, secret: str) -> Principal | None:
@@ -169,7 +216,7 @@ def authenticate(conn: Connection, secret: str) -> Principal | None:
     if not secret or len(secret) > 200 or not secret.startswith(SECRET_PREFIX):
         return None
     row = conn.execute(text(
-        "SELECT id, name, role, regions, prefix, "
+        "SELECT id, name, role, regions, prefix, subject, "
         "       last_used_at IS NULL OR last_used_at < now() - make_interval(secs => :every) "
         "       AS stale "
         "FROM api_tokens WHERE token_hash = :h AND revoked_at IS NULL"),
@@ -180,16 +227,18 @@ def authenticate(conn: Connection, secret: str) -> Principal | None:
         conn.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"),
                      {"id": row.id})
     return Principal(name=row.name, role=row.role, regions=tuple(row.regions),
-                     token_id=row.id, prefix=row.prefix)
+                     token_id=row.id, prefix=row.prefix, subject=row.subject)
 
 
 def _info(row: Any) -> TokenInfo:
     return TokenInfo(id=row.id, name=row.name, role=row.role, regions=list(row.regions),
                      prefix=row.prefix, note=row.note, created_at=row.created_at,
-                     last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+                     last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+                     subject=row.subject)
 
 
-_COLUMNS = "id, name, note, role, regions, prefix, created_at, last_used_at, revoked_at"
+_COLUMNS = ("id, name, note, role, regions, prefix, created_at, last_used_at, revoked_at, "
+            "subject")
 
 
 def list_tokens(conn: Connection, *, include_revoked: bool = False) -> list[TokenInfo]:

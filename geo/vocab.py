@@ -204,3 +204,132 @@ _SERVICE_SPLIT = re.compile(r"[、,，;；/|\s+]+")
 def split_services(text: str) -> list[str]:
     """The words of a services cell (``党务、政务；养老``)."""
     return [w for w in _SERVICE_SPLIT.split(unicodedata.normalize("NFKC", text)) if w]
+
+
+# --------------------------------------------------------------------------
+# the residents' side: micro-wishes and micro-projects (点单-下单-接单)
+# --------------------------------------------------------------------------
+class WishKind(StrEnum):
+    WISH = "wish"  # 微心愿: a resident's small need
+    PROJECT = "project"  # 微项目: a small project with a budget
+
+
+WISH_KIND_ZH: dict[str, str] = {WishKind.WISH.value: "微心愿", WishKind.PROJECT.value: "微项目"}
+
+
+class WishCategory(StrEnum):
+    ELDERLY = "elderly"  # 为老助老
+    CHILDREN = "children"  # 关爱儿童
+    HARDSHIP = "hardship"  # 困难帮扶
+    HEALTH = "health"  # 医疗健康
+    STUDY = "study"  # 助学圆梦
+    HOME_REPAIR = "home_repair"  # 居家维修
+    ENVIRONMENT = "environment"  # 环境整治
+    CULTURE = "culture"  # 文体活动
+    CONVENIENCE = "convenience"  # 便民服务
+    OTHER = "other"  # 其他
+
+
+WISH_CATEGORY_ZH: dict[str, str] = {
+    WishCategory.ELDERLY.value: "为老助老",
+    WishCategory.CHILDREN.value: "关爱儿童",
+    WishCategory.HARDSHIP.value: "困难帮扶",
+    WishCategory.HEALTH.value: "医疗健康",
+    WishCategory.STUDY.value: "助学圆梦",
+    WishCategory.HOME_REPAIR.value: "居家维修",
+    WishCategory.ENVIRONMENT.value: "环境整治",
+    WishCategory.CULTURE.value: "文体活动",
+    WishCategory.CONVENIENCE.value: "便民服务",
+    WishCategory.OTHER.value: "其他",
+}
+#: normalised word -> wish category slug
+WISH_CATEGORY_LOOKUP = _lookup({
+    WishCategory.ELDERLY.value: (WISH_CATEGORY_ZH["elderly"], "助老", "养老", "长者", "老人"),
+    WishCategory.CHILDREN.value: (WISH_CATEGORY_ZH["children"], "儿童", "关爱青少年", "青少年"),
+    WishCategory.HARDSHIP.value: (WISH_CATEGORY_ZH["hardship"], "帮扶", "困难", "扶贫", "帮困"),
+    WishCategory.HEALTH.value: (WISH_CATEGORY_ZH["health"], "医疗", "健康", "义诊"),
+    WishCategory.STUDY.value: (WISH_CATEGORY_ZH["study"], "助学", "学习", "教育"),
+    WishCategory.HOME_REPAIR.value: (WISH_CATEGORY_ZH["home_repair"], "维修", "家电维修"),
+    WishCategory.ENVIRONMENT.value: (WISH_CATEGORY_ZH["environment"], "环境", "环境卫生",
+                                     "人居环境"),
+    WishCategory.CULTURE.value: (WISH_CATEGORY_ZH["culture"], "文化", "文体", "文艺"),
+    WishCategory.CONVENIENCE.value: (WISH_CATEGORY_ZH["convenience"], "便民", "生活服务"),
+    WishCategory.OTHER.value: (WISH_CATEGORY_ZH["other"], "其它"),
+})
+WISH_CATEGORY_EXPECTED = "、".join(WISH_CATEGORY_ZH.values())
+
+
+class Channel(StrEnum):
+    """How a wish reached the village (staff enter those not posted online)."""
+
+    ONLINE = "online"  # 居民在线提交（服务地图/小程序）
+    DUAL_REPORT = "dual_report"  # 双报到系统
+    WECHAT_GROUP = "wechat_group"  # 微信群
+    SOCIAL_WORKER = "social_worker"  # 社工
+    GRID_WORKER = "grid_worker"  # 网格员
+    HOME_VISIT = "home_visit"  # 入户走访
+    WALK_IN = "walk_in"  # 到阵地登记
+
+
+CHANNEL_ZH: dict[str, str] = {
+    Channel.ONLINE.value: "居民在线提交",
+    Channel.DUAL_REPORT.value: "双报到系统",
+    Channel.WECHAT_GROUP.value: "微信群",
+    Channel.SOCIAL_WORKER.value: "社工收集",
+    Channel.GRID_WORKER.value: "网格员收集",
+    Channel.HOME_VISIT.value: "入户走访",
+    Channel.WALK_IN.value: "到阵地登记",
+}
+CHANNEL_LOOKUP = _lookup({
+    Channel.ONLINE.value: (CHANNEL_ZH["online"], "在线", "线上", "小程序", "服务地图"),
+    Channel.DUAL_REPORT.value: (CHANNEL_ZH["dual_report"], "双报到"),
+    Channel.WECHAT_GROUP.value: (CHANNEL_ZH["wechat_group"], "微信"),
+    Channel.SOCIAL_WORKER.value: (CHANNEL_ZH["social_worker"], "社工"),
+    Channel.GRID_WORKER.value: (CHANNEL_ZH["grid_worker"], "网格员"),
+    Channel.HOME_VISIT.value: (CHANNEL_ZH["home_visit"], "走访", "入户"),
+    Channel.WALK_IN.value: (CHANNEL_ZH["walk_in"], "现场登记", "窗口"),
+})
+CHANNEL_EXPECTED = "、".join(CHANNEL_ZH.values())
+
+
+class WishState(StrEnum):
+    """States of the 点单-下单-接单 workflow (:mod:`geo.residents.workflow`)."""
+
+    POSTED = "posted"  # 居民点单（待审核）
+    PUBLISHED = "published"  # 村居下单（待认领）
+    REJECTED = "rejected"  # 未通过审核
+    CLAIMED = "claimed"  # 党员接单
+    FULFILLED = "fulfilled"  # 已完成（待居民确认）
+    CONFIRMED = "confirmed"  # 居民已确认
+    WITHDRAWN = "withdrawn"  # 居民撤回
+    EXPIRED = "expired"  # 已过期
+
+
+WISH_STATE_ZH: dict[str, str] = {
+    WishState.POSTED.value: "待审核",
+    WishState.PUBLISHED.value: "待认领",
+    WishState.REJECTED.value: "未通过审核",
+    WishState.CLAIMED.value: "已认领",
+    WishState.FULFILLED.value: "已完成待确认",
+    WishState.CONFIRMED.value: "已确认完成",
+    WishState.WITHDRAWN.value: "已撤回",
+    WishState.EXPIRED.value: "已过期",
+}
+
+
+class OrgKind(StrEnum):
+    BRANCH = "branch"  # 党支部（村居、小区、两新组织）
+    DUAL_REPORT = "dual_report"  # 双报到单位党组织
+    COMMITTEE = "committee"  # 党委、党总支
+
+
+ORG_KIND_ZH: dict[str, str] = {OrgKind.BRANCH.value: "党支部",
+                               OrgKind.DUAL_REPORT.value: "双报到单位党组织",
+                               OrgKind.COMMITTEE.value: "党委（党总支）"}
+ORG_KIND_LOOKUP = _lookup({
+    OrgKind.BRANCH.value: (ORG_KIND_ZH["branch"], "支部", "党小组"),
+    OrgKind.DUAL_REPORT.value: (ORG_KIND_ZH["dual_report"], "双报到", "报到单位", "机关党组织",
+                                "企业党组织"),
+    OrgKind.COMMITTEE.value: (ORG_KIND_ZH["committee"], "党委", "党总支"),
+})
+ORG_KIND_EXPECTED = "、".join(ORG_KIND_ZH.values())

@@ -1,6 +1,7 @@
 """``servicemap token create|list|revoke``: API tokens for planners and viewers.
 
     servicemap token create --role planner --region 440507013 --name "龙腾街道规划"
+    servicemap token create --role member --region 440104013 --subject member:MH-M0001
     servicemap token list [--all]
     servicemap token revoke <id or prefix>
 
@@ -19,7 +20,7 @@ from geo.tokens import ROLES, create_token, list_tokens, revoke_token
 
 
 def register(sub) -> None:
-    p = sub.add_parser("token", help="API tokens (roles viewer < planner < admin, "
+    p = sub.add_parser("token", help="API tokens (roles viewer < member < planner < admin, "
                                      "scoped to regions)")
     actions = p.add_subparsers(dest="action", required=True)
     c = actions.add_parser("create", help="create a token and print its secret once")
@@ -29,6 +30,9 @@ def register(sub) -> None:
                         "repeat for several")
     c.add_argument("--name", help="who or what holds it (default: role and regions)")
     c.add_argument("--note")
+    c.add_argument("--subject", metavar="member:CODE|org:CODE",
+                   help="whom a member token acts for: a party member or organisation "
+                        "(required with --role member)")
     c.add_argument("--json", action="store_true", help="print JSON")
     c.set_defaults(func=cmd_token_create)
     ls = actions.add_parser("list", help="list tokens (never their secrets)")
@@ -48,12 +52,13 @@ def cmd_token_create(args, settings: Settings) -> int:
     name = args.name or f"{args.role}@{','.join(regions)}"
     with engine.begin() as conn:
         secret, info = create_token(conn, name=name, role=args.role, regions=regions,
-                                    note=args.note)
+                                    note=args.note, subject=args.subject)
         known = set(conn.execute(text("SELECT code FROM regions WHERE code = ANY(:c)"),
                                  {"c": info.regions}).scalars())
     if args.json:
         say(json.dumps({"id": info.id, "token": secret, "prefix": info.prefix,
-                        "name": info.name, "role": info.role, "regions": info.regions},
+                        "name": info.name, "role": info.role, "regions": info.regions,
+                        "subject": info.subject},
                        ensure_ascii=False))
     else:
         say(f"token {info.id} created: {info.name} ({info.role}; regions "

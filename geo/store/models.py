@@ -17,16 +17,27 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from geo.vocab import INPUT_CRS, CircleMethod, GridKind, PointKind, RegionLevel
+from geo.vocab import (
+    INPUT_CRS,
+    CircleMethod,
+    GridKind,
+    OrgKind,
+    PointKind,
+    RegionLevel,
+    WishKind,
+    WishState,
+)
 
 
 def _in(column: str, values) -> str:
@@ -325,14 +336,17 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
     __table_args__ = (
-        CheckConstraint(_in("role", ("viewer", "planner", "admin")), name="api_tokens_role"),
+        CheckConstraint(_in("role", ("viewer", "member", "planner", "admin")),
+                        name="api_tokens_role"),
         CheckConstraint("cardinality(regions) >= 1", name="api_tokens_regions"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
-    #: "viewer" < "planner" < "admin"
+    #: "viewer" < "member" < "planner" < "admin"
     role: Mapped[str] = mapped_column(String(16))
+    #: a member token acts for one member or organisation: ``member:<code>`` / ``org:<code>``
+    subject: Mapped[str | None] = mapped_column(Text)
     #: division codes the token may act on (each with everything below it)
     regions: Mapped[list[str]] = mapped_column(ARRAY(String(12)))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
@@ -413,3 +427,207 @@ class CoverageSnapshotArea(Base):
     population_covered: Mapped[int] = mapped_column(BigInteger)
     compounds: Mapped[int] = mapped_column(BigInteger)
     compounds_covered: Mapped[float] = mapped_column(Float)
+
+
+# --------------------------------------------------------------------------
+# the residents' side (geo.residents)
+# --------------------------------------------------------------------------
+def _ref(table: str, *, nullable: bool = True, length: int = 64,
+         ondelete: str | None = None, index: bool = False) -> Mapped:
+    return mapped_column(String(length), ForeignKey(f"{table}.code", onupdate="CASCADE",
+                                                    ondelete=ondelete),
+                         nullable=nullable, index=index)
+
+
+class PartyOrg(Base, Timestamps):
+    """A party organisation that claims wishes and projects: a branch (党支部)
+    or a 双报到 organisation of a unit that reports to the community."""
+
+    __tablename__ = "party_orgs"
+    __table_args__ = (
+        CheckConstraint(_in("kind", [v.value for v in OrgKind]), name="party_orgs_kind"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), server_default=OrgKind.BRANCH.value)
+    region_code: Mapped[str] = _ref("regions", nullable=False, length=12, index=True)
+    branch_code: Mapped[str | None] = _ref("party_branches", ondelete="SET NULL")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Member(Base, Timestamps):
+    """A party member who claims wishes (党员); name and phone are personal data."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    region_code: Mapped[str] = _ref("regions", nullable=False, length=12, index=True)
+    org_code: Mapped[str | None] = _ref("party_orgs", ondelete="SET NULL", index=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    #: personal data (name, phone): never served publicly
+    private: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Wish(Base, Timestamps):
+    """A micro-wish (微心愿) or micro-project (微项目) and its workflow state."""
+
+    __tablename__ = "wishes"
+    __table_args__ = (
+        CheckConstraint(_in("kind", [v.value for v in WishKind]), name="wishes_kind"),
+        CheckConstraint(_in("state", [v.value for v in WishState]), name="wishes_state"),
+        CheckConstraint("budget_yuan IS NULL OR budget_yuan >= 0", name="wishes_budget"),
+        CheckConstraint("resident_score IS NULL OR resident_score BETWEEN 1 AND 5",
+                        name="wishes_resident_score"),
+        _valid("wishes"),
+        _gist("wishes"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default=WishKind.WISH.value)
+    title: Mapped[str] = mapped_column(Text)
+    #: the resident's own words (may name people): staff only
+    text: Mapped[str | None] = mapped_column(Text)
+    #: the moderated text shown on the public wish wall
+    public_text: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(16), server_default="other")
+    region_code: Mapped[str] = _ref("regions", nullable=False, length=12, index=True)
+    point_code: Mapped[str | None] = _ref("service_points", ondelete="SET NULL")
+    grid_code: Mapped[str | None] = _ref("grid_cells", ondelete="SET NULL", index=True)
+    compound_code: Mapped[str | None] = _ref("compounds", ondelete="SET NULL")
+    #: the exact location (a home): staff only; public answers use the grid cell
+    geom = _geom("POINT", nullable=True)
+    budget_yuan: Mapped[float | None] = mapped_column(Numeric(12, 1))
+    channel: Mapped[str] = mapped_column(String(16), server_default="online")
+    state: Mapped[str] = mapped_column(String(16), server_default=WishState.POSTED.value,
+                                       index=True)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    resident_score: Mapped[int | None] = mapped_column(SmallInteger)
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    #: personal data (resident's name, phone, address): erased on withdrawal
+    private: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    entered_by: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class WishClaim(Base):
+    """A claim of a wish by a member (and the member's organisation) or by an
+    organisation; a wish may have several."""
+
+    __tablename__ = "wish_claims"
+    __table_args__ = (
+        CheckConstraint("member_code IS NOT NULL OR org_code IS NOT NULL",
+                        name="wish_claims_claimant"),
+        CheckConstraint("points >= 0", name="wish_claims_points"),
+        Index("wish_claims_once", "wish_code", text("COALESCE(member_code, '')"),
+              text("COALESCE(org_code, '')"), unique=True),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wish_code: Mapped[str] = _ref("wishes", nullable=False, ondelete="CASCADE", index=True)
+    member_code: Mapped[str | None] = _ref("members", ondelete="SET NULL")
+    org_code: Mapped[str | None] = _ref("party_orgs", ondelete="SET NULL")
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    #: the resident accepted this claimant: from now on it sees the contact
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: 积分 earned when the wish is fulfilled
+    points: Mapped[int] = mapped_column(Integer, server_default="0")
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class WishEvent(Base):
+    """One step of a wish's workflow: who moved it from which state to which."""
+
+    __tablename__ = "wish_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    wish_code: Mapped[str] = _ref("wishes", nullable=False, ondelete="CASCADE", index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    action: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(Text)
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Activity(Base, Timestamps):
+    """An activity held at a position (月月有活动)."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="activities_span"),
+        CheckConstraint("(capacity IS NULL OR capacity >= 0) AND signups >= 0 AND "
+                        "(attendance IS NULL OR attendance >= 0)", name="activities_counts"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    point_code: Mapped[str] = _ref("service_points", nullable=False, ondelete="CASCADE",
+                                   index=True)
+    title: Mapped[str] = mapped_column(Text)
+    theme: Mapped[str | None] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    signups: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: person-times (人次) who came
+    attendance: Mapped[int | None] = mapped_column(Integer)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Rating(Base):
+    """A resident's rating of a position: one per phone, position and period."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        CheckConstraint("score BETWEEN 1 AND 5", name="ratings_score"),
+        UniqueConstraint("point_code", "period", "phone_hash", name="ratings_once"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    point_code: Mapped[str] = _ref("service_points", nullable=False, ondelete="CASCADE",
+                                   index=True)
+    #: the rating period (``2026Q4``)
+    period: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    #: keyed hash of the phone (the phone itself is never stored for a rating)
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class OtpCode(Base):
+    """A one-time code sent to a phone (only hashes are stored)."""
+
+    __tablename__ = "otp_codes"
+    __table_args__ = (Index("ix_otp_codes_phone_hash", "phone_hash", "created_at"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AppSecret(Base):
+    """Keys that never leave the database (the key of the phone hashes)."""
+
+    __tablename__ = "app_secrets"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -13,9 +13,11 @@ Three roles, each doing one thing:
 * **reader** (``servicemap_reader``, every transaction read-only) serves the
   web app's public read paths: anonymous GETs, tiles, pages and the
   nearest-by-walk snapshot. It may ``SELECT`` only, and not what is private:
-  not ``api_tokens`` or ``audit_log`` at all, and not the columns of personal
-  data (the ``private`` column of every entity that has one) or who saved a
-  coverage snapshot (:func:`hidden_columns`). A public route that reached for
+  not ``api_tokens``, ``audit_log``, ``otp_codes`` or ``app_secrets`` at all,
+  and not the columns of personal data (the ``private`` column of every entity
+  that has one; a wish's own words, exact location and phone hash; a rating's
+  phone hash and comment) or who saved a coverage snapshot
+  (:func:`hidden_columns`). A public route that reached for
   them would fail instead of leaking them.
 
 :func:`grant_reader` (run by the owner after every migration, idempotent)
@@ -39,7 +41,8 @@ OWNER = "servicemap_owner"
 READER = "servicemap_reader"
 
 #: tables the reader may not read at all
-HIDDEN_TABLES: tuple[str, ...] = ("api_tokens", "audit_log", "alembic_version")
+HIDDEN_TABLES: tuple[str, ...] = ("api_tokens", "audit_log", "alembic_version", "otp_codes",
+                                  "app_secrets")
 
 
 def hidden_columns() -> dict[str, tuple[str, ...]]:
@@ -48,6 +51,10 @@ def hidden_columns() -> dict[str, tuple[str, ...]]:
     out = {e.table: ("private",) for e in ENTITIES.values() if e.private}
     out["coverage_snapshots"] = ("actor",)
     out["scenarios"] = ("actor",)
+    # a wish's own words, exact location (a home), phone hash and who typed it in
+    out["wishes"] = ("private", "text", "geom", "phone_hash", "entered_by")
+    out["wish_events"] = ("actor", "reason")
+    out["ratings"] = ("phone_hash", "comment")
     return out
 
 
