@@ -1514,6 +1514,29 @@ def build_layout(
     return layout
 
 
+def add_grids(rng: np.random.Generator, layout: Layout, counts: Sequence[int]) -> None:
+    """Split every region of a layout built without grids into ``counts[i]`` grid cells.
+
+    For dense towns whose short blocks leave too few compound sites inside
+    small grid cells: the cells are drawn after the compounds, so a compound
+    may straddle two cells and belongs to the one holding its point on surface
+    (``layout.compound_grid``). Sets ``grid_geoms``, ``grid_region`` and
+    ``compound_grid`` in place.
+    """
+    geoms, owner = _grids(rng, layout.region_geoms, counts, layout.water_zone)
+    rep = shapely.point_on_surface(layout.compound_geoms)
+    qi, gi = shapely.STRtree(geoms).query(rep, predicate="covered_by")
+    same = owner[gi] == layout.compound_region[qi]
+    qi, gi = qi[same], gi[same]
+    grid = np.full(len(rep), -1, dtype=np.int64)
+    order = np.lexsort((gi, qi))
+    first = np.unique(qi[order], return_index=True)[1]
+    grid[qi[order][first]] = gi[order][first]
+    if (grid < 0).any():
+        raise RuntimeError(f"{int((grid < 0).sum())} compounds outside every grid cell")
+    layout.grid_geoms, layout.grid_region, layout.compound_grid = geoms, owner, grid
+
+
 def _compound_names(rng: np.random.Generator, spec: TownSpec, n: int) -> list[str]:
     """``n`` distinct compound names from the spec's word and suffix pools."""
     combos = [w + s for w in spec.compound_words for s in spec.compound_suffixes]
@@ -1540,6 +1563,8 @@ class PointDraft:
     stars: int | None
     region: int | None = None
     address_suffix: str = ""
+    #: a published address used as is (otherwise one is made from the nearest arterial)
+    address: str | None = None
 
 
 _STATION_EXTRAS = (
@@ -1752,7 +1777,8 @@ def assemble(
             "kind": [d.kind.value for d in points],
             "region_code": [layout.region_codes[r] for r in region_idx],
             "address": [
-                layout.address(d.xy, int(r), d.address_suffix)
+                d.address if d.address is not None
+                else layout.address(d.xy, int(r), d.address_suffix)
                 for d, r in zip(points, region_idx, strict=True)
             ],
             "hours": [hours_dict(d.hours_text) for d in points],

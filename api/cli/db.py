@@ -21,7 +21,7 @@ def register(sub) -> None:
     rs.add_argument("file", help="backup file written by `servicemap backup`")
     rs.set_defaults(func=cmd_restore)
     ls = sub.add_parser("load-sample", help="generate and load a sample town")
-    ls.add_argument("name", choices=["lishui", "longteng"])
+    ls.add_argument("name", choices=["lishui", "longteng", "meihuacun"])
     ls.add_argument("--no-circles", action="store_true",
                     help="do not compute the service circles after loading (the planner map "
                          "and coverage then say which command to run)")

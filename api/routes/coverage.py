@@ -74,7 +74,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 RegionQ = Annotated[str | None, Query(
     pattern=REGION, description="division code (town or village; default: the only town)",
-    openapi_examples={"lishui": {"value": "440605126"}, "longteng": {"value": "440507013"}})]
+    openapi_examples={"lishui": {"value": "440605126"}, "longteng": {"value": "440507013"},
+                      "meihuacun": {"value": "440104013"}})]
 MinutesQ = Annotated[float | None, Query(ge=1, le=60, description="walking minutes of the "
                                                                    "circles (default 10)")]
 ProfileQ = Annotated[Profile | None, Query(description="walking profile (default elderly)")]

@@ -1,5 +1,6 @@
 """The loaded samples reproduce the published facts (FACTS.md; articles
-000_*.txt / 004_*.txt for Lishui, 001_*.txt for Longteng) and are valid."""
+000_*.txt / 004_*.txt for Lishui, 001_*.txt for Longteng, 003_*.txt for
+Meihuacun) and are valid."""
 
 from __future__ import annotations
 
@@ -119,3 +120,54 @@ def test_reloading_a_sample_replaces_it(samples_engine, samples):
     with samples_engine.connect() as c:
         assert scalar(c, "SELECT count(*) FROM service_points") == before
         assert scalar(c, "SELECT count(*) FROM network_edges") == edges
+
+
+def test_meihuacun_loads_into_a_scratch_database(pg_cluster):
+    """梅花村街道 (003_*.txt) loads into a fresh database: every table holds as many
+    rows as the generated frames, the center keeps its published attributes."""
+    from sqlalchemy import create_engine, text
+
+    import data
+    from data.loading import load_sample
+    from geo.store.migrate import upgrade
+
+    s = data.generate("meihuacun")
+    url = pg_cluster.create_database("sm_meihuacun")
+    upgrade(url)
+    eng = create_engine(url)
+    try:
+        counts = load_sample(eng, s, log=lambda m: None)
+        with eng.connect() as c:
+            def n(sql: str) -> int:
+                return scalar(c, sql)
+
+            assert counts["points"] == n("SELECT count(*) FROM service_points") == len(s.points)
+            assert n("SELECT count(*) FROM regions WHERE code LIKE '440104013%'") \
+                == len(s.regions) == 16
+            assert scalar(c, "SELECT name FROM regions WHERE code = '440104'") == "越秀区"
+            assert counts["grids"] == n("SELECT count(*) FROM grid_cells") == len(s.grids)
+            assert counts["compounds"] == n("SELECT count(*) FROM compounds") \
+                == len(s.compounds)
+            assert counts["buildings"] == n("SELECT count(*) FROM buildings") \
+                == len(s.buildings)
+            assert counts["branches"] == n("SELECT count(*) FROM party_branches") \
+                == len(s.branches)
+            assert n("SELECT count(*) FROM branch_compounds") \
+                == sum(len(x) for x in s.branches["compound_codes"])
+            assert counts["network_nodes"] == n(
+                "SELECT count(*) FROM network_nodes WHERE dataset = 'meihuacun'") == len(s.nodes)
+            assert counts["network_edges"] == n(
+                "SELECT count(*) FROM network_edges WHERE dataset = 'meihuacun'") == len(s.edges)
+            assert n("SELECT count(*) FROM water_areas") == len(s.water)
+            assert n("SELECT sum(population) FROM buildings") == s.buildings["population"].sum()
+            center = c.execute(text(
+                "SELECT name, address, region_code, floor_area_m2, services FROM service_points "
+                "WHERE kind = 'town_center'")).one()
+            assert center.name == "梅花村街道党群服务中心"
+            assert center.address == "梅花村街道杨箕社区杨箕雄镇大街20号"
+            assert (center.region_code, center.floor_area_m2) == ("440104013015", 2000)
+            assert len(center.services) == 7
+            assert n("SELECT count(*) FROM service_points p JOIN regions r "
+                     "ON r.code = '440104013' WHERE NOT ST_Covers(r.geom, p.geom)") == 0
+    finally:
+        eng.dispose()

@@ -1,8 +1,9 @@
 """The synthetic sample towns reproduce the published facts and are consistent.
 
 Facts: FACTS.md (articles 000_*.txt / 004_*.txt for Lishui 里水镇, 001_*.txt for
-Longteng 龙腾街道). Metric checks run in the UTM zone of each town
-(EPSG:32649 for Lishui, EPSG:32650 for Longteng).
+Longteng 龙腾街道, 003_*.txt for Meihuacun 梅花村街道). Metric checks run in the
+UTM zone of each town (EPSG:32649 for Lishui and Meihuacun, EPSG:32650 for
+Longteng).
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from data.synth import hours_dict
 from geo.vocab import PointKind, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-UTM = {"lishui": 32649, "longteng": 32650}
-TOWN = {"lishui": "440605126", "longteng": "440507013"}
+UTM = {"lishui": 32649, "longteng": 32650, "meihuacun": 32649}
+TOWN = {"lishui": "440605126", "longteng": "440507013", "meihuacun": "440104013"}
+TOWN_NAME = {"lishui": "里水镇", "longteng": "龙腾街道", "meihuacun": "梅花村街道"}
+AREA_CODE = {"lishui": "0757", "longteng": "0754", "meihuacun": "020"}
+PREFIX = {"lishui": "LS-", "longteng": "LT-", "meihuacun": "MH-"}
+#: samples with grid cells and compound party branches
+WITH_GRIDS = ("longteng", "meihuacun")
 FRAMES = ("regions", "points", "grids", "compounds", "buildings", "nodes", "edges", "water")
 DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
@@ -42,6 +48,11 @@ def lishui(samples):
 @pytest.fixture(scope="module")
 def longteng(samples):
     return samples["longteng"]
+
+
+@pytest.fixture(scope="module")
+def meihuacun(samples):
+    return samples["meihuacun"]
 
 
 def _csv_villages(town: str) -> dict[str, str]:
@@ -64,6 +75,7 @@ def test_bundled_divisions_copy_is_used_and_complete():
     assert divisions_csv_path() == ROOT / "data" / "divisions.csv"
     assert len(villages("440605126")) == 39
     assert len(villages("440507013")) == 5
+    assert len(villages("440104013")) == 15
     names = division_names()
     assert names["440605126"] == "里水镇" and names["440605"] == "南海区"
 
@@ -120,7 +132,7 @@ def test_lishui_facts(lishui):
     assert (lishui.compounds["region_code"] == "440605126051").sum() == 12
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_regions_are_the_real_divisions(samples, name):
     r = samples[name].regions
     town = r[r["level"] == "town"]
@@ -156,10 +168,101 @@ def test_longteng_facts(longteng):
     assert g["workers"].sum() == 12
 
 
-def test_longteng_branch_seats_define_the_branch_grids(longteng):
-    g = _metric(longteng.grids, "longteng")
-    k = _metric(longteng.compounds, "longteng").set_index("code")
-    seats = shapely.point_on_surface(k.loc[longteng.branches["seat_compound_code"]].geometry.values)
+#: 梅花村街道's 15 communities (divisions.csv, written out here on purpose)
+MEIHUACUN_COMMUNITIES = {
+    "440104013001": "福今社区居民委员会",
+    "440104013002": "梅花村社区居民委员会",
+    "440104013003": "水均社区居民委员会",
+    "440104013004": "共和西社区居民委员会",
+    "440104013005": "西元岗社区居民委员会",
+    "440104013006": "共和社区居民委员会",
+    "440104013007": "共和东社区居民委员会",
+    "440104013008": "共和苑社区居民委员会",
+    "440104013009": "中山一社区居民委员会",
+    "440104013010": "东兴南社区居民委员会",
+    "440104013011": "东兴中社区居民委员会",
+    "440104013012": "梅东社区居民委员会",
+    "440104013013": "东风二社区居民委员会",
+    "440104013014": "环市东社区居民委员会",
+    "440104013015": "杨箕社区居民委员会",
+}
+
+
+def test_meihuacun_facts(meihuacun):
+    r = meihuacun.regions
+    town = r[r["level"] == "town"]
+    assert town[["code", "name", "parent_code"]].values.tolist() == [
+        ["440104013", "梅花村街道", "440104"]
+    ]
+    vill = r[r["level"] == "village"]
+    assert dict(zip(vill["code"], vill["name"], strict=True)) == MEIHUACUN_COMMUNITIES
+    p = meihuacun.points
+    assert p["kind"].value_counts().to_dict() == {
+        "town_center": 1,
+        "village_center": 15,
+        "station": 30,
+    }
+    # the street center (003_*.txt): 杨箕雄镇大街20号, about 2,000 m², 7 functions;
+    # it houses the 杨箕社区 committee
+    c = p[p["kind"] == "town_center"].iloc[0]
+    assert c["name"] == "梅花村街道党群服务中心"
+    assert c["address"] == "梅花村街道杨箕社区杨箕雄镇大街20号"
+    assert c["floor_area_m2"] == 2000.0
+    assert c["region_code"] == "440104013015"
+    assert c["services"] == [
+        "party",
+        "government",
+        "elderly_care",
+        "migrants",
+        "mass_orgs",
+        "culture",
+        "think_tank",
+    ]
+    assert c["phone"].startswith("020-")
+    # one center per community, in it
+    vc = p[p["kind"] == "village_center"]
+    assert sorted(vc["region_code"]) == sorted(MEIHUACUN_COMMUNITIES)
+    assert all(
+        n == f"{MEIHUACUN_COMMUNITIES[code].removesuffix('居民委员会')}党群服务中心"
+        for n, code in zip(vc["name"], vc["region_code"], strict=True)
+    )
+    # every point inside the street (as stored, and 5 m inside in metres)
+    town_geom = town.geometry.item()
+    assert shapely.covers(town_geom, p.geometry.values).all()
+    town_m = _metric(town, "meihuacun").geometry.item()
+    pm = _metric(p, "meihuacun").geometry.values
+    assert shapely.contains(town_m.buffer(-5.0), pm).all()
+    # a dense inner-city street: many compounds, 共和苑 among them
+    k = meihuacun.compounds
+    assert len(k) == 70
+    assert k.loc[k["name"] == "共和苑", "region_code"].tolist() == ["440104013008"]
+    assert len(meihuacun.buildings) >= 1000
+    # 3 grids a community; branches: at most 2 a community, no compound twice
+    g = meihuacun.grids
+    assert g.groupby("region_code").size().to_dict() == dict.fromkeys(MEIHUACUN_COMMUNITIES, 3)
+    assert g["workers"].between(1, 2).all()
+    b = meihuacun.branches
+    assert b.groupby("region_code").size().max() <= 2
+    members = [c for codes in b["compound_codes"] for c in codes]
+    assert len(members) == len(set(members))
+    assert 0.8 <= len(members) / len(k) < 1.0
+    pop = k.set_index("code")["population"]
+    for region, seats in b.groupby("region_code")["seat_compound_code"]:
+        best = pop[k.set_index("code")["region_code"] == region].nlargest(len(seats))
+        assert set(seats) == set(best.index)
+    # deterministic with the seed; another seed, another street of the same make
+    _assert_same(meihuacun, data.generate("meihuacun"))
+    other = data.generate("meihuacun", seed=7)
+    assert len(other.points) == 46 and len(other.compounds) == 70
+    assert not other.points.geometry.geom_equals(meihuacun.points.geometry).all()
+
+
+@pytest.mark.parametrize("name", WITH_GRIDS)
+def test_branch_seats_define_the_branch_grids(samples, name):
+    s = samples[name]
+    g = _metric(s.grids, name)
+    k = _metric(s.compounds, name).set_index("code")
+    seats = shapely.point_on_surface(k.loc[s.branches["seat_compound_code"]].geometry.values)
     seat_grids = set()
     for pt in seats:
         hit = g[g.contains(pt)]
@@ -168,13 +271,17 @@ def test_longteng_branch_seats_define_the_branch_grids(longteng):
     assert seat_grids == set(g.loc[g["has_branch"], "code"])
 
 
-def test_longteng_grids_partition_communities_and_hold_compounds(longteng):
-    g = _metric(longteng.grids, "longteng")
-    r = _metric(longteng.regions, "longteng").set_index("code")
+@pytest.mark.parametrize("name", WITH_GRIDS)
+def test_grids_partition_communities_and_hold_compounds(samples, name):
+    """Every compound's point on surface lies in one grid cell of its community
+    (Meihuacun's cells are drawn after the compounds, which may straddle two)."""
+    s = samples[name]
+    g = _metric(s.grids, name)
+    r = _metric(s.regions, name).set_index("code")
     for code, cells in g.groupby("region_code"):
         union = shapely.union_all(cells.geometry.values)
         assert abs(union.area - r.loc[code].geometry.area) / union.area < 1e-3
-    k = _metric(longteng.compounds, "longteng")
+    k = _metric(s.compounds, name)
     reps = shapely.point_on_surface(k.geometry.values)
     for pt, region in zip(reps, k["region_code"], strict=True):
         hit = g[g.covers(pt)]
@@ -184,7 +291,7 @@ def test_longteng_grids_partition_communities_and_hold_compounds(longteng):
 # -- geometry ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_frames_are_valid_wgs84_and_synthetic(samples, name):
     s = samples[name]
     assert s.synthetic is True
@@ -199,7 +306,9 @@ def test_frames_are_valid_wgs84_and_synthetic(samples, name):
     assert len(s.water) >= 1 and s.water["name"].str.len().gt(0).all()
 
 
-@pytest.mark.parametrize("name,lo,hi", [("lishui", 140, 160), ("longteng", 8, 12)])
+@pytest.mark.parametrize(
+    "name,lo,hi", [("lishui", 140, 160), ("longteng", 8, 12), ("meihuacun", 2.5, 3.5)]
+)
 def test_villages_partition_the_town(samples, name, lo, hi):
     r = _metric(samples[name].regions, name)
     town = r[r["level"] == "town"].geometry.item()
@@ -212,7 +321,10 @@ def test_villages_partition_the_town(samples, name, lo, hi):
     assert shapely.symmetric_difference(union, town).area / town.area < 1e-3
 
 
-@pytest.mark.parametrize("name,lo,hi", [("lishui", 480_000, 520_000), ("longteng", 60_000, 90_000)])
+@pytest.mark.parametrize(
+    "name,lo,hi",
+    [("lishui", 480_000, 520_000), ("longteng", 60_000, 90_000), ("meihuacun", 95_000, 110_000)],
+)
 def test_population(samples, name, lo, hi):
     s = samples[name]
     b, k = s.buildings, s.compounds
@@ -236,7 +348,7 @@ def test_lishui_sizes(lishui):
     assert 10_000 <= len(lishui.edges) <= 40_000
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_compounds_and_buildings_are_consistent(samples, name):
     s = samples[name]
     k = _metric(s.compounds, name)
@@ -255,7 +367,7 @@ def test_compounds_and_buildings_are_consistent(samples, name):
     assert not shapely.intersects(b.geometry.values, water).any()
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_points(samples, name):
     s = samples[name]
     p = s.points
@@ -267,9 +379,8 @@ def test_points(samples, name):
         assert h == hours_dict(text)
         assert set(h) == {"always_open", "closed_on_holidays", "weekly", "text", "parsed"}
         assert set(h["weekly"]) <= DAYS
-    area = "0757" if name == "lishui" else "0754"
-    assert p["phone"].str.fullmatch(area + r"-8\d{7}").all()
-    assert p["address"].str.startswith("里水镇" if name == "lishui" else "龙腾街道").all()
+    assert p["phone"].str.fullmatch(AREA_CODE[name] + r"-8\d{7}").all()
+    assert p["address"].str.startswith(TOWN_NAME[name]).all()
     assert all(x is None or 1 <= x <= 5 for x in p["stars"])
     # every point is covered by its region (EPSG:4326, as stored)
     r = s.regions.set_index("code")
@@ -288,7 +399,7 @@ def test_points(samples, name):
 # -- network -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_network_topology(samples, name):
     s = samples[name]
     nodes, edges = s.nodes, s.edges
@@ -333,7 +444,7 @@ def test_network_topology(samples, name):
     assert np.bincount(label).max() / n >= 0.95
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_rivers_are_crossed_only_on_bridges(samples, name):
     s = samples[name]
     water = shapely.union_all(_metric(s.water, name).geometry.values)
@@ -349,7 +460,7 @@ def test_rivers_are_crossed_only_on_bridges(samples, name):
 
 def test_codes_unique_and_prefixed(samples):
     seen: set[str] = set()
-    for name, prefix in (("lishui", "LS-"), ("longteng", "LT-")):
+    for name, prefix in PREFIX.items():
         s = samples[name]
         codes = [
             *s.points["code"],
@@ -374,7 +485,7 @@ def _assert_same(a: Sample, b: Sample) -> None:
         pd.testing.assert_frame_equal(getattr(a, frame), getattr(b, frame), check_exact=True)
 
 
-@pytest.mark.parametrize("name", ["lishui", "longteng"])
+@pytest.mark.parametrize("name", data.SAMPLES)
 def test_same_seed_same_sample(samples, name):
     _assert_same(samples[name], data.generate(name))
 
