@@ -11,6 +11,7 @@ the caller and passed in; nothing here instantiates them at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,5 +86,44 @@ class AnalysisSettings(SettingsBase):
     walk_off_m: float = 25.0
 
 
-class GeoSettings(StoreSettings, AnalysisSettings):
+class ResidentSettings(SettingsBase):
+    """The residents' side (:mod:`geo.residents`): the workflow's clocks,
+    one-time codes and submission limits.
+
+    Attributes
+    ----------
+    wish_review_days, wish_claim_days, wish_fulfil_days
+        A posted wish not reviewed, a published wish not claimed, a claimed
+        wish not fulfilled after this many days is overdue (listed for the
+        village staff).
+    wish_points
+        积分 a claimant earns for a fulfilled wish (split evenly between the
+        claimants of the wish, rounded up).
+    otp_sender
+        Where one-time codes go: ``console`` (the log, and an in-memory outbox
+        for tests) or ``module:callable`` of an SMS gateway (see
+        :class:`geo.residents.otp.Sender`).
+    otp_ttl_s, otp_attempts, otp_per_phone_hour, otp_resend_s
+        A code's life, wrong tries before it is spent, codes per phone per
+        hour, and the wait before another code for the same phone.
+    submissions_per_phone_day
+        Wishes one phone may post per day.
+    rating_period
+        ``quarter``, ``month`` or ``year``: one rating per phone, position and period.
+    """
+
+    wish_review_days: int = Field(3, ge=1, le=365)
+    wish_claim_days: int = Field(7, ge=1, le=365)
+    wish_fulfil_days: int = Field(30, ge=1, le=365)
+    wish_points: int = Field(10, ge=0, le=1000)
+    otp_sender: str = "console"
+    otp_ttl_s: int = Field(300, ge=30, le=3600)
+    otp_attempts: int = Field(5, ge=1, le=20)
+    otp_per_phone_hour: int = Field(5, ge=1, le=100)
+    otp_resend_s: int = Field(60, ge=0, le=3600)
+    submissions_per_phone_day: int = Field(5, ge=1, le=1000)
+    rating_period: Literal["quarter", "month", "year"] = "quarter"
+
+
+class GeoSettings(StoreSettings, AnalysisSettings, ResidentSettings):
     """Everything the domain layer reads."""
