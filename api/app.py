@@ -37,6 +37,7 @@ from api.routes.points import GEOJSON
 from api.settings import Settings
 from geo.cache import VersionedCache
 from geo.circles import NetworkCache, QuerySnapshot
+from geo.residents.otp import make_sender
 from geo.store.engine import make_engine, resolve_read_url, resolve_url
 from geo.store.versions import DataVersions
 from maps.tiles import TileService
@@ -336,6 +337,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
                       {"name": "points", "description": "服务阵地（公开）"},
                       {"name": "regions", "description": "行政区划（公开）"},
                       {"name": "planner", "description": "规划编辑：需要令牌"},
+                      {"name": "residents",
+                       "description": "居民端：微心愿、微项目、阵地活动与评价（居民凭短信验证码，"
+                                      "工作人员与党员凭令牌）"},
                       {"name": "health", "description": "存活与就绪检查"},
                   ])
     # the app's state, all made here: the data versions every cache follows,
@@ -357,6 +361,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     #: coverage analyses of public requests, one per parameters and data version
     state.analyses = VersionedCache(16)
     state.budgets = Budgets(settings)
+    #: where residents' one-time codes go (geo.residents.otp; console by default)
+    state.otp_sender = make_sender(settings.otp_sender, settings)
     app.add_middleware(RequestHygiene, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, cache=cache,
                        max_age=settings.cache_max_age_s, front=settings.cache_front,

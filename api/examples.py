@@ -605,3 +605,71 @@ SCENARIO_CELLS = {
                   "properties": {"h3": "8a4110411987fff", "minutes_today": 7.4,
                                  "minutes_scenario": 10.0, "delta_minutes": 2.6}}],
     "parameters": _ACCESS_PARAMETERS, "min_minutes": 0.1, "cells": 716, "cells_changed": 17}
+
+
+# ---------------------------------------------------------------- the residents' side
+CODE_SENT = {"sent": True, "expires_in_s": 300, "phone": "138****8000"}
+_WISH_PUBLIC = {"code": "W3F9A61C2D0", "kind": "wish", "kind_zh": "微心愿",
+                "title": "希望有人教我用智能手机", "category": "elderly", "category_zh": "为老助老",
+                "region_code": "440104013015", "region_name": "杨箕社区居民委员会",
+                "grid_name": "杨箕社区第2网格"}
+WISH_POSTED = {**_WISH_PUBLIC, "state": "posted", "state_zh": "待审核",
+               "posted_at": "2026-12-03T09:12:40+08:00",
+               "message": "心愿已提交，村（社区）审核后将在心愿墙展示（不显示您的姓名和电话）"}
+WISH_STAFF = {**_WISH_PUBLIC, "text": "想学会视频通话和网上挂号", "public_text": None,
+              "point_code": "MH-P016", "grid_code": "MH-G44", "compound_code": "MH-C61",
+              "lng": 113.3121, "lat": 23.1342, "budget_yuan": None, "channel": "online",
+              "channel_zh": "居民在线提交", "state": "posted", "state_zh": "待审核",
+              "state_reason": None, "resident_score": None,
+              "private": {"name": "〔居民姓名〕", "phone": "〔手机号〕", "address": "〔地址〕"},
+              "entered_by": None, "posted_at": "2026-12-03T09:12:40+08:00",
+              "published_at": None, "claimed_at": None, "fulfilled_at": None,
+              "confirmed_at": None, "closed_at": None, "erased_at": None, "synthetic": False,
+              "claims": 0, "due_at": "2026-12-06T09:12:40+08:00", "overdue": False,
+              "allowed_actions": ["publish", "reject", "withdraw", "expire"]}
+STAFF_WISHES = {"total": 1, "by_state": {"posted": 1}, "overdue": 0, "unclaimed": 0,
+                "items": [WISH_STAFF], "truncated": False}
+WISH_STEP = {**WISH_STAFF, "state": "published", "state_zh": "待认领",
+             "public_text": "社区长者希望学会用智能手机视频通话",
+             "published_at": "2026-12-03T10:02:11+08:00", "due_at": "2026-12-10T10:02:11+08:00",
+             "allowed_actions": ["claim", "withdraw", "expire"]}
+WISH_WALL = {"region": "440104013", "truncated": False, "items": [{
+    "code": "W3F9A61C2D0", "kind": "wish", "kind_zh": "微心愿", "title": "希望有人教我用智能手机",
+    "public_text": "社区长者希望学会用智能手机视频通话", "category": "elderly",
+    "category_zh": "为老助老", "state": "claimed", "state_zh": "已认领",
+    "region_code": "440104013015", "region_name": "杨箕社区居民委员会",
+    "grid_name": "杨箕社区第2网格", "month": "2026-12", "budget_yuan": None,
+    "resident_score": None, "synthetic": False, "claims": 2}]}
+_KIND_FIGURES = {"total": 271, "claimed": 271, "fulfilled": 262, "unclaimed": 0,
+                 "claimant_members": 447, "claimant_orgs": 0, "budget_yuan": 0.0}
+WISH_SUMMARY = {
+    "region": "440104013", "wishes": _KIND_FIGURES,
+    "projects": {"total": 25, "claimed": 25, "fulfilled": 25, "unclaimed": 0,
+                 "claimant_members": 0, "claimant_orgs": 19, "budget_yuan": 97150.6},
+    "by_category": [{"category": "elderly", "category_zh": "为老助老", "state": "confirmed",
+                     "state_zh": "已确认完成", "count": 58}],
+    "by_grid": [{"code": "MH-G44", "name": "杨箕社区第2网格", "n": 9, "unclaimed": 0,
+                 "lng": 113.3118, "lat": 23.1339}],
+    "suppressed": {"grids": 3, "wishes": 4, "below": 3}}
+RATED = {"point": "LS-P001", "period": "2026Q4", "period_zh": "2026年第四季度", "score": 5,
+         "ratings": 12, "rating": 4.5}
+POINT_RATINGS = {"point": "LS-P001", "ratings": 12, "rating": 4.5, "stars": 5, "min_shown": 3,
+                 "periods": [{"period": "2026Q4", "period_zh": "2026年第四季度", "ratings": 12,
+                              "rating": 4.5}]}
+ACTIVITIES = {"start": "2026-12-03T09:00:00+08:00", "end": "2026-12-10T09:00:00+08:00",
+              "items": [{"code": "LT-A0061", "title": "长者智能手机课堂", "theme": "长者关爱",
+                         "point_code": "LT-P001", "point_name": "龙腾街道党群服务中心",
+                         "address": "龙腾街道泰山路88号", "region_code": "440507013001",
+                         "starts_at": "2026-12-05T09:30:00+08:00",
+                         "ends_at": "2026-12-05T11:00:00+08:00", "capacity": 40, "signups": 23,
+                         "attendance": None, "synthetic": True, "lng": 116.7213,
+                         "lat": 23.3601, "distance_m": 420, "full": False,
+                         "ics": "/api/v1/activities/LT-A0061.ics"}]}
+MONTHLY = {"region": "440507013", "year": 2026, "months_closed": 11, "activities": 73,
+           "person_times": 9410, "missing": [],
+           "centers": [{"code": "LT-P001", "name": "龙腾街道党群服务中心", "kind": "town_center",
+                        "region_code": "440507013001",
+                        "months": [2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1],
+                        "attendance": [260, 120, 130, 240, 110, 150, 140, 135, 120, 110, 100, 0],
+                        "activities": 14, "person_times": 1615, "missed_months": [],
+                        "meets_rule": True}]}

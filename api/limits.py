@@ -10,6 +10,9 @@ Three budgets (moving windows, the ``limits`` library, in the process's memory):
   (``SERVICEMAP_RATE_LIMIT_AUTH_FAILURES``): once spent, every request that
   carries a token is answered 429 until the window moves on, so a token cannot
   be guessed at thousands of tries a second;
+* **residents' submissions** (one-time codes, wishes, ratings), per client
+  address (``SERVICEMAP_RATE_LIMIT_SUBMISSIONS``), also for a local client: a
+  phone has limits of its own in :mod:`geo.residents`;
 * **expensive analytics** (coverage reports, gaps, siting, what-if, snapshots,
   article images, proposed sites), per token, else per client address
   (``SERVICEMAP_RATE_LIMIT_EXPENSIVE``, ``..._TOKEN``).
@@ -74,6 +77,7 @@ class Budgets:
         self.auth_failures = parse(settings.rate_limit_auth_failures)
         self.expensive_anonymous = parse(settings.rate_limit_expensive)
         self.expensive_token = parse(settings.rate_limit_expensive_token)
+        self.submissions = parse(settings.rate_limit_submissions)
         self.trusted = frozenset(settings.trusted_proxies)
         self.busy = threading.BoundedSemaphore(settings.expensive_concurrency)
         self.wait_s = settings.pool_timeout_s
@@ -112,6 +116,13 @@ class Budgets:
             item, keys = self.expensive_anonymous, ("expensive", address)
         if not self.limiter.hit(item, *keys):
             raise too_many("分析类请求过于频繁，请稍后再试", self._retry_after(item, *keys))
+
+    def spend_submission(self, request: Request) -> None:
+        """Spend one resident submission of the client address's budget (429 when spent)."""
+        address, _ = client_address(request.scope, self.trusted)
+        if not self.limiter.hit(self.submissions, "submit", address):
+            raise too_many("提交过于频繁，请稍后再试",
+                           self._retry_after(self.submissions, "submit", address))
 
     @contextmanager
     def computing(self) -> Iterator[None]:

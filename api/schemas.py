@@ -730,3 +730,88 @@ GridCellPatch = _partial(GridCellFields, "GridCellPatch")
 BranchCreate = _with_code(BranchFields, "BranchCreate", required=True)
 BranchReplace = _with_code(BranchFields, "BranchReplace", required=False)
 BranchPatch = _partial(BranchFields, "BranchPatch")
+
+
+# --------------------------------------------------------------------------
+# the residents' side (api.routes.residents); values are checked again by
+# geo.residents with the field rules (Chinese messages naming the field)
+# --------------------------------------------------------------------------
+_MOBILE = Field(min_length=1, max_length=20, description="the resident's mobile number",
+                examples=["13800138000"])
+_OTP = Field(min_length=1, max_length=12, description="the one-time code sent to `phone`",
+             examples=["204816"])
+
+
+class CodeRequest(BaseModel):
+    """Ask for a one-time code to a mobile number."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"phone": "13800138000", "purpose": "wish"}]})
+    phone: str = _MOBILE
+    purpose: Literal["wish", "rating", "manage"] = Field(
+        description="`wish` (post a wish), `rating` (rate a position), `manage` (accept a "
+                    "claimant, confirm, withdraw)")
+
+
+class WishIn(BaseModel):
+    """A wish a resident posts (with a one-time code) or staff enter for a resident."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "title": "希望有人教我用智能手机", "text": "想学会视频通话和挂号", "category": "elderly",
+        "point": "MH-P001", "lng": 113.3012, "lat": 23.1365, "name": "陈阿姨",
+        "phone": "13800138000", "code": "204816"}]})
+    title: str = Field(min_length=1, max_length=200, description="the wish in a few words "
+                       "(≤ 60 characters; shown on the wish wall once published)")
+    text: str | None = Field(None, max_length=2000, description="details (≤ 500 characters; "
+                             "staff and an accepted claimant only)")
+    category: str | None = Field(None, max_length=40, description="a category slug or its "
+                                 "Chinese label (为老助老, 关爱儿童 ...); default 其他")
+    region: str | None = Field(None, pattern=REGION_PATTERN, description="the village "
+                               "(division code); or give `point` or the location")
+    point: str | None = Field(None, max_length=64, description="the position the wish is "
+                              "brought to")
+    lng: float | None = Field(None, description="where the help is needed, WGS-84 (kept "
+                              "for staff; public answers show only the grid cell)")
+    lat: float | None = Field(None, description="WGS-84 latitude")
+    name: str | None = Field(None, max_length=100, description="how to address the resident")
+    address: str | None = Field(None, max_length=400, description="the resident's address")
+    phone: str | None = Field(None, max_length=20, description="the resident's mobile "
+                              "(required when a resident posts)")
+    code: str | None = Field(None, max_length=12, description="the one-time code sent to "
+                             "`phone` (required when a resident posts)")
+    kind: str | None = Field(None, max_length=20, description="`wish` or `project` "
+                             "(staff only)")
+    channel: str | None = Field(None, max_length=40, description="how the wish reached the "
+                                "village (staff only; residents' are `online`)")
+    budget_yuan: float | None = Field(None, description="a project's amount, yuan "
+                                      "(staff only)")
+
+
+class WishStepIn(BaseModel):
+    """One step of the workflow on a wish."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "与社区服务无关"}, {"claim": 12}, {"score": 5, "phone": "13800138000",
+                                                      "code": "204816"}]})
+    reason: str | None = Field(None, max_length=400, description="why (a rejection needs it)")
+    public_text: str | None = Field(None, max_length=2000, description="`publish`: the text "
+                                    "shown on the wall (phones are masked)")
+    claim: int | None = Field(None, ge=1, le=2**31 - 1, description="`accept`: the claim "
+                              "the resident accepts")
+    score: int | None = Field(None, description="`confirm`: the resident's score 1–5")
+    phone: str | None = Field(None, max_length=20, description="a resident's step: the "
+                              "wish's mobile")
+    code: str | None = Field(None, max_length=12, description="a resident's step: the "
+                             "one-time code (purpose `manage`)")
+
+
+class RatingIn(BaseModel):
+    """A resident's rating of a position (one per phone, position and period)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"score": 5, "comment": "工作人员很耐心", "phone": "13800138000", "code": "204816"}]})
+    score: int = Field(description="1 to 5 stars")
+    comment: str | None = Field(None, max_length=1000, description="≤ 200 characters "
+                                "(staff only; never shown publicly)")
+    phone: str = _MOBILE
+    code: str = _OTP

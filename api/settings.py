@@ -60,6 +60,10 @@ class ApiSettings(SettingsBase):
         Budgets (``N/second|minute|hour``) of every request per client address,
         of failed authentications per address, and of expensive analytics per
         address without a token and per token (see :mod:`api.limits`).
+    rate_limit_submissions
+        Residents' submissions (one-time codes, wishes, ratings) per client
+        address; a phone has its own limits (``otp_per_phone_hour``,
+        ``submissions_per_phone_day``).
     trusted_proxies
         Peers whose ``X-Forwarded-For`` names the client (a reverse proxy on the
         machine); their own requests without it are local and not rate-limited.
@@ -90,6 +94,7 @@ class ApiSettings(SettingsBase):
     rate_limit_auth_failures: str = "20/minute"
     rate_limit_expensive: str = "30/minute"
     rate_limit_expensive_token: str = "300/minute"
+    rate_limit_submissions: str = "30/hour"
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     expensive_concurrency: int = Field(2, ge=1, le=64)
     request_deadline_s: float = Field(60.0, gt=0, le=3600)

@@ -119,7 +119,7 @@ class ResidentSettings(SettingsBase):
     otp_sender: str = "console"
     otp_ttl_s: int = Field(300, ge=30, le=3600)
     otp_attempts: int = Field(5, ge=1, le=20)
-    otp_per_phone_hour: int = Field(5, ge=1, le=100)
+    otp_per_phone_hour: int = Field(5, ge=1, le=10_000)
     otp_resend_s: int = Field(60, ge=0, le=3600)
     submissions_per_phone_day: int = Field(5, ge=1, le=1000)
     rating_period: Literal["quarter", "month", "year"] = "quarter"

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("geo.store",),
     ("geo.tokens", "geo.points", "geo.walk", "geo.io.tables"),
     ("geo.regions", "geo.isochrones", "geo.io.columns", "geo.io.sheets", "geo.io.osm"),
-    ("geo.circles", "geo.editing", "geo.io.importer"),
+    ("geo.circles", "geo.editing", "geo.io.importer", "geo.residents"),
     ("geo.coverage",),
     ("geo.siting", "geo.io.export", "geo.scenarios"),
     ("data",),

@@ -17,6 +17,7 @@ def all_routers() -> list[APIRouter]:
         planner,
         points,
         regions,
+        residents,
         scenarios,
         tiles,
     )
@@ -26,7 +27,7 @@ def all_routers() -> list[APIRouter]:
             planner.router,
             __import__("api.routes.imports", fromlist=["router"]).router,
             tiles.router, maps.router, coverage.router, access.router, scenarios.router,
-            docs.router]
+            residents.router, docs.router]
 
 
 

@@ -105,7 +105,8 @@ def ics(items: list[dict[str, Any]], *, name: str = "服务阵地活动",
         lines += ["BEGIN:VEVENT", f"UID:{a['code']}@servicemap", f"DTSTAMP:{now}",
                   f"DTSTART:{utc(a['starts_at'])}", f"DTEND:{utc(a['ends_at'])}",
                   f"SUMMARY:{_escape(a['title'])}",
-                  f"LOCATION:{_escape(a['point_name'] + ('，' + a['address'] if a.get('address') else ''))}"]
+                  "LOCATION:" + _escape(a["point_name"] + ("，" + a["address"]
+                                                           if a.get("address") else ""))]
         if a.get("theme"):
             lines.append(f"DESCRIPTION:{_escape('主题：' + a['theme'])}")
         if a.get("lat") is not None:

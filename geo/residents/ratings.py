@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from geo.errors import Conflict, InvalidInput, NotFound, Problem
 from geo.rules import check_number, check_text
 
-__all__ = ["MIN_SHOWN", "period_label", "period_of", "point_ratings", "rate"]
+__all__ = ["MIN_SHOWN", "period_label", "period_of", "point_ratings", "point_summary", "rate"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: a mean of fewer ratings than this is not shown (count only)
@@ -107,3 +107,20 @@ def point_ratings(conn: Connection, codes: Sequence[str] | None = None,
         out[r.point_code] = {"ratings": r.n,
                              "rating": round(r.mean, 1) if r.n >= MIN_SHOWN else None}
     return out
+
+
+def point_summary(conn: Connection, code: str) -> dict[str, Any]:
+    """A position's ratings overall and per period (404 for an unknown position)."""
+    exists = conn.execute(text("SELECT stars FROM service_points WHERE code = :c "
+                               "AND deleted_at IS NULL"), {"c": code}).one_or_none()
+    if exists is None:
+        raise NotFound(f"未找到阵地 {code!r}")
+    periods = conn.execute(text(
+        "SELECT period, count(*) AS n, avg(score)::float AS mean FROM ratings "
+        "WHERE point_code = :c GROUP BY period ORDER BY period"), {"c": code}).all()
+    return {**point_ratings(conn, [code])[code], "stars": exists.stars,
+            "min_shown": MIN_SHOWN,
+            "periods": [{"period": p.period, "period_zh": period_label(p.period),
+                         "ratings": p.n,
+                         "rating": round(p.mean, 1) if p.n >= MIN_SHOWN else None}
+                        for p in periods]}

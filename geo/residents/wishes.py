@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.entities import entity
+from geo.entities import Field, entity
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, RateLimited
 from geo.residents import workflow
-from geo.rules import check_mobile, check_text, check_value
+from geo.rules import check_mobile, check_number, check_text, check_value
 from geo.store.audit import write_audit
 from geo.tokens import Principal, region_in_scope
 from geo.vocab import (
@@ -45,8 +45,9 @@ from geo.vocab import (
     WishState,
 )
 
-__all__ = ["PUBLIC_STATES", "SUPPRESS_BELOW", "claimant_view", "mask_contacts", "post_wish",
-           "public_summary", "public_wall", "staff_list", "transition", "wish_row"]
+__all__ = ["PUBLIC_STATES", "SUPPRESS_BELOW", "claimant_view", "claims_of", "erase",
+           "mask_contacts", "post_wish", "public_summary", "public_wall", "staff_list",
+           "transition", "wish_row"]
 
 #: the states the public wall shows (moderated by the staff's publication)
 PUBLIC_STATES = (WishState.PUBLISHED.value, WishState.CLAIMED.value,
@@ -55,6 +56,7 @@ PUBLIC_STATES = (WishState.PUBLISHED.value, WishState.CLAIMED.value,
 SUPPRESS_BELOW = 3
 
 _WISH = entity("wish")
+_REGION = Field("region", "region_code", "所属村居")
 _PHONE_LIKE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<!\d)\d{7,8}(?!\d)")
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 
@@ -104,7 +106,8 @@ def _locate(conn: Connection, lng: Any, lat: Any, problems: list[Problem]) -> An
            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)]
     if bad or lng is None or lat is None:
         problems.append(Problem("位置应同时给出经度和纬度（WGS-84 数字）", column="lng",
-                                value=lng, expected="lng 73–136、lat 3–54", kind="invalid_location"))
+                                value=lng, expected="lng 73–136、lat 3–54",
+                                kind="invalid_location"))
         return None
     if not (73 <= lng <= 136 and 3 <= lat <= 54):
         problems.append(Problem("位置超出服务范围", column="lng", value=[lng, lat],
@@ -148,9 +151,9 @@ def post_wish(conn: Connection, body: dict[str, Any], *, actor: str, actor_role:
                                   "lng", "lat", "budget_yuan", "channel", "name", "phone",
                                   "address"})
     for k in unknown:
-        problems.append(Problem("未知字段", column=k, expected="kind、title、text、category、region、"
-                                "point、lng、lat、budget_yuan、channel、name、phone、address",
-                                kind="unknown_field"))
+        problems.append(Problem("未知字段", column=k, expected="kind、title、text、category、"
+                                "region、point、lng、lat、budget_yuan、channel、name、phone、"
+                                "address", kind="unknown_field"))
     kind = _field("kind", body.get("kind"), problems) or WishKind.WISH.value
     title = _field("title", body.get("title"), problems)
     words = _field("text", body.get("text"), problems)
@@ -175,7 +178,8 @@ def post_wish(conn: Connection, body: dict[str, Any], *, actor: str, actor_role:
     located = _locate(conn, body.get("lng"), body.get("lat"), problems)
     region = body.get("region")
     if region is not None:
-        region = _field("region_code", region, problems)
+        region, ps = check_value(_REGION, region)
+        problems += ps
     point = body.get("point")
     point_region = None
     if point is not None:
@@ -389,9 +393,9 @@ def transition(conn: Connection, code: str, action: str, *, settings: Any,
     elif action == "confirm":
         got = None
         if score is not None:
-            got, ps = check_value(_WISH.field("resident_score"), score)
-            if ps:
-                raise InvalidInput("score：" + ps[0].message, ps)
+            got, p = check_number(score, field="score")
+            if p:
+                raise InvalidInput("score：" + p.message, [p])
         sets = {"confirmed_at": "now()"}
         conn.execute(text("UPDATE wishes SET resident_score = :s WHERE code = :c"),
                      {"s": got, "c": code})
@@ -617,3 +621,24 @@ def public_summary(conn: Connection, region: str) -> dict[str, Any]:
         "suppressed": {"grids": len(folded), "wishes": sum(g["n"] for g in folded),
                        "below": SUPPRESS_BELOW},
     }
+
+
+def claims_of(conn: Connection, code: str, *, private: bool) -> list[dict[str, Any]]:
+    """A wish's claims: claimant (member and organisation), when, accepted,
+    fulfilled, points; with ``private`` (staff) the member's name and phone."""
+    rows = conn.execute(text("""
+        SELECT c.id, c.member_code, c.org_code, o.name AS org_name, c.claimed_at,
+               c.accepted_at, c.fulfilled_at, c.withdrawn_at, c.points,
+               m.private AS member_private
+        FROM wish_claims c LEFT JOIN members m ON m.code = c.member_code
+        LEFT JOIN party_orgs o ON o.code = c.org_code
+        WHERE c.wish_code = :w ORDER BY c.id"""), {"w": code}).mappings().all()
+    out = []
+    for r in rows:
+        d = dict(r)
+        mp = d.pop("member_private") or {}
+        if private:
+            d["member_name"] = mp.get("name")
+            d["member_phone"] = mp.get("phone")
+        out.append(d)
+    return out
