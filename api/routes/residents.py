@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
 from api import examples as ex
+from api.auth import unauthorized
 from api.caching import cached_public, encode_json
 from api.deps import current_token, get_engine, require_planner
 from api.schemas import CODE_PATTERN, REGION_PATTERN, CodeRequest, RatingIn, WishIn, WishStepIn
@@ -188,7 +189,8 @@ def staff_wishes(
 def get_wish(code: WishCode, request: Request, engine: EngineDep,
              principal: Annotated[Principal | None, Depends(current_token)]) -> Response:
     if principal is None:
-        raise Forbidden("查看心愿详情需要工作人员或党员令牌；公开内容见心愿墙")
+        raise unauthorized("查看心愿详情需要工作人员或党员令牌（Authorization: Bearer <令牌>）；"
+                           "公开内容见心愿墙 /api/v1/wishes")
     with engine.connect() as conn:
         if principal.has_role("planner"):
             w = wishes.wish_row(conn, code, private=True, settings=_settings(request))
@@ -280,7 +282,7 @@ async def wish_summary(request: Request, region: RegionQ) -> Response:
                         "projects; a 汇总 sheet with the figures per village. Chinese "
                         "headers. Planner token; contacts are included only with "
                         "`contacts=true`.",
-            responses={200: {"content": {ledger.XLSX: {}}}})
+            response_class=Response, responses={200: {"content": {ledger.XLSX: {}}}})
 def wish_ledger(request: Request, principal: Planner, engine: EngineDep, region: RegionQ,
                 contacts: Annotated[bool, Query(description="include residents' "
                                                             "contacts")] = False) -> Response:
@@ -378,7 +380,7 @@ async def list_activities(
             summary="One activity as an iCalendar file (.ics)",
             description="For the phone's calendar: title, position and address, times in "
                         "UTC, the position's coordinates. Public.",
-            responses={200: {"content": {"text/calendar": {}}}})
+            response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
 async def activity_ics(request: Request,
                        code: Annotated[str, Path(pattern=CODE_PATTERN, max_length=64)]
                        ) -> Response:

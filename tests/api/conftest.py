@@ -32,6 +32,15 @@ PRIVATE_MARKERS = {
     "household_name": "党员户黄秘丙",
     "household_address": "龙腾街道秘密路9号",
     "household_phone": "13933330003",
+    # the residents' side: a resident who posted a wish, their own words, a
+    # claiming member, a rating's comment
+    "wisher_name": "许愿人何秘庚",
+    "wisher_phone": "13966660006",
+    "wisher_address": "妈屿岛秘密巷3号",
+    "wish_words": "原话秘密心愿内容",
+    "member_name": "党员冯秘辛",
+    "member_phone": "13977770007",
+    "rating_comment": "评价原话秘壬",
 }
 
 
@@ -50,6 +59,44 @@ def seed_private(conn) -> None:
     conn.execute(text("UPDATE party_branches SET private = CAST(:p AS jsonb) "
                       "WHERE region_code LIKE '440507013%'"),
                  {"p": json.dumps(branch_private, ensure_ascii=False)})
+    seed_resident_private(conn)
+
+
+def seed_resident_private(conn) -> None:
+    """A published, claimed wish of a resident at a home in 妈屿 (personal data in
+    every private column), its claiming member, and a rated position."""
+    m = PRIVATE_MARKERS
+    village = "440507013001"
+    conn.execute(text("INSERT INTO party_orgs (code, name, region_code) VALUES "
+                      "('SEED-O1', '妈屿社区党支部', :v) ON CONFLICT DO NOTHING"), {"v": village})
+    conn.execute(text(
+        "INSERT INTO members (code, region_code, org_code, private) VALUES "
+        "('SEED-M1', :v, 'SEED-O1', CAST(:p AS jsonb)) ON CONFLICT DO NOTHING"),
+        {"v": village, "p": json.dumps({"name": m["member_name"], "phone": m["member_phone"]},
+                                       ensure_ascii=False)})
+    for i in range(3):  # three in one grid cell: its count is shown, not suppressed
+        conn.execute(text("""
+            INSERT INTO wishes (code, title, text, public_text, category, region_code,
+                                grid_code, compound_code, geom, state, private, phone_hash,
+                                published_at, claimed_at)
+            SELECT :code, '想要一台收音机', :words, '长者想要一台收音机', 'elderly', :v,
+                   (SELECT g.code FROM grid_cells g WHERE ST_Covers(g.geom, p) LIMIT 1),
+                   c.code, p, 'claimed', CAST(:priv AS jsonb), repeat('a', 64), now(), now()
+            FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM compounds
+                  WHERE region_code = :v ORDER BY code LIMIT 1) c
+            ON CONFLICT DO NOTHING"""),
+            {"code": f"SEED-W{i}", "v": village, "words": m["wish_words"],
+             "priv": json.dumps({"name": m["wisher_name"], "phone": m["wisher_phone"],
+                                 "address": m["wisher_address"]}, ensure_ascii=False)})
+        conn.execute(text(
+            "INSERT INTO wish_claims (wish_code, member_code, org_code, accepted_at) "
+            "VALUES (:w, 'SEED-M1', 'SEED-O1', now()) ON CONFLICT DO NOTHING"),
+            {"w": f"SEED-W{i}"})
+        conn.execute(text(
+            "INSERT INTO ratings (point_code, period, score, comment, phone_hash) "
+            "SELECT code, '2026Q4', 4, :c, :h FROM service_points "
+            "WHERE region_code LIKE '440507013%' ORDER BY code LIMIT 1 "
+            "ON CONFLICT DO NOTHING"), {"c": m["rating_comment"], "h": f"{i:064d}"})
 
 
 def seed_circles(conn, codes: list[str]) -> None:

@@ -22,6 +22,7 @@ CANDIDATES: dict[str, list[str]] = {
     "code": ["LT-0001", "LT-0002", "440507013", "440507013001", "LT-G01", "LT-PB1",
              "LT-C0001", "LT-B000001"],
     "point": ["LT-0001", "LT-0002"],
+    "year": ["2026"],
     "region": [LONGTENG, "440507013001"],
     "lng": ["116.72"], "lat": ["23.37"], "minutes": ["10"], "k": ["3"],
 }
@@ -79,7 +80,14 @@ def test_every_public_route_is_free_of_personal_data(fuzz_client, fuzz_engine):
     operations = _public_get_operations(rw_client)
     paths = {p for p, _ in operations}
     assert {"/api/v1/points", "/api/v1/points/{code}", "/api/v1/regions",
-            "/api/v1/regions/{code}"} <= paths
+            "/api/v1/regions/{code}", "/api/v1/wishes", "/api/v1/wishes-summary",
+            "/api/v1/points/{code}/ratings", "/api/v1/activities"} <= paths
+    with fuzz_engine.connect() as c:  # the residents' side is seeded and public
+        assert c.execute(text("SELECT count(*) FROM wishes WHERE state = 'claimed' "
+                              "AND private::text LIKE :m"),
+                         {"m": f"%{PRIVATE_MARKERS['wisher_phone']}%"}).scalar_one() == 3
+    wall = rw_client.get("/api/v1/wishes", params={"region": LONGTENG}).json()
+    assert [w["code"] for w in wall["items"] if w["code"].startswith("SEED-W")]
     walked = ok = 0
     for path, op in operations:
         for url, query in _urls(path, op):
