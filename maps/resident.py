@@ -6,7 +6,11 @@ evaluated in the browser so a cached page stays right), services, a ``tel:``
 link and walking-navigation links to Amap and Tencent Maps with GCJ-02
 coordinates; locate-me with the nearest positions by walking distance
 (``/api/v1/nearest``); search by name or address; a filter by service; the
-10-minute circle of the selected point (``/api/v1/isochrones``).
+10-minute circle of the selected point (``/api/v1/isochrones``). The
+residents' side: the position's residents' rating on its card with a "评价"
+form, this week's activities at the position and near me (with ``.ics``
+links), and a "我要许愿" form; both forms confirm the phone with a one-time
+code (``/api/v1/residents/codes``).
 
 The same page, stripped of its title, is the embeddable ``/embed/resident``.
 """
@@ -23,6 +27,8 @@ from geo.crs import from_wgs84
 from geo.holidays import calendar_json
 from geo.hours import CHINA_TZ
 from geo.points import query_points
+from geo.residents.ratings import MIN_SHOWN, point_ratings
+from geo.vocab import WISH_CATEGORY_ZH
 from maps.basemap import choose_basemap
 from maps.pages import AppScript, add_basemaps, finish_html, local_map
 from maps.scope import Scope, resolve_scope
@@ -46,10 +52,12 @@ def resident_points(conn: Connection, region: str) -> list[dict[str, Any]]:
     lng = np.array([f["geometry"]["coordinates"][0] for f in feats])
     lat = np.array([f["geometry"]["coordinates"][1] for f in feats])
     glng, glat = from_wgs84(lng, lat, "gcj02")
+    rated = point_ratings(conn, [f["properties"]["code"] for f in feats])
     out = []
     for f, x, y, gx, gy in zip(feats, lng, lat, np.atleast_1d(glng), np.atleast_1d(glat),
                                strict=True):
         p = {k: f["properties"].get(k) for k in _KEEP}
+        p.update(rated.get(p["code"], {"ratings": 0, "rating": None}))
         p.update(lng=round(float(x), 7), lat=round(float(y), 7),
                  gcj02=[round(float(gx), 7), round(float(gy), 7)])
         out.append(p)
@@ -104,7 +112,13 @@ def resident_config(conn: Connection, scope: Scope, *, crs: str, minutes: float,
         # China's holidays and make-up working days, for the open/closed state
         # the page works out in the browser (geo.hours does the same on the server)
         "calendar": calendar_json(datetime.now(CHINA_TZ).year - 1),
-        "urls": {"isochrone": f"{prefix}/api/v1/isochrones", "nearest": f"{prefix}/api/v1/nearest"},
+        "urls": {"isochrone": f"{prefix}/api/v1/isochrones", "nearest": f"{prefix}/api/v1/nearest",
+                 "codes": f"{prefix}/api/v1/residents/codes", "wishes": f"{prefix}/api/v1/wishes",
+                 "activities": f"{prefix}/api/v1/activities", "points": f"{prefix}/api/v1/points",
+                 "wall": f"{prefix}/maps/wishes?region={scope.code}"},
+        # the residents' side: wishes, ratings, this week's activities
+        "categories": [{"value": k, "label": v} for k, v in WISH_CATEGORY_ZH.items()],
+        "ratingMinShown": MIN_SHOWN,
     }
 
 

@@ -233,8 +233,8 @@ def xlsx_bytes(sheets: Iterable[SheetLike], *,
             ws.append([None if _blank(v := r.get(c)) else v for c in cols])
         sample = sheet.rows[:_WIDTH_ROWS]
         for i, col in enumerate(cols, start=1):
-            width = max(display_width(str(col)),
-                        *(display_width(str(r.get(col))) for r in sample))
+            width = max([display_width(str(col)),
+                         *(display_width(str(r.get(col))) for r in sample)])
             ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = \
                 min(width + 2, XLSX_MAX_WIDTH)
         ws.freeze_panes = "A2"

@@ -157,6 +157,22 @@
     if (days === 1) { return "明天 " + hm; }
     return (cd.getUTCMonth() + 1) + "月" + cd.getUTCDate() + "日 " + hm;
   }
+  /** "12月5日 周六 09:30–11:00" of an activity, in China time. */
+  function fmtSpan(startIso, endIso) {
+    var s = new Date(new Date(startIso).getTime() + 8 * 3600 * 1000);
+    var e = new Date(new Date(endIso).getTime() + 8 * 3600 * 1000);
+    function hm(d) { return ("0" + d.getUTCHours()).slice(-2) + ":" + ("0" + d.getUTCMinutes()).slice(-2); }
+    return (s.getUTCMonth() + 1) + "月" + s.getUTCDate() + "日 周" + "日一二三四五六".charAt(s.getUTCDay()) +
+      " " + hm(s) + "–" + hm(e);
+  }
+  /** POST a JSON body; resolves to {ok, status, body} (a problem+json body on failure). */
+  function postJSON(url, body) {
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (b) { return { ok: r.ok, status: r.status, body: b }; });
+      })
+      .catch(function () { return { ok: false, status: 0, body: { detail: "网络异常，请稍后再试" } }; });
+  }
   function navLinks(p) {
     var lng = p.gcj02[0].toFixed(6), lat = p.gcj02[1].toFixed(6), name = encodeURIComponent(p.name);
     return {
@@ -173,7 +189,7 @@
     cfg.kinds.forEach(function (k) { kinds[k.kind] = k; });
     var display = cfg.crs === "gcj02" ? wgs84ToGcj02 : function (lng, lat) { return [lng, lat]; };
     var state = { service: "", hidden: {}, openOnly: false, selected: null, circle: null, me: null,
-      meXY: null, query: "", shown: 8, picking: false };
+      meXY: null, query: "", shown: 8, picking: false, acts: {} };
     var points = cfg.points;
     var byCode = {};
     var root = map.getContainer();
@@ -235,7 +251,7 @@
         zIndexOffset: (kinds[p.kind] || kinds.other).rank * 100 });
       m.feature = p;
       m.bindPopup(function () { return card(p); }, { maxWidth: Math.min(320, window.innerWidth - 30),
-        autoPanPaddingTopLeft: [10, 165], autoPanPaddingBottomRight: [10, 10], className: "sm-popup",
+        autoPanPaddingTopLeft: [10, 215], autoPanPaddingBottomRight: [10, 10], className: "sm-popup",
         closeButtonLabel: "关闭" });
       m.on("popupopen", function () { select(p); fixClose(m); });
       m.on("popupclose", function () { if (state.selected === p.code) { unselect(); } });
@@ -279,6 +295,9 @@
       if (p.stars) { facts.push(el("span", { "class": "sm-stars", "aria-label": p.stars + " 星级阵地", text: new Array(p.stars + 1).join("★") + " 星级阵地" })); }
       if (p.rooms) { facts.push(el("span", { text: "功能室 " + p.rooms + " 间" })); }
       if (p.floor_area_m2) { facts.push(el("span", { text: "面积 " + Math.round(p.floor_area_m2) + " 平方米" })); }
+      facts.push(el("span", { "class": "sm-rating", text: p.rating !== null && p.rating !== undefined ?
+        "居民评价 " + p.rating.toFixed(1) + " 分（" + p.ratings + " 人评价）" :
+        (p.ratings ? "居民评价：" + p.ratings + " 人评价（满 " + cfg.ratingMinShown + " 人显示分数）" : "暂无居民评价") }));
       return el("div", { "class": "sm-card", "data-code": p.code }, [
         el("div", { "class": "sm-card-kind" }, [el("i", { "class": "sm-dot", style: "background:" + k.colour }), k.label]),
         el("div", { "class": "sm-card-name", text: p.name }),
@@ -297,9 +316,46 @@
           el("a", { href: links.amap, target: "_blank", rel: "noopener", "class": "sm-nav-amap", text: "高德地图" }),
           el("a", { href: links.tencent, target: "_blank", rel: "noopener", "class": "sm-nav-tencent", text: "腾讯地图" })
         ]),
-        el("div", { "class": "sm-card-circle", text: "红色范围：步行" + cfg.minutes + "分钟可到达" })
+        el("div", { "class": "sm-card-circle", text: "红色范围：步行" + cfg.minutes + "分钟可到达" }),
+        el("div", { "class": "sm-card-acts", "data-acts": p.code }, [actsOf(p)]),
+        el("div", { "class": "sm-card-do" }, [
+          el("button", { type: "button", "class": "sm-btn sm-rate-open", text: "评价本阵地",
+            onclick: function (ev) { ev.stopPropagation(); rateForm(p); } }),
+          el("button", { type: "button", "class": "sm-btn sm-wish-open", text: "我要许愿",
+            onclick: function (ev) { ev.stopPropagation(); wishForm(p); } })])
       ]);
     }
+    // this week's activities at a position: fetched once per card, kept for its refreshes
+    function actsOf(p) {
+      var box = el("div", {}, [el("small", { text: "本周活动加载中…" })]);
+      function fill(items) {
+        box.innerHTML = "";
+        box.appendChild(el("b", { text: items.length ? "本周活动" : "本周暂无活动" }));
+        items.slice(0, 3).forEach(function (a) { box.appendChild(actLine(a, false)); });
+      }
+      if (state.acts[p.code]) { fill(state.acts[p.code]); return box; }
+      fetch(cfg.urls.activities + "?point=" + encodeURIComponent(p.code) + "&days=7&limit=5")
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (b) {
+          state.acts[p.code] = b.items;
+          // the card grows: render it again (from the kept items) and pan it clear of the bar
+          var pop = p.marker && p.marker.getPopup();
+          if (pop && p.marker.isPopupOpen()) { pop.update(); pop.setLatLng(pop.getLatLng()); }
+          else { fill(b.items); }
+        })
+        .catch(function () { box.innerHTML = ""; });
+      return box;
+    }
+    function actLine(a, withPlace) {
+      var seats = a.capacity ? (a.full ? "名额已满" : "已报名 " + a.signups + "/" + a.capacity) : "";
+      return el("div", { "class": "sm-act", "data-code": a.code }, [
+        el("div", { "class": "sm-act-title", text: a.title }),
+        el("div", { "class": "sm-act-when", text: fmtSpan(a.starts_at, a.ends_at) }),
+        withPlace ? el("div", { text: a.point_name + (a.distance_m !== null ? " · 距离约 " + fmtDistance(a.distance_m) : "") }) : null,
+        seats ? el("div", { "class": "sm-act-seats", text: seats }) : null,
+        el("a", { href: prefixed(a.ics), "class": "sm-ics", download: a.code + ".ics", text: "加入手机日历" })]);
+    }
+    function prefixed(path) { return (cfg.urls.activities.split("/api/v1/")[0] || "") + path; }
 
     // ---- the service circle of the selected point
     function select(p) {
@@ -362,6 +418,11 @@
     var locate = el("button", { type: "button", id: "sm-locate", "class": "sm-btn", title: "查找离我最近的服务阵地", text: "附近" });
     bar.appendChild(el("div", { "class": "sm-row" }, [search, locate]));
     bar.appendChild(el("div", { "class": "sm-row" }, [serviceSel, openBtn]));
+    var actsBtn = el("button", { type: "button", id: "sm-acts", "class": "sm-btn sm-btn-light", text: "本周活动",
+      onclick: function () { nearActs(); } });
+    var wishBtn = el("button", { type: "button", id: "sm-wish", "class": "sm-btn sm-btn-light", text: "我要许愿",
+      onclick: function () { wishForm(null); } });
+    bar.appendChild(el("div", { "class": "sm-row" }, [actsBtn, wishBtn]));
     var results = el("div", { "class": "sm-results", id: "sm-results", hidden: "hidden", role: "region", "aria-label": "搜索结果" });
     bar.appendChild(results);
     // before the map in the page: the first Tab reaches the search box, not the map
@@ -475,6 +536,7 @@
       panel.appendChild(el("div", { "class": "sm-panel-head" }, [el("b", { text: title }),
         el("button", { type: "button", "class": "sm-close", "aria-label": "关闭", text: "×",
           onclick: function () { panel.hidden = true; stopPicking(); } })]));
+      panel.classList.remove("sm-panel-form");
       items.forEach(function (i) { panel.appendChild(i); });
       panel.hidden = false;
     }
@@ -568,6 +630,173 @@
         .catch(function () { showPanel("查询失败", [el("p", { text: "网络异常，请稍后再试。" })]); });
     }
 
+    // ---- this week's activities near me (or near the map's centre)
+    function nearActs() {
+      var at = state.meXY;
+      if (!at) {
+        var c = map.getCenter();
+        at = cfg.crs === "gcj02" ? gcj02ToWgs84(c.lng, c.lat) : [c.lng, c.lat];
+      }
+      showPanel("正在查找本周活动…", []);
+      fetch(cfg.urls.activities + "?near=" + at[0].toFixed(6) + "," + at[1].toFixed(6) + "&days=7&limit=20")
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (b) {
+          if (!b.items.length) {
+            showPanel("本周附近暂无活动", [el("p", { text: "未来 7 天内，附近的服务阵地没有安排活动。" })]);
+            return;
+          }
+          showPanel((state.meXY ? "我附近" : "地图中心附近") + "的本周活动（" + b.items.length + " 场）",
+            b.items.map(function (a) {
+              var line = actLine(a, true);
+              var p = byCode[a.point_code];
+              if (p) {
+                line.appendChild(el("button", { type: "button", "class": "sm-linkbtn", text: "查看阵地",
+                  onclick: function () { panel.hidden = true; open(p); } }));
+              }
+              return line;
+            }));
+        })
+        .catch(function () { showPanel("查询失败", [el("p", { text: "网络异常，请稍后再试。" })]); });
+    }
+
+    // ---- forms of residents: a phone confirmed by a one-time code
+    function field(label, input, hint) {
+      var id = "sm-f-" + input.getAttribute("name");
+      input.id = id;
+      return el("div", { "class": "sm-field" }, [el("label", { "for": id, text: label }), input,
+        hint ? el("small", { "class": "sm-hint", text: hint }) : null,
+        el("small", { "class": "sm-field-error", "data-for": input.getAttribute("name"), role: "alert" })]);
+    }
+    function otpFields(purpose, status) {
+      var phone = el("input", { name: "phone", type: "tel", inputmode: "numeric", autocomplete: "tel",
+        maxlength: "20", placeholder: "11 位手机号" });
+      var code = el("input", { name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
+        maxlength: "6", placeholder: "6 位验证码" });
+      var send = el("button", { type: "button", "class": "sm-btn sm-send-code", text: "获取验证码" });
+      send.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        send.disabled = true;
+        postJSON(cfg.urls.codes, { phone: phone.value, purpose: purpose }).then(function (res) {
+          if (res.ok) {
+            status.textContent = "验证码已发送至 " + res.body.phone + "，" + Math.round(res.body.expires_in_s / 60) + " 分钟内有效";
+            var left = 60;
+            var t = setInterval(function () {
+              left -= 1;
+              send.textContent = left > 0 ? left + " 秒后重发" : "获取验证码";
+              if (left <= 0) { clearInterval(t); send.disabled = false; }
+            }, 1000);
+            code.focus();
+          } else {
+            send.disabled = false;
+            status.textContent = problemText(res.body);
+          }
+        });
+      });
+      return [field("手机号（仅工作人员可见，不会公开）", phone),
+        el("div", { "class": "sm-field sm-code-row" }, [
+          el("label", { "for": "sm-f-code", text: "短信验证码" }),
+          el("div", { "class": "sm-row" }, [code, send]),
+          el("small", { "class": "sm-field-error", "data-for": "code", role: "alert" })])];
+    }
+    function problemText(b) {
+      var errs = (b && b.errors) || [];
+      return (b && b.detail) || (errs.length ? errs[0].message : "提交失败，请稍后再试");
+    }
+    function showProblem(form, status, b) {
+      Array.prototype.forEach.call(form.querySelectorAll(".sm-field-error"), function (e) { e.textContent = ""; });
+      Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (e) { e.removeAttribute("aria-invalid"); });
+      ((b && b.errors) || []).forEach(function (e) {
+        var name = String(e.field || "").split(".").pop();
+        var slot = form.querySelector('.sm-field-error[data-for="' + name + '"]');
+        var input = form.querySelector('[name="' + name + '"]');
+        if (slot) { slot.textContent = e.message + (e.expected ? "（应为：" + e.expected + "）" : ""); }
+        if (input) { input.setAttribute("aria-invalid", "true"); }
+      });
+      status.textContent = problemText(b);
+    }
+    function wishForm(p) {
+      var status = el("p", { "class": "sm-status", role: "status", "aria-live": "polite" });
+      var title = el("input", { name: "title", type: "text", maxlength: "60", placeholder: "例如：希望有人教我用智能手机" });
+      var cat = el("select", { name: "category" }, cfg.categories.map(function (c) {
+        return el("option", { value: c.value, text: c.label });
+      }));
+      cat.value = "other";
+      var text = el("textarea", { name: "text", maxlength: "500", rows: "3", placeholder: "可以写得更详细（选填）" });
+      var who = el("input", { name: "name", type: "text", maxlength: "30", placeholder: "如：陈阿姨（选填）" });
+      var form = el("form", { "class": "sm-form sm-wish-form", novalidate: "novalidate" }, [
+        el("p", { text: p ? "向“" + p.name + "”许一个微心愿，村（社区）审核后由党员认领帮您实现。"
+          : "许一个微心愿，村（社区）审核后由党员认领帮您实现。" }),
+        field("心愿（60 字以内）", title), field("类别", cat), field("详细说明", text),
+        field("怎么称呼您", who)].concat(otpFields("wish", status)).concat([
+        el("button", { type: "submit", "class": "sm-btn sm-submit", text: "提交心愿" }), status,
+        el("a", { href: cfg.urls.wall, "class": "sm-wall-link", text: "看看大家的心愿墙" })]));
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var body = { title: title.value, category: cat.value, phone: form.phone.value, code: form.code.value };
+        if (text.value.trim()) { body.text = text.value; }
+        if (who.value.trim()) { body.name = who.value; }
+        if (p) { body.point = p.code; } else if (state.meXY) { body.lng = state.meXY[0]; body.lat = state.meXY[1]; }
+        else { body.region = cfg.region; }
+        status.textContent = "正在提交…";
+        postJSON(cfg.urls.wishes, body).then(function (res) {
+          if (!res.ok) { showProblem(form, status, res.body); return; }
+          showPanel("心愿已提交", [
+            el("p", { "class": "sm-done", text: "您的心愿编号：" + res.body.code }),
+            el("p", { text: res.body.message }),
+            el("a", { href: cfg.urls.wall, "class": "sm-wall-link", text: "看看大家的心愿墙" })]);
+        });
+      });
+      map.closePopup();
+      showPanel("我要许愿", [form]);
+      panel.classList.add("sm-panel-form");
+      title.focus();
+    }
+    function rateForm(p) {
+      var status = el("p", { "class": "sm-status", role: "status", "aria-live": "polite" });
+      var chosen = 0;
+      var stars = el("div", { "class": "sm-stars-pick", role: "radiogroup", "aria-label": "打分（1 到 5 星）" });
+      var buttons = [1, 2, 3, 4, 5].map(function (n) {
+        var b = el("button", { type: "button", role: "radio", "aria-checked": "false", "aria-label": n + " 星",
+          "class": "sm-star", "data-score": String(n), text: "★" });
+        b.addEventListener("click", function () {
+          chosen = n;
+          buttons.forEach(function (x, i) {
+            x.setAttribute("aria-checked", i + 1 === n ? "true" : "false");
+            x.classList.toggle("on", i < n);
+          });
+          said.textContent = ["", "很不满意", "不满意", "一般", "满意", "非常满意"][n];
+        });
+        stars.appendChild(b);
+        return b;
+      });
+      var said = el("span", { "class": "sm-star-word" });
+      var comment = el("textarea", { name: "comment", maxlength: "200", rows: "2", placeholder: "意见建议（选填，只给工作人员看）" });
+      var form = el("form", { "class": "sm-form sm-rate-form", novalidate: "novalidate" }, [
+        el("p", { text: "为“" + p.name + "”打分：" }), stars, said,
+        el("small", { "class": "sm-field-error", "data-for": "score", role: "alert" }),
+        field("意见建议", comment)].concat(otpFields("rating", status)).concat([
+        el("button", { type: "submit", "class": "sm-btn sm-submit", text: "提交评价" }), status]));
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        if (!chosen) { status.textContent = "请先点星星打分"; return; }
+        var body = { score: chosen, phone: form.phone.value, code: form.code.value };
+        if (comment.value.trim()) { body.comment = comment.value; }
+        status.textContent = "正在提交…";
+        postJSON(cfg.urls.points + "/" + encodeURIComponent(p.code) + "/ratings", body).then(function (res) {
+          if (!res.ok) { showProblem(form, status, res.body); return; }
+          p.ratings = res.body.ratings;
+          p.rating = res.body.rating;
+          showPanel("感谢您的评价", [el("p", { "class": "sm-done", text: "您为“" + p.name + "”打了 " + chosen + " 星。" }),
+            el("p", { text: res.body.rating !== null ? "该阵地目前居民评价 " + res.body.rating.toFixed(1) + " 分（" +
+              res.body.ratings + " 人评价）。" : "该阵地目前有 " + res.body.ratings + " 人评价。" }),
+            el("p", { text: "每个手机号每季度可评价一次。" })]);
+        });
+      });
+      map.closePopup();
+      showPanel("评价本阵地", [form]);
+      panel.classList.add("sm-panel-form");
+    }
+
     refresh();
     labelZoom();
     var sel = cfg.selected && byCode[cfg.selected];
@@ -576,7 +805,7 @@
       map.setView([sxy[1], sxy[0]], 17, { animate: false });
       setTimeout(function () { open(sel); }, 0);
     } else if (cfg.bounds) {
-      map.fitBounds(cfg.bounds, { paddingTopLeft: [10, cfg.embed ? 110 : 140], paddingBottomRight: [10, 10] });
+      map.fitBounds(cfg.bounds, { paddingTopLeft: [10, cfg.embed ? 160 : 190], paddingBottomRight: [10, 10] });
     }
     // refresh the open/closed state of an open card every minute
     setInterval(function () {
@@ -587,7 +816,8 @@
     }, 60000);
     root.setAttribute("data-ready", "1");
     root.setAttribute("data-ready-ms", String(Math.round(performance.now())));
-    return { cluster: cluster, points: points, select: open, state: state, cfg: cfg, setMe: setMe };
+    return { cluster: cluster, points: points, select: open, state: state, cfg: cfg, setMe: setMe,
+      wishForm: wishForm, rateForm: rateForm, nearActs: nearActs };
   }
 
   window.ServiceMap = {

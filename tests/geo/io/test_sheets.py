@@ -66,6 +66,13 @@ def test_xlsx_sheets_bold_frozen_header_values_and_parameters():
                                                               ["计算时间", None]]
 
 
+def test_a_table_without_rows_keeps_its_header():
+    data = sheets.xlsx_bytes([sheets.Sheet("空表", [], ("阵地编码", "合计"))])
+    ws = load_workbook(io.BytesIO(data))["空表"]
+    assert [c.value for c in ws[1]] == ["阵地编码", "合计"] and ws.max_row == 1
+    assert ws.column_dimensions["A"].width == 10  # 阵地编码: 8 cells wide, plus 2
+
+
 def test_xlsx_needs_something_to_write():
     with pytest.raises(ValueError):
         sheets.xlsx_bytes([])
