@@ -400,7 +400,8 @@ async def activity_ics(request: Request,
                         "region: activities and person-times per month of `year`, the months "
                         "that ended without an activity (`missed_months`) and whether it "
                         "meets the rule. `format=xlsx` for Excel. Public.",
-            responses=ex.answer(ex.MONTHLY))
+            responses={200: {"content": {"application/json": {"example": ex.MONTHLY},
+                                         ledger.XLSX: {}}}})
 async def activities_monthly(
     request: Request, region: RegionQ,
     year: Annotated[int, Query(ge=1990, le=2100)],

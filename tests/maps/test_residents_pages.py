@@ -37,7 +37,8 @@ def res_db(pg_cluster, samples):
                                 "'440507013%' AND kind = 'town_center'")).scalar_one()
         c.execute(text(
             "INSERT INTO activities (code, point_code, title, theme, starts_at, ends_at, "
-            "capacity, signups) VALUES ('PG-A1', :p, '长者智能手机课堂', '长者关爱', :s, :e, 40, 23)"),
+            "capacity, signups) "
+            "VALUES ('PG-A1', :p, '长者智能手机课堂', '长者关爱', :s, :e, 40, 23)"),
             {"p": center, "s": start, "e": start + timedelta(hours=1, minutes=30)})
     yield eng, center, start
     eng.dispose()
