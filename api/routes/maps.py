@@ -166,6 +166,37 @@ async def embed_resident_map(
                            service=service, embed=True)
 
 
+@router.get("/maps/wishes", response_class=HTMLResponse, operation_id="wish_wall_page",
+            summary="心愿墙: the public wish wall page of a region",
+            description="An HTML page for residents' phones (no script): the street's "
+                        "figures of wishes and projects, a filter by `category`, and every "
+                        "published wish with its moderated text, village and grid cell, month "
+                        "and claimants — never a resident's name, phone, address or home. A "
+                        "link back to the resident map to post a wish. Public (ETag); a bad "
+                        "link gets a Chinese error page (404/422).")
+async def wish_wall_page(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    region: Region = None,
+    category: Annotated[str | None, Query(max_length=16, description="a category slug")]
+    = None,
+) -> Response:
+    from fastapi.concurrency import run_in_threadpool
+
+    from maps.wishes import wall_html
+
+    def build() -> bytes:
+        with read_engine(request).connect() as conn:
+            return wall_html(conn, region, category=category,
+                             prefix=_prefix(request)).encode("utf-8")
+
+    try:
+        body = await run_in_threadpool(build)
+    except (NotFound, InvalidInput) as exc:
+        return _error_html(request, exc, "/maps/resident")
+    return _html(request, body, etag_of(body), settings)
+
+
 @router.get(STATIC_PATH + "/{path:path}", include_in_schema=False)
 def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response:
     a = asset(path)

@@ -171,3 +171,50 @@ def test_this_weeks_activities_near_me(page, server, res_db, artifacts):
     item.locator(".sm-linkbtn").click()
     p.locator(f".leaflet-popup .sm-card[data-code='{center}']").wait_for()
     page.check_clean()
+
+
+def test_the_wish_wall_page(page, server, res_db, artifacts):
+    """Published wishes and a project on the wall, with the street's figures; an
+    unpublished wish and every personal field stay off it."""
+    url, _ = server
+    eng, center, _ = res_db
+    with eng.begin() as c:
+        grid = c.execute(text("SELECT code FROM grid_cells WHERE region_code LIKE '440507013%' "
+                              "ORDER BY code LIMIT 1")).scalar_one()
+        for code, title, state, kind, budget in (
+                ("PG-W1", "孩子想要一套课外书", "claimed", "wish", None),
+                ("PG-W2", "希望修好楼道的灯", "published", "wish", None),
+                ("PG-W3", "长者饭堂添置餐桌", "confirmed", "project", 5200.5),
+                ("PG-W4", "还没审核的心愿", "posted", "wish", None)):
+            c.execute(text(
+                "INSERT INTO wishes (code, title, public_text, category, region_code, grid_code, "
+                "state, kind, budget_yuan, private, published_at) VALUES (:c, :t, :t, "
+                "'children', '440507013001', :g, :s, :k, :b, "
+                "'{\"name\": \"墙上不该有的名字\", \"phone\": \"13999990009\"}', now())"),
+                {"c": code, "t": title, "g": grid, "s": state, "k": kind, "b": budget})
+        c.execute(text("INSERT INTO party_orgs (code, name, region_code) VALUES "
+                       "('PG-O1', '测试党支部', '440507013001')"))
+        c.execute(text("INSERT INTO wish_claims (wish_code, org_code) VALUES ('PG-W3', 'PG-O1'), "
+                       "('PG-W1', 'PG-O1')"))
+    p = page.page
+    p.goto(f"{url}/maps/wishes?region={LONGTENG}")
+    p.locator("[data-ready='1']").wait_for()
+    body = p.locator("main").inner_text()
+    assert "龙腾街道心愿墙" in p.title()
+    for shown in ("孩子想要一套课外书", "希望修好楼道的灯", "长者饭堂添置餐桌", "金额 ¥5,200.5",
+                  "已认领", "待认领", "已确认完成"):
+        assert shown in body, shown
+    for hidden in ("还没审核的心愿", "墙上不该有的名字", "13999990009"):
+        assert hidden not in p.content(), hidden
+    figures = p.locator(".wl-fig").all_inner_texts()
+    assert figures[0].split()[0] == "2" and figures[1].split()[0] == "1"  # 2 wishes, 1 claimed
+    assert figures[3].split()[0] == "1" and figures[4].split()[0] == "¥5,200.5"
+    p.screenshot(path=str(artifacts / "wish-wall-390x844.png"), full_page=True)
+    assert axe_violations(p) == []
+    p.set_viewport_size({"width": 1440, "height": 900})
+    p.screenshot(path=str(artifacts / "wish-wall-1440x900.png"))
+    assert axe_violations(p) == []
+    # a category filter is a plain link
+    p.click("a.wl-chip:has-text('关爱儿童')")
+    assert "category=children" in p.url
+    page.check_clean()
