@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from data.divisions import villages
+from data.residents import with_residents
 from data.sample import Sample
 from data.synth import (
     HOURS_DAILY,
@@ -376,10 +377,11 @@ def generate(seed: int = 20261122) -> Sample:
     Returns
     -------
     data.sample.Sample
-        All frames in EPSG:4326, every row flagged ``synthetic``.
+        All frames in EPSG:4326, every row flagged ``synthetic``; with residents'
+        ratings of its positions in 2026Q3 and 2026Q4 (:mod:`data.residents`).
     """
     layout, sample = build(seed)
-    return with_grids(layout, sample, seed)
+    return with_residents(with_grids(layout, sample, seed), seed)
 
 
 #: The eight pilot villages of "双网融合" (FACTS.md, ``004_*.txt``): they also get

@@ -20,17 +20,101 @@ def _codes(df) -> list[str]:
     return [str(c) for c in df["code"]]
 
 
+def _delete_residents(conn, sample: Sample) -> None:
+    """Remove the residents' rows this sample replaces (children first)."""
+    wishes = _codes(sample.wishes)
+    for sql, codes in (
+        ("DELETE FROM wish_events WHERE wish_code = ANY(:c)", wishes),
+        ("DELETE FROM wish_claims WHERE wish_code = ANY(:c)", wishes),
+        ("DELETE FROM wishes WHERE code = ANY(:c)", wishes),
+        ("DELETE FROM ratings WHERE point_code = ANY(:c)", _codes(sample.points)),
+        ("DELETE FROM activities WHERE code = ANY(:c)", _codes(sample.activities)),
+        ("DELETE FROM members WHERE code = ANY(:c)", _codes(sample.members)),
+        ("DELETE FROM party_orgs WHERE code = ANY(:c)", _codes(sample.orgs)),
+    ):
+        if codes:
+            conn.execute(text(sql), {"c": codes})
+
+
+def _write_residents(conn, sample: Sample) -> dict[str, int]:
+    """Write the residents' frames; phones are hashed here, in the transaction,
+    with the database's key (a rating keeps only the hash, a wish both)."""
+    from data.residents import events
+    from geo.residents.otp import phone_hash
+
+    hashes: dict[str, str] = {}
+
+    def hashed(phone) -> str | None:
+        if not isinstance(phone, str) or not phone:
+            return None
+        if phone not in hashes:
+            hashes[phone] = phone_hash(conn, phone)
+        return hashes[phone]
+
+    counts: dict[str, int] = {}
+    o = sample.orgs
+    counts["orgs"] = copy_rows(conn, "party_orgs", [
+        "code", "name", "kind", "region_code", "branch_code", "synthetic",
+    ], zip(o["code"], o["name"], o["kind"], o["region_code"], column_or(o, "branch_code"),
+           o["synthetic"], strict=True))
+    m = sample.members
+    counts["members"] = copy_rows(conn, "members", [
+        "code", "region_code", "org_code", "private", "synthetic",
+    ], zip(m["code"], m["region_code"], m["org_code"], m["private"], m["synthetic"],
+           strict=True))
+    w = sample.wishes
+    times = ("posted_at", "published_at", "claimed_at", "fulfilled_at", "confirmed_at",
+             "closed_at")
+    counts["wishes"] = copy_rows(conn, "wishes", [
+        "code", "kind", "title", "text", "public_text", "category", "region_code", "point_code",
+        "grid_code", "compound_code", "geom", "budget_yuan", "channel", "state",
+        "resident_score", "phone_hash", "private", "entered_by", *times, "synthetic",
+    ], zip(w["code"], w["kind"], w["title"], w["text"], w["public_text"], w["category"],
+           w["region_code"], w["point_code"], w["grid_code"], w["compound_code"],
+           ewkb_hex(w.geometry) if len(w) else [], w["budget_yuan"], w["channel"], w["state"],
+           w["resident_score"], [hashed((p or {}).get("phone")) for p in w["private"]],
+           w["private"], w["entered_by"], *(w[t] for t in times), w["synthetic"],
+           strict=True))
+    c = sample.claims
+    counts["claims"] = copy_rows(conn, "wish_claims", [
+        "wish_code", "member_code", "org_code", "claimed_at", "accepted_at", "fulfilled_at",
+        "withdrawn_at", "points", "synthetic",
+    ], zip(c["wish_code"], c["member_code"], c["org_code"], c["claimed_at"], c["accepted_at"],
+           c["fulfilled_at"], c["withdrawn_at"], c["points"], c["synthetic"], strict=True))
+    e = events(w, c)
+    counts["wish_events"] = copy_rows(conn, "wish_events", list(e.columns),
+                                      e.itertuples(index=False, name=None))
+    a = sample.activities
+    counts["activities"] = copy_rows(conn, "activities", [
+        "code", "point_code", "title", "theme", "starts_at", "ends_at", "capacity", "signups",
+        "attendance", "synthetic",
+    ], zip(a["code"], a["point_code"], a["title"], a["theme"], a["starts_at"], a["ends_at"],
+           a["capacity"], a["signups"], a["attendance"], a["synthetic"], strict=True))
+    r = sample.ratings
+    counts["ratings"] = copy_rows(conn, "ratings", [
+        "point_code", "period", "score", "comment", "phone_hash", "created_at", "synthetic",
+    ], zip(r["point_code"], r["period"], r["score"], r["comment"],
+           [hashed(p) for p in r["phone"]], r["created_at"], r["synthetic"], strict=True))
+    return counts
+
+
 
 def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = print) -> dict:
     """Write ``sample`` into the database in one transaction.
 
     Rows whose codes the sample carries are replaced; the sample's walking
-    network replaces the network dataset of the same name. Returns counts.
+    network replaces the network dataset of the same name. The residents'
+    side (organisations, members, wishes with their claims, activities,
+    ratings of the sample's positions) is replaced too; phones are hashed here
+    with the database's key (:func:`geo.residents.otp.phone_hash`) and every
+    step a wish went through becomes a ``wish_events`` row (actor ``sample``).
+    Returns counts.
     """
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
     with engine.begin() as conn:
         # -- remove what this sample replaces (children first) -------------
+        _delete_residents(conn, sample)
         conn.execute(text("DELETE FROM branch_compounds WHERE branch_code = ANY(:c)"),
                      {"c": list(sample.branches["code"])})
         conn.execute(text("DELETE FROM party_branches WHERE code = ANY(:c)"),
@@ -114,9 +198,13 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
             copy_rows(conn, "water_areas", ["name", "geom", "synthetic"],
                       zip([f"{sample.name}:{n}" for n in names],
                           ewkb_hex(w.geometry, multi=True), [syn] * len(w), strict=True))
+        # -- the residents' side: organisations, members, wishes, activities, ratings
+        t1 = time.perf_counter()
+        counts.update(_write_residents(conn, sample))
+        residents_s = time.perf_counter() - t1
         set_meta(conn, f"sample:{sample.name}", {"synthetic": bool(syn), "counts": counts})
     log(f"loaded sample {sample.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-        + f" ({time.perf_counter() - t0:.1f} s)")
+        + f" ({time.perf_counter() - t0:.1f} s, residents' side {residents_s:.2f} s)")
     return counts
 
 

@@ -5,7 +5,8 @@ and names from ``divisions.csv``); the "1+5+N" position system of 1 street
 center, 5 community centers and 27 service stations (33 points); 36
 residential compounds of which 6 compound party branches cover 32 (88.88 %);
 12 basic grids with 12 part-time grid workers, 4 of the grids with a party
-branch.
+branch. The 6 centers' 51 activities of the year (over 6,900 person-times, at
+least one a month each) are reproduced by :mod:`data.residents`.
 
 Synthetic: every geometry (a street of about 10 km² around 23.36°N 116.72°E,
 built in EPSG:32650 / UTM 50N and delivered in EPSG:4326), streets, the canal,
@@ -19,6 +20,7 @@ import numpy as np
 import shapely
 
 from data.divisions import villages
+from data.residents import with_residents
 from data.sample import Sample
 from data.synth import (
     HOURS_DAILY,
@@ -281,6 +283,9 @@ def generate(seed: int = 20261122) -> Sample:
     Returns
     -------
     data.sample.Sample
-        All frames in EPSG:4326, every row flagged ``synthetic``.
+        All frames in EPSG:4326, every row flagged ``synthetic``; with the
+        activities of its centers (:mod:`data.residents`: the article's 51 of
+        January–August 2026, over 6,900 person-times, and a monthly program to
+        December 2028).
     """
-    return build(seed)[1]
+    return with_residents(build(seed)[1], seed)
