@@ -673,3 +673,10 @@ MONTHLY = {"region": "440507013", "year": 2026, "months_closed": 11, "activities
                         "attendance": [260, 120, 130, 240, 110, 150, 140, 135, 120, 110, 100, 0],
                         "activities": 14, "person_times": 1615, "missed_months": [],
                         "meets_rule": True}]}
+WISHES_OUTSIDE = {"region": {"code": "440104013", "name": "梅花村街道", "level": "town"},
+                  "minutes": 10.0, "profile": "elderly", "circles": 46,
+                  "states": ["posted", "published", "claimed"],
+                  "totals": {"unmet": 12, "located": 12, "inside": 10, "outside": 2},
+                  "by_region": [{"code": "440104013015", "name": "杨箕社区居民委员会",
+                                 "unmet": 4, "located": 4, "outside": 1}],
+                  "suppressed": {"villages": 5, "outside": 1, "below": 3}}

@@ -114,7 +114,9 @@ class Instance:
 
     ``cover`` is a CSR matrix (demand groups × candidates); group ``g`` stands
     for the uncovered buildings that exactly the candidates ``cover[g]`` reach,
-    and weighs their population ``weights[g]``.
+    and weighs their demand ``weights[g]``: their population, plus — when
+    siting is weighted by unmet wishes — ``wish_weight`` people per unmet wish
+    (``population[g]`` and ``wishes[g]`` keep the two apart).
     """
 
     candidates: list[Candidate]
@@ -124,6 +126,11 @@ class Instance:
     group_of: np.ndarray  # building index -> group (-1: no candidate reaches it)
     buildings: np.ndarray  # the uncovered building indices considered
     stats: dict[str, Any] = field(default_factory=dict)
+    population: np.ndarray | None = None
+    wishes: np.ndarray | None = None
+
+    def people(self) -> np.ndarray:
+        return self.weights if self.population is None else self.population
 
 
 # ====================================================================== solvers
@@ -431,9 +438,12 @@ def user_candidates(items: Sequence[dict[str, Any]], town: Town, *, reach_m: flo
 
 # ====================================================================== instance
 def build_instance(an: Analysis, candidates: list[Candidate], networks: Networks, *,
-                   circle_params: CircleParams = CircleParams()) -> Instance:
+                   circle_params: CircleParams = CircleParams(),
+                   wish_share: np.ndarray | None = None, wish_weight: float = 0.0) -> Instance:
     """Compute every candidate's circle (one batch) and the covering matrix over
-    the buildings not yet covered (population > 0)."""
+    the buildings not yet covered (population > 0, or holding unmet wishes when
+    ``wish_weight`` > 0: ``wish_share`` is each building's share of them,
+    :func:`geo.coverage.demand.wish_shares`)."""
     t0 = time.perf_counter()
     budget = an.params.budget()
     t = an.town
@@ -441,7 +451,10 @@ def build_instance(an: Analysis, candidates: list[Candidate], networks: Networks
     lat = np.array([c.lat for c in candidates])
     circles = circles_at(networks, lng, lat, budget, params=circle_params) if candidates else []
     t1 = time.perf_counter()
-    unc = np.flatnonzero(~an.covered & (t.b_pop > 0))
+    weighted = wish_share is not None and wish_weight > 0
+    demand = (t.b_pop + np.rint(wish_weight * wish_share).astype(np.int64)) if weighted \
+        else t.b_pop
+    unc = np.flatnonzero(~an.covered & (demand > 0))
     polys = [c.polygon for c in circles]
     hits = circle_hits(t, polys, an.params.rule, subset=unc)
     if an.params.rule.building == "within":
@@ -463,7 +476,12 @@ def build_instance(an: Analysis, candidates: list[Candidate], networks: Networks
     for r in range(len(reached)):
         k = m.indices[m.indptr[r]:m.indptr[r + 1]].tobytes()
         group[r] = keys.setdefault(k, len(keys))
-    weights = np.bincount(group, weights=t.b_pop[reached], minlength=len(keys)).astype(np.int64)
+    weights = np.bincount(group, weights=demand[reached], minlength=len(keys)).astype(np.int64)
+    population = wishes = None
+    if weighted:
+        population = np.bincount(group, weights=t.b_pop[reached],
+                                 minlength=len(keys)).astype(np.int64)
+        wishes = np.bincount(group, weights=wish_share[reached], minlength=len(keys))
     first = np.full(len(keys), -1, dtype=np.int64)
     first[group[::-1]] = np.arange(len(reached))[::-1]
     cover = m[first] if len(keys) else sp.csr_matrix((0, len(candidates)), dtype=np.int8)
@@ -471,6 +489,7 @@ def build_instance(an: Analysis, candidates: list[Candidate], networks: Networks
     group_of[reached] = group
     t2 = time.perf_counter()
     return Instance(candidates=candidates, circles=circles, weights=weights,
+                    population=population, wishes=wishes,
                     cover=sp.csr_matrix(cover), group_of=group_of, buildings=unc, stats={
                         "circles_s": round(t1 - t0, 3), "matrix_s": round(t2 - t1, 3),
                         "uncovered_buildings": int(len(unc)),
@@ -493,23 +512,31 @@ def _sites(an: Analysis, inst: Instance, sol: Solution, base: int, total: int,
     out = []
     cum = base
     cols = inst.cover.tocsc()
+    people = inst.people()
+    done = np.zeros(inst.cover.shape[0], dtype=bool)
     for rank, (j, gain) in enumerate(order_by_marginal(inst.weights, inst.cover, sol.chosen),
                                      start=1):
         cand = inst.candidates[j]
-        cum += gain
         groups = cols.indices[cols.indptr[j]:cols.indptr[j + 1]]
+        new = groups[~done[groups]]
+        done[new] = True
+        pop_gain = int(people[new].sum())
+        cum += pop_gain
         circle = inst.circles[j]
         row = {
             "rank": rank, "candidate": j, "source": cand.source, "name": cand.name,
             "ref": cand.ref, "lng": round(cand.lng, 6), "lat": round(cand.lat, 6),
             "method": circle.method.value,
             "snap_distance_m": round(circle.snap.off_network_m, 1) if circle.snap else None,
-            "population_new": gain,
-            "population_reachable": int(inst.weights[groups].sum()),
+            "population_new": pop_gain,
+            "population_reachable": int(people[groups].sum()),
             "population_covered_after": cum,
             "population_pct_after": float(percent(cum, total, rounding=p.rounding,
                                                   decimals=p.decimals) or 0),
         }
+        if inst.wishes is not None:
+            row["demand_new"] = gain
+            row["wishes_new"] = round(float(inst.wishes[new].sum()), 1)
         if geometry:
             row["circle"] = _circle_geojson(circle.polygon)
         out.append(row)
@@ -520,7 +547,7 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
          *, networks: Networks, source: str = "all", sites: Sequence[dict[str, Any]] | None = None,
          method: str = "both", circle_params: CircleParams = CircleParams(),
          max_candidates: int = 2500, time_limit_s: float = 60.0, geometry: bool = False,
-         an: Analysis | None = None) -> dict[str, Any]:
+         an: Analysis | None = None, wish_weight: float = 0.0) -> dict[str, Any]:
     """Choose ``k`` new station sites that newly cover the most people.
 
     Parameters
@@ -549,6 +576,13 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
         Exact solver time limit, seconds.
     geometry
         Include each chosen site's circle (GeoJSON, EPSG:4326).
+    wish_weight
+        Demand feeds the choice (off at 0, the default): each unmet wish
+        (posted, published or claimed) counts as this many more people in
+        its compound's buildings (by population share; else its grid cell's,
+        else its village's), so sites near unmet needs win ties and more. The
+        answer then also says ``demand_new`` and ``wishes_new``; the
+        population figures stay people.
 
     Returns
     -------
@@ -591,8 +625,18 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
         raise InvalidInput(f"k = {k} 超过了候选点数量（{n_available} 个）", [
             Problem("选址数量不能多于候选点数量", column="k", value=k,
                     expected=f"最多 {n_available}")])
+    if not (isinstance(wish_weight, int | float) and 0 <= wish_weight <= 10_000):
+        raise InvalidInput("心愿权重不正确", [Problem(
+            "心愿权重应为 0 到 10000 之间的数", column="wish_weight", value=wish_weight,
+            expected="0（不计心愿）到 10000")])
+    share = None
+    if wish_weight > 0:
+        from geo.coverage.demand import wish_shares
+
+        share = wish_shares(conn, an.town)
     t1 = time.perf_counter()
-    inst = build_instance(an, candidates, networks, circle_params=circle_params)
+    inst = build_instance(an, candidates, networks, circle_params=circle_params,
+                          wish_share=share, wish_weight=wish_weight)
     t2 = time.perf_counter()
     t = an.town
     total = int(t.b_pop.sum())
@@ -600,8 +644,11 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
     out: dict[str, Any] = {
         "region": {"code": t.region.code, "name": t.region.name, "level": t.region.level},
         "parameters": {**params.describe(), "k": k, "method": method,
-                       "objective": "population newly inside a service circle",
-                       "max_candidates": max_candidates},
+                       "objective": "population newly inside a service circle"
+                       if share is None else f"population + {wish_weight:g} per unmet wish "
+                                             "newly inside a service circle",
+                       "max_candidates": max_candidates,
+                       **({"wish_weight": wish_weight} if share is not None else {})},
         "rule": params.rule.describe(),
         "before": {"population": total, "population_covered": base,
                    "population_pct": float(percent(base, total, rounding=params.rounding,
@@ -609,7 +656,7 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
                    "circles": len(an.circles)},
         "candidates": {**stats, "useful": int((inst.cover.getnnz(axis=0) > 0).sum())
                        if inst.cover.shape[0] else 0,
-                       "reachable_population": int(inst.weights.sum()),
+                       "reachable_population": int(inst.people().sum()),
                        "candidate_circles": len(inst.circles),
                        "straight_line_circles": inst.stats["straight_line_circles"]},
         "instance": {k2: v for k2, v in inst.stats.items() if k2 != "straight_line_circles"},
@@ -621,14 +668,20 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
         sols["exact"] = solve_exact(inst.weights, inst.cover, k, time_limit_s=time_limit_s)
     for name, sol in sols.items():
         chosen = _sites(an, inst, sol, base, total, geometry)
+        new = coverage_of(inst.people(), inst.cover, sol.chosen)
         out[name] = {"solver": sol.solver, "status": sol.status, "optimal": sol.optimal,
                      "gap": sol.gap, "seconds": round(sol.seconds, 3),
-                     "population_new": sol.objective,
-                     "population_covered_after": base + sol.objective,
-                     "population_pct_after": float(percent(base + sol.objective, total,
+                     "population_new": new,
+                     "population_covered_after": base + new,
+                     "population_pct_after": float(percent(base + new, total,
                                                            rounding=params.rounding,
                                                            decimals=params.decimals) or 0),
                      "sites_found": len(chosen), "sites": chosen}
+        if share is not None:
+            hit = np.asarray(inst.cover[:, sol.chosen].sum(axis=1)).ravel() > 0 \
+                if sol.chosen else np.zeros(inst.cover.shape[0], dtype=bool)
+            out[name]["demand_new"] = sol.objective
+            out[name]["wishes_new"] = round(float(inst.wishes[hit].sum()), 1)
         if len(chosen) < k:
             out[name]["note"] = (f"只有 {len(chosen)} 个候选点能新增覆盖人口："
                                  "其余候选点都覆盖不到尚未覆盖的居民")

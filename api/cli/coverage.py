@@ -55,20 +55,25 @@ def register(sub) -> None:
     p = sub.add_parser("coverage", help="who the service circles reach; branch coverage; "
                                         "dual-grid view; snapshots")
     p.add_argument("view", nargs="?", default="reach",
-                   choices=["reach", "branches", "grids", "snapshots", "compare"],
-                   help="reach (default), branches, grids, snapshots (list), compare A B")
+                   choices=["reach", "branches", "grids", "wishes", "snapshots", "compare"],
+                   help="reach (default), branches, grids, wishes (unmet wishes outside "
+                        "every circle), snapshots (list), compare A B")
     p.add_argument("ids", nargs="*", type=int, help="compare: the two snapshot ids")
     _common(p)
     p.add_argument("--save", nargs="?", const="", default=None, metavar="LABEL",
                    help="store this run as a snapshot (optional label)")
     p.add_argument("--detail", action="store_true",
-                   help="branches/grids: list the compounds without a branch")
+                   help="branches/grids: list the compounds without a branch; wishes: list "
+                        "the wishes outside the circles")
     p.set_defaults(func=cmd_coverage)
 
     g = sub.add_parser("gaps", help="uncovered people, compounds, buildings, H3 hexagons and "
                                     "gap areas")
     _common(g)
     g.add_argument("--limit", type=int, default=20, help="compounds/buildings/areas listed")
+    g.add_argument("--wish-weight", type=float, default=0.0, metavar="PEOPLE",
+                   help="rank compounds by uncovered people plus this many per unmet wish "
+                        "(default 0: people only)")
     g.add_argument("--hex-resolution", type=int, default=None,
                    help="H3 resolution (default 8: ~500 m cells)")
     g.add_argument("--geojson", type=Path, default=None,
@@ -88,6 +93,9 @@ def register(sub) -> None:
     s.add_argument("--method", choices=["exact", "greedy", "both"], default="both")
     s.add_argument("--max-candidates", type=int, default=2500)
     s.add_argument("--time-limit", type=float, default=60.0, help="exact solver limit, s")
+    s.add_argument("--wish-weight", type=float, default=0.0, metavar="PEOPLE",
+                   help="weight areas by unmet wishes: each counts as this many more people "
+                        "(default 0: population only)")
     s.add_argument("--at", nargs=2, type=float, metavar=("LNG", "LAT"), default=None,
                    help="what-if: coverage with one proposed station here (nothing saved)")
     s.add_argument("--crs", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
@@ -179,6 +187,42 @@ def cmd_coverage(args, settings: Settings) -> int:
                 for r in diff.areas if r.level != "grid"]
         print(sheets.text_table(rows))
         return 0
+    if args.view == "wishes":
+        with engine.connect() as conn:
+            got = cov.wishes_outside(conn, args.region, _params(args, settings),
+                                     detail=args.detail)
+        if args.format == "json":
+            _write(json.dumps(got, ensure_ascii=False, indent=2, default=str), args)
+            return 0
+        t = got["totals"]
+        say(f"{got['region']['name']}：未完成的心愿 {t['unmet']} 个，有位置的 {t['located']} 个，"
+            f"其中在 {got['minutes']:g} 分钟服务圈外 {t['outside']} 个")
+        tables = [("按村居", [{"村（社区）": v["name"], "未完成心愿": v["unmet"],
+                               "有位置": v["located"], "服务圈外": v["outside"]}
+                              for v in got["by_region"]])]
+        if "wishes" in got:
+            tables.append(("服务圈外的心愿", [
+                {"编号": w["code"], "心愿": w["title"], "类别": w["category_zh"],
+                 "状态": w["state_zh"], "村（社区）": w["region_name"],
+                 "网格": w["grid_name"] or ""} for w in got["wishes"]]))
+        if args.format in ("csv", "xlsx"):
+            par = [("区划", got["region"]["code"]), ("分钟", got["minutes"]),
+                   ("步行档", got["profile"]), ("心愿状态", "、".join(got["states"]))]
+            data = sheets.csv_bytes(tables, parameters=par, titles=True) \
+                if args.format == "csv" else sheets.xlsx_bytes(tables, parameters=par)
+            if args.output is None:
+                if args.format == "xlsx":
+                    raise InvalidInput("xlsx 需要 --output 文件", [Problem(
+                        "请用 --output 指定 .xlsx 文件", column="output")])
+                sys.stdout.write(data.decode("utf-8-sig"))
+            else:
+                args.output.write_bytes(data)
+                say(f"wrote {args.output}")
+            return 0
+        for name, rows in tables:
+            say(f"\n{name}")
+            print(sheets.text_table(rows))
+        return 0
     if args.view in ("branches", "grids"):
         with engine.connect() as conn:
             fn = cov.branch_coverage if args.view == "branches" else cov.grid_view
@@ -226,7 +270,8 @@ def cmd_gaps(args, settings: Settings) -> int:
         an = cov.analyse(conn, args.region, params, compute=args.compute,
                          circle_params=_circle_params(settings), log=say)
         result = cov.gap_report(an, limit=args.limit, detail=True,
-                                hex_resolution=args.hex_resolution, conn=conn)
+                                hex_resolution=args.hex_resolution, conn=conn,
+                                wish_weight=args.wish_weight)
     if args.geojson is not None:
         hexes = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": h.boundary},
                   "properties": {"h3": h.h3, "population_uncovered": h.population_uncovered,
@@ -294,7 +339,7 @@ def cmd_site(args, settings: Settings) -> int:
                              source=args.candidates, sites=sites, method=args.method,
                              circle_params=_circle_params(settings),
                              max_candidates=args.max_candidates, time_limit_s=args.time_limit,
-                             an=an)
+                             an=an, wish_weight=args.wish_weight)
     _emit_siting(result, args)
     return 0
 

@@ -232,6 +232,50 @@ async def get_coverage(
                          detail=False, principal=None, region=region)
 
 
+@router.get("/coverage/wishes", operation_id="get_wishes_outside_circles",
+            responses=ex.answer(ex.WISHES_OUTSIDE),
+            summary="Unmet wishes outside every service circle (demand the circles miss)",
+            description="Of the region's unmet wishes and projects (posted, published or "
+                        "claimed), how many have a location, how many lie inside at least one "
+                        "stored circle of `minutes`/`profile`/`kinds` and how many outside "
+                        "every one — the people whose needs the service circles miss — per "
+                        "village (villages with fewer than 3 unmet wishes folded into "
+                        "`suppressed`). The test uses each wish's exact location on the "
+                        "server; the answer holds counts only. `detail=true` (a planner token "
+                        "of the region) lists the wishes outside by code, title, category, "
+                        "state, village and grid cell. 409 when the circles are not computed.")
+async def get_wishes_outside(
+    request: Request,
+    settings: SettingsDep,
+    principal: Annotated[Principal | None, Depends(current_token)],
+    region: RegionQ = None,
+    minutes: MinutesQ = None,
+    profile: ProfileQ = None,
+    speed_kmh: SpeedQ = None,
+    kinds: KindsQ = None,
+    detail: DetailQ = False,
+) -> Response:
+    params = _params(settings, minutes, profile, speed_kmh, kinds)
+    if detail:
+        if principal is None:
+            raise unauthorized("detail=true 需要规划编辑（planner）令牌")
+        if not principal.has_role("planner"):
+            raise forbidden("detail=true 需要规划编辑（planner）及以上角色")
+
+    def run() -> dict[str, Any]:
+        # the owner's engine: the containment test reads the wishes' exact
+        # locations, which the reader role may not; only counts leave unless detail
+        with request.app.state.engine.connect() as conn:
+            if detail:
+                _check_scope(principal, conn, region)
+            return cov.wishes_outside(conn, region, params, detail=detail)
+
+    result = await run_in_threadpool(run)
+    headers = PRIVATE if detail else {"Cache-Control": f"public, max-age="
+                                                       f"{settings.cache_max_age_s}"}
+    return Response(encode_json(result), media_type="application/json", headers=headers)
+
+
 @router.get("/coverage/branches", operation_id="get_branch_coverage",
             responses=file_responses(ex.BRANCH_COVERAGE),
             summary="Compounds with a party branch / all compounds (e.g. 32/36 = 88.89%, "
@@ -316,6 +360,9 @@ async def get_gaps(
     detail: DetailQ = False,
     at: AtQ = None,
     format: FormatQ = "json",
+    wish_weight: Annotated[float, Query(ge=0, le=10_000, description=(
+        "rank the compounds (detail) by uncovered people plus this many per unmet wish "
+        "in them; 0 (the default): people only"))] = 0.0,
 ) -> Response:
     _require_rule(rule, principal)
     params = _params(settings, minutes, profile, speed_kmh, kinds, rule, compound_rule,
@@ -326,7 +373,7 @@ async def get_gaps(
         # an export is the whole list: the map shows every uncovered compound
         lim = limit if limit is not None else (20 if format == "json" else None)
         return cov.gap_report(an, limit=lim, detail=detail, hex_resolution=hex_resolution,
-                              areas=areas, conn=conn)
+                              areas=areas, conn=conn, wish_weight=wish_weight)
 
     return await _answer(request, build, view="gaps", fmt=format, name="gaps",
                          detail=detail, principal=principal, region=region)
@@ -425,6 +472,9 @@ class SitingBody(CoverageBody):
     max_candidates: integer(1, 10_000) = 2500
     time_limit_s: Number = Field(default=60.0, gt=0, le=300)
     geometry: Boolean = Field(default=True, description="include each site's circle")
+    wish_weight: Number = Field(default=0.0, ge=0, le=10_000, description=(
+        "demand feeds the choice: each unmet wish counts as this many more people in its "
+        "compound (else grid cell, else village); 0 (the default) sites by population only"))
 
 
 class WhatIfBody(CoverageBody):
@@ -455,7 +505,8 @@ def post_siting(body: SitingBody, request: Request, principal: Planner, engine: 
                              sites=sites, method=body.method,
                              circle_params=_circle_params(settings),
                              max_candidates=body.max_candidates,
-                             time_limit_s=body.time_limit_s, geometry=body.geometry)
+                             time_limit_s=body.time_limit_s, geometry=body.geometry,
+                             wish_weight=float(body.wish_weight))
     return Response(encode_json(result), media_type="application/json", headers=PRIVATE)
 
 

@@ -62,6 +62,7 @@ from geo.coverage.arithmetic import (
     share,
 )
 from geo.coverage.branches import BRANCH_RULE, branch_coverage, grid_view
+from geo.coverage.demand import UNMET_STATES, wish_shares, wishes_outside
 from geo.coverage.gaps import gap_report, h3_resolution_for
 from geo.coverage.loading import (
     GRID_KIND_ZH,
@@ -136,6 +137,9 @@ from geo.coverage.tables import (
 )
 
 __all__ = [
+    "UNMET_STATES",
+    "wish_shares",
+    "wishes_outside",
     "BRANCH_RULE",
     "BUILDING_RULES",
     "COLUMNS_ZH",

@@ -162,7 +162,7 @@ def _gap_areas(an: Analysis, cell_m: float, limit: int | None) -> GapAreas:
 def gap_report(an: Analysis, *, limit: int | None = 20, detail: bool = False,
                hex_resolution: int | None = None, hex_cell_m: float = 500.0,
                areas: bool = True, area_cell_m: float = 30.0, suppress_below: int = 3,
-               conn: Connection | None = None) -> GapReport:
+               conn: Connection | None = None, wish_weight: float = 0.0) -> GapReport:
     """Who and where is left out.
 
     Parameters
@@ -185,6 +185,11 @@ def gap_report(an: Analysis, *, limit: int | None = 20, detail: bool = False,
         listed (their totals are).
     conn
         Connection for compound footprints and building codes.
+    wish_weight
+        Demand feeds the ranking (off at 0, the default; needs ``conn``): the
+        compounds are ranked by uncovered population plus this many people
+        per unmet wish in their uncovered buildings
+        (:func:`geo.coverage.demand.wish_shares`), and list ``wishes_unmet``.
 
     Returns
     -------
@@ -220,8 +225,17 @@ def gap_report(an: Analysis, *, limit: int | None = 20, detail: bool = False,
         c_cov = np.bincount(t.b_compound[inside], weights=(t.b_pop * an.covered)[inside],
                             minlength=len(t.c_code)).astype(np.int64)
         unc_pop = c_pop - c_cov
-        order = np.lexsort((t.c_code, -unc_pop))
-        order = [i for i in order.tolist() if unc_pop[i] > 0][:limit]
+        wishes = None
+        rank_by = unc_pop.astype(float)
+        if wish_weight > 0 and conn is not None:
+            from geo.coverage.demand import wish_shares
+
+            share = wish_shares(conn, t) * ~an.covered
+            wishes = np.bincount(t.b_compound[inside], weights=share[inside],
+                                 minlength=len(t.c_code))
+            rank_by = rank_by + wish_weight * wishes
+        order = np.lexsort((t.c_code, -rank_by))
+        order = [i for i in order.tolist() if rank_by[i] > 0][:limit]
         compounds = tuple(GapCompound(
             rank=k + 1, code=str(t.c_code[i]), name=str(t.c_name[i]),
             region_code=leaf[int(t.c_leaf[i])].code, region_name=leaf[int(t.c_leaf[i])].name,
@@ -229,6 +243,7 @@ def gap_report(an: Analysis, *, limit: int | None = 20, detail: bool = False,
             covered_pct=_float(percent(int(c_cov[i]), int(c_pop[i]),
                                        rounding=an.params.rounding,
                                        decimals=an.params.decimals)),
+            wishes_unmet=round(float(wishes[i]), 1) if wishes is not None else None,
         ) for k, i in enumerate(order))
         unc = np.flatnonzero(~an.covered & (t.b_pop > 0))
         top = unc[np.lexsort((t.b_id[unc], -t.b_pop[unc]))][:limit]

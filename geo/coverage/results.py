@@ -502,7 +502,9 @@ class GapAreas(Result):
 
 @dataclass(frozen=True, kw_only=True)
 class GapCompound(Result):
-    """A compound ranked by uncovered population (planners' detail)."""
+    """A compound ranked by uncovered population (planners' detail); ranked by
+    uncovered population plus ``wish_weight`` per unmet wish in its uncovered
+    buildings when the report is weighted by wishes (``wishes_unmet`` then)."""
 
     rank: int
     code: str
@@ -512,6 +514,7 @@ class GapCompound(Result):
     population: int
     population_uncovered: int
     covered_pct: float | None
+    wishes_unmet: float | None = _omitted()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -543,3 +543,47 @@ def test_the_monthly_rule(client, planned, res_engine):
     x = client.get("/api/v1/activities-monthly",
                    params={"region": LONGTENG, "year": 2026, "format": "xlsx"})
     assert x.status_code == 200 and x.content[:2] == b"PK"
+
+
+# ---------------------------------------------------------------- demand in the coverage report
+def test_wishes_outside_the_circles_over_http(client, toks, res_engine, home):
+    import shapely
+    from shapely import wkb
+
+    from tests.api.conftest import seed_circles
+
+    with res_engine.begin() as c:
+        seed_circles(c, ["LT-0002", "LT-0003"])
+    with res_engine.connect() as c:
+        spot = c.execute(text(
+            "SELECT ST_X(q) AS x, ST_Y(q) AS y FROM (SELECT ST_PointOnSurface(geom) AS q "
+            "FROM regions WHERE level = 'village' AND code LIKE '440507013%') v "
+            "ORDER BY (SELECT min(ST_Distance(q, p.geom)) FROM service_points p "
+            "WHERE p.code IN ('LT-0002', 'LT-0003')) DESC LIMIT 1")).one()
+    code = _wish(client, home, title="想要一张轮椅")
+    far = _wish(client, home, title="想学写毛笔字", lng=spot.x, lat=spot.y)
+    for w in (code, far):
+        _step(client, w, "publish", toks["staff"])
+    with res_engine.connect() as c:
+        circles = [wkb.loads(bytes(g)) for g in c.execute(text(
+            "SELECT ST_AsBinary(geom) FROM service_circles WHERE minutes = 10 "
+            "AND profile = 'elderly'")).scalars()]
+        rows = c.execute(text(
+            "SELECT code, ST_X(geom) AS x, ST_Y(geom) AS y FROM wishes WHERE geom IS NOT NULL "
+            "AND state IN ('posted', 'published', 'claimed') "
+            "AND region_code LIKE '440507013%'")).all()
+    expected = sorted(r.code for r in rows
+                      if not any(shapely.covers(p, shapely.Point(r.x, r.y)) for p in circles))
+    pub = client.get("/api/v1/coverage/wishes", params={"region": LONGTENG})
+    assert pub.status_code == 200, pub.text
+    assert pub.json()["totals"]["outside"] == len(expected) and "wishes" not in pub.json()
+    for v in RESIDENT.values():
+        assert v not in pub.text
+    assert client.get("/api/v1/coverage/wishes",
+                      params={"region": LONGTENG, "detail": "true"}).status_code == 401
+    mine = client.get("/api/v1/coverage/wishes", params={"region": LONGTENG, "detail": "true"},
+                      headers=bearer(toks["staff"]))
+    assert sorted(w["code"] for w in mine.json()["wishes"]) == expected
+    assert far in expected
+    assert client.get("/api/v1/coverage/wishes", params={"region": LONGTENG, "minutes": 7}
+                      ).status_code == 409
