@@ -104,3 +104,25 @@ def test_errors_are_one_line(cli, tmp_path):
     assert rc == 1 and "经纬度是否写反了" in err
     rc, _, err = cli("coverage")
     assert rc == 1 and "440507013 龙腾街道" in err
+
+
+def test_wishes_activities_and_ledger(cli, samples_engine, tmp_path):
+    from openpyxl import load_workbook
+
+    with samples_engine.connect() as c:
+        n = c.execute(text(
+            "SELECT count(*) FROM activities a JOIN service_points p ON p.code = a.point_code "
+            "WHERE p.region_code LIKE '440507013%' AND p.kind IN ('town_center', "
+            "'village_center') AND a.starts_at >= '2026-01-01T00:00+08' "
+            "AND a.starts_at < '2027-01-01T00:00+08'")).scalar_one()
+    assert n > 51  # the 51 of January–August and the planned program after
+    rc, out, err = cli("wishes", "activities", "--region", LONGTENG, "--year", "2026")
+    assert rc == 0 and f"2026 年：{n} 场活动" in err + out
+    assert "未做到月月有活动的阵地 0 个" in err + out
+    xlsx = tmp_path / "a.xlsx"
+    rc, _, _ = cli("wishes", "activities", "--region", LONGTENG, "--year", "2026", "-o", str(xlsx))
+    ws = load_workbook(xlsx)["活动场次"]
+    totals = [r[-2] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert rc == 0 and len(totals) == 6 and sum(totals) == n
+    rc, out, err = cli("coverage", "wishes", "--region", LONGTENG)
+    assert rc == 0 and "未完成的心愿 0 个" in err + out

@@ -13,7 +13,8 @@ from geo.io.sheets import Sheet, xlsx_bytes
 from geo.residents.activities import monthly
 from geo.vocab import CHANNEL_ZH, WISH_CATEGORY_ZH, WISH_KIND_ZH, WISH_STATE_ZH
 
-__all__ = ["LEDGER_COLUMNS", "XLSX", "ledger_rows", "monthly_xlsx", "wish_ledger_xlsx"]
+__all__ = ["LEDGER_COLUMNS", "XLSX", "ledger_rows", "monthly_xlsx", "points_rows",
+           "wish_ledger_xlsx"]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -64,9 +65,46 @@ def ledger_rows(conn: Connection, region: str, *, contacts: bool = False
     return out
 
 
+def points_rows(conn: Connection, region: str, *, contacts: bool = False
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """积分 (龙腾's 积分制): per member of the region — claims, fulfilled, points —
+    and per organisation — its own claims, its members' claims, fulfilled, points."""
+    members = conn.execute(text("""
+        SELECT m.code, m.private, o.name AS org, r.name AS village,
+               count(c.id) AS claims, count(c.fulfilled_at) AS fulfilled,
+               COALESCE(sum(c.points), 0) AS points
+        FROM members m JOIN regions r ON r.code = m.region_code
+        LEFT JOIN party_orgs o ON o.code = m.org_code
+        LEFT JOIN wish_claims c ON c.member_code = m.code AND c.withdrawn_at IS NULL
+        WHERE starts_with(m.region_code, :r) AND m.deleted_at IS NULL
+        GROUP BY m.code, m.private, o.name, r.name ORDER BY points DESC, m.code"""),
+        {"r": region}).mappings().all()
+    orgs = conn.execute(text("""
+        SELECT o.code, o.name, o.kind, r.name AS village,
+               count(c.id) FILTER (WHERE c.member_code IS NULL) AS own,
+               count(c.id) FILTER (WHERE c.member_code IS NOT NULL) AS by_members,
+               count(c.fulfilled_at) AS fulfilled, COALESCE(sum(c.points), 0) AS points
+        FROM party_orgs o JOIN regions r ON r.code = o.region_code
+        LEFT JOIN wish_claims c ON c.org_code = o.code AND c.withdrawn_at IS NULL
+        WHERE starts_with(o.region_code, :r) AND o.deleted_at IS NULL
+        GROUP BY o.code, o.name, o.kind, r.name ORDER BY points DESC, o.code"""),
+        {"r": region}).mappings().all()
+    from geo.vocab import ORG_KIND_ZH
+
+    m_rows = [{"党员编号": m["code"], **({"姓名": (m["private"] or {}).get("name", "")}
+                                      if contacts else {}),
+               "所在党组织": m["org"] or "", "村（社区）": m["village"], "认领": m["claims"],
+               "已完成": m["fulfilled"], "积分": int(m["points"])} for m in members]
+    o_rows = [{"组织编码": o["code"], "组织名称": o["name"], "类型": ORG_KIND_ZH[o["kind"]],
+               "村（社区）": o["village"], "组织认领": o["own"], "党员认领": o["by_members"],
+               "已完成": o["fulfilled"], "积分": int(o["points"])} for o in orgs]
+    return m_rows, o_rows
+
+
 def wish_ledger_xlsx(conn: Connection, region: str, *, contacts: bool = False) -> bytes:
     """The ledger: a 汇总 sheet (per village: wishes, claimed, claimants,
-    projects, amounts) and one sheet per village."""
+    projects, amounts), one sheet per village, and the 积分 of members
+    (names only with ``contacts``) and organisations."""
     per = ledger_rows(conn, region, contacts=contacts)
     columns = LEDGER_COLUMNS + (CONTACT_COLUMNS if contacts else ())
     summary = []
@@ -82,6 +120,11 @@ def wish_ledger_xlsx(conn: Connection, region: str, *, contacts: bool = False) -
     sheets = [Sheet("汇总", summary, ("村（社区）", "微心愿", "已认领", "已完成", "微项目",
                                      "项目金额（元）", "积分"))]
     sheets += [Sheet(v, rows, columns) for v, rows in per.items()]
+    m_rows, o_rows = points_rows(conn, region, contacts=contacts)
+    sheets += [Sheet("党员积分", m_rows, ("党员编号", *(("姓名",) if contacts else ()),
+                                         "所在党组织", "村（社区）", "认领", "已完成", "积分")),
+               Sheet("党组织积分", o_rows, ("组织编码", "组织名称", "类型", "村（社区）",
+                                           "组织认领", "党员认领", "已完成", "积分"))]
     return xlsx_bytes(sheets, parameters=[("区划", region),
                                           ("含联系方式", "是" if contacts else "否")])
 

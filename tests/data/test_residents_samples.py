@@ -367,3 +367,41 @@ def test_other_seed_other_wishes_same_figures():
     assert sum(w.loc[w["kind"] == "project", "budget_yuan"], Decimal(0)) == Decimal("97150.6")
     assert c.loc[c["wish_code"].isin(w.loc[w["kind"] == "project", "code"]),
                  "org_code"].nunique() == 19
+
+
+# ---------------------------------------------------------------- the 双微 ledger
+def test_the_ledger_of_meihuacun_adds_up_to_the_published_figures(mh):
+    import io
+
+    from openpyxl import load_workbook
+
+    from geo.residents import ledger
+
+    wb = load_workbook(io.BytesIO(ledger.wish_ledger_xlsx(mh, "440104013")))
+    summary = list(wb["汇总"].iter_rows(values_only=True))
+    head, body = summary[0], summary[1:]
+    col = {h: i for i, h in enumerate(head)}
+    assert len(body) == 15  # one row per community, each with a sheet of its own
+    assert sum(r[col["微心愿"]] for r in body) == 271
+    assert sum(r[col["已认领"]] for r in body) == 271
+    assert sum(r[col["微项目"]] for r in body) == 25
+    assert round(sum(r[col["项目金额（元）"]] for r in body), 1) == 97150.6
+    names = {r[col["村（社区）"]] for r in body}
+    assert names <= set(wb.sheetnames)
+    # every wish is one row of its community's sheet; no contacts without asking
+    n_rows = sum(wb[n].max_row - 1 for n in names)
+    assert n_rows == 296
+    assert "联系电话" not in [c.value for c in wb[next(iter(names))][1]]
+    # 积分: the members' sheet sums what the claims earned
+    points = rows(mh, "SELECT COALESCE(sum(points), 0) AS p FROM wish_claims "
+                      "WHERE member_code IS NOT NULL")[0].p
+    m = list(wb["党员积分"].iter_rows(values_only=True))
+    assert len(m) - 1 == 447 and sum(r[-1] for r in m[1:]) == points
+    o = list(wb["党组织积分"].iter_rows(values_only=True))
+    oc = {h: i for i, h in enumerate(o[0])}
+    own = rows(mh, "SELECT count(*) AS n FROM wish_claims WHERE member_code IS NULL")[0].n
+    assert sum(r[oc["组织认领"]] for r in o[1:]) == own >= 25  # the projects, and more
+    # with contacts: the residents' phones are there, for the staff
+    wb2 = load_workbook(io.BytesIO(ledger.wish_ledger_xlsx(mh, "440104013", contacts=True)))
+    sheet = wb2[next(iter(names))]
+    assert "联系电话" in [c.value for c in sheet[1]]
