@@ -587,3 +587,16 @@ def test_wishes_outside_the_circles_over_http(client, toks, res_engine, home):
     assert far in expected
     assert client.get("/api/v1/coverage/wishes", params={"region": LONGTENG, "minutes": 7}
                       ).status_code == 409
+
+
+def test_the_ledger_is_for_the_staff_of_the_region(client, toks):
+    url = "/api/v1/planner/ledger.xlsx"
+    assert client.get(url, params={"region": LONGTENG}).status_code == 401
+    assert client.get(url, params={"region": LONGTENG},
+                      headers=bearer(toks["other_staff"])).status_code == 403
+    assert client.get(url, params={"region": LONGTENG},
+                      headers=bearer(toks["m1"])).status_code == 403  # a member token
+    r = client.get(url, params={"region": LONGTENG, "contacts": "true"},
+                   headers=bearer(toks["staff"]))
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    assert r.headers["cache-control"].startswith("private")
