@@ -680,3 +680,20 @@ WISHES_OUTSIDE = {"region": {"code": "440104013", "name": "梅花村街道", "le
                   "by_region": [{"code": "440104013015", "name": "杨箕社区居民委员会",
                                  "unmet": 4, "located": 4, "outside": 1}],
                   "suppressed": {"villages": 5, "outside": 1, "below": 3}}
+ORG = {"code": "MH-O30", "name": "广州市某局机关党委", "kind": "dual_report",
+       "region_code": "440104013015", "branch_code": None, "kind_zh": "双报到单位党组织"}
+MEMBER = {"code": "MH-M0448", "region_code": "440104013015", "org_code": "MH-O30",
+          "private": {"name": "〔姓名〕", "phone": "〔手机号〕"}}
+CLAIMANTS = {"region": "440104013015",
+             "orgs": [{"code": "MH-O30", "name": "广州市某局机关党委", "kind": "dual_report",
+                       "region_code": "440104013015", "branch_code": None, "claims": 3,
+                       "points": 30, "kind_zh": "双报到单位党组织"}],
+             "members": [{"code": "MH-M0448", "region_code": "440104013015",
+                          "org_code": "MH-O30", "private": {"name": "〔姓名〕"}, "claims": 2,
+                          "fulfilled": 2, "points": 15}]}
+ACTIVITY = {"code": "A5C0FFEE01", "title": "长者智能手机课堂", "theme": "长者关爱",
+            "point_code": "LT-0001", "point_name": "龙腾街道党群服务中心",
+            "address": "龙腾街道津海社区衡山大道50号", "region_code": "440507013001",
+            "starts_at": "2026-12-12T09:30:00+08:00", "ends_at": "2026-12-12T11:00:00+08:00",
+            "capacity": 40, "signups": 0, "attendance": None, "synthetic": False,
+            "lng": 116.7213, "lat": 23.3601}

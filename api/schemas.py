@@ -815,3 +815,48 @@ class RatingIn(BaseModel):
                                 "(staff only; never shown publicly)")
     phone: str = _MOBILE
     code: str = _OTP
+
+
+class OrgIn(BaseModel):
+    """A party organisation that claims wishes and projects."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "code": "MH-O30", "name": "广州市某局机关党委", "kind": "dual_report",
+        "region": "440104013015"}]})
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    kind: str | None = Field(None, max_length=20, description="branch (党支部, default), "
+                             "dual_report (双报到单位党组织) or committee (党委、党总支)")
+    region: str = Field(pattern=REGION_PATTERN, description="its village or town")
+    branch: str | None = Field(None, max_length=64, description="the party branch it is")
+
+
+class MemberIn(BaseModel):
+    """A party member who claims wishes; name and phone are personal data."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "code": "MH-M0448", "region": "440104013015", "org": "MH-O30", "name": "〔姓名〕",
+        "phone": "13800138000"}]})
+    code: str = Field(min_length=1, max_length=64)
+    region: str = Field(pattern=REGION_PATTERN)
+    org: str | None = Field(None, max_length=64, description="the member's organisation")
+    name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=20)
+
+
+class ActivityIn(BaseModel):
+    """An activity at a position (月月有活动): plan it, then record who came."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "point": "LT-0001", "title": "长者智能手机课堂", "theme": "长者关爱",
+        "starts_at": "2026-12-12T09:30:00+08:00", "ends_at": "2026-12-12T11:00:00+08:00",
+        "capacity": 40}]})
+    point: str | None = Field(None, max_length=64, description="the position holding it")
+    title: str | None = Field(None, max_length=400)
+    theme: str | None = Field(None, max_length=400)
+    starts_at: datetime | None = Field(None, description="ISO 8601; without an offset: "
+                                       "Beijing time")
+    ends_at: datetime | None = None
+    capacity: int | None = Field(None, description="places (none: open)")
+    signups: int | None = Field(None, description="people signed up")
+    attendance: int | None = Field(None, description="person-times who came (afterwards)")

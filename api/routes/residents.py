@@ -23,11 +23,21 @@ from api import examples as ex
 from api.auth import unauthorized
 from api.caching import cached_public, encode_json
 from api.deps import current_token, get_engine, require_planner
-from api.schemas import CODE_PATTERN, REGION_PATTERN, CodeRequest, RatingIn, WishIn, WishStepIn
+from api.schemas import (
+    CODE_PATTERN,
+    REGION_PATTERN,
+    ActivityIn,
+    CodeRequest,
+    MemberIn,
+    OrgIn,
+    RatingIn,
+    WishIn,
+    WishStepIn,
+)
 from api.settings import Settings
 from geo.errors import Forbidden, InvalidInput, Problem
 from geo.residents import activities as act
-from geo.residents import ledger, otp, ratings, wishes
+from geo.residents import claimants, ledger, otp, ratings, wishes
 from geo.residents.workflow import ACTIONS
 from geo.tokens import Principal
 
@@ -416,3 +426,81 @@ async def activities_monthly(
     body = await run_in_threadpool(_read, request, lambda conn: act.monthly(conn, region, year))
     return Response(encode_json(body), media_type="application/json",
                     headers={"Cache-Control": "public, max-age=60"})
+
+
+# ---------------------------------------------------------------- staff: claimants, activities
+@router.post("/planner/orgs", operation_id="create_org", status_code=201,
+             summary="Register a party organisation that claims wishes",
+             description="A branch (党支部), a 双报到 unit's organisation or a committee of the "
+                         "region (`kind`), by its `code`; 409 when the code is taken. A member "
+                         "token with `--subject org:<code>` then claims for it. Planner token "
+                         "of the region.",
+             responses=ex.answer(ex.ORG, status=201))
+def create_org(body: OrgIn, principal: Planner, engine: EngineDep) -> Response:
+    with engine.begin() as conn:
+        return _json(claimants.save_org(conn, body.model_dump(exclude_unset=True),
+                                        principal=principal), status=201)
+
+
+@router.post("/planner/members", operation_id="create_member", status_code=201,
+             summary="Register a party member who claims wishes",
+             description="A member of the region by `code`, with the organisation (`org`) "
+                         "whose claims theirs count for; `name` and `phone` are kept as "
+                         "personal data (staff of the region, and the residents whose wish "
+                         "they claimed once accepted). 409 when the code is taken. Planner "
+                         "token of the region.",
+             responses=ex.answer(ex.MEMBER, status=201))
+def create_member(body: MemberIn, principal: Planner, engine: EngineDep) -> Response:
+    with engine.begin() as conn:
+        return _json(claimants.save_member(conn, body.model_dump(exclude_unset=True),
+                                           principal=principal), status=201)
+
+
+@router.get("/planner/claimants", operation_id="list_claimants",
+            summary="Organisations and members of a region with their claims and 积分",
+            description="Every organisation (claims, points) and member (with name and "
+                        "phone, claims, fulfilled, points) of `region`. Planner token of the "
+                        "region.",
+            responses=ex.answer(ex.CLAIMANTS))
+def list_claimants_route(principal: Planner, engine: EngineDep, region: RegionQ) -> Response:
+    with engine.connect() as conn:
+        return _json(claimants.list_claimants(conn, principal, region))
+
+
+@router.post("/planner/activities", operation_id="create_activity", status_code=201,
+             summary="Plan an activity at a position",
+             description="`point`, `title`, `starts_at`, `ends_at` (after the start), "
+                         "optional `theme`, `capacity`, `signups`; checked like every field "
+                         "(Chinese problems naming the field). Planner token of the "
+                         "position's region. It appears at once in 本周活动 and its `.ics`.",
+             responses=ex.answer(ex.ACTIVITY, status=201))
+def create_activity(body: ActivityIn, principal: Planner, engine: EngineDep) -> Response:
+    with engine.begin() as conn:
+        got = act.save_activity(conn, body.model_dump(exclude_unset=True), principal=principal)
+    return _json(got, status=201)
+
+
+@router.patch("/planner/activities/{code}", operation_id="update_activity",
+              summary="Change an activity, or record sign-ups and attendance",
+              description="Only the fields sent change (e.g. `attendance` after the day); the "
+                          "same checks as creating it. Planner token of the position's "
+                          "region (and of the new position's, when `point` moves it).",
+              responses=ex.answer(ex.ACTIVITY))
+def update_activity(body: ActivityIn, principal: Planner, engine: EngineDep,
+                    code: Annotated[str, Path(pattern=CODE_PATTERN, max_length=64)]
+                    ) -> Response:
+    with engine.begin() as conn:
+        return _json(act.save_activity(conn, body.model_dump(exclude_unset=True),
+                                       principal=principal, code=code))
+
+
+@router.delete("/planner/activities/{code}", operation_id="delete_activity", status_code=204,
+               summary="Cancel an activity",
+               description="The activity leaves 本周活动 and the monthly counts (kept in the "
+                           "store, marked deleted). Planner token of the position's region.")
+def delete_activity_route(principal: Planner, engine: EngineDep,
+                          code: Annotated[str, Path(pattern=CODE_PATTERN, max_length=64)]
+                          ) -> Response:
+    with engine.begin() as conn:
+        act.delete_activity(conn, code, principal=principal)
+    return Response(status_code=204, headers=PRIVATE)

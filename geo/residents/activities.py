@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput, NotFound, Problem
 
-__all__ = ["CENTER_KINDS", "activities_between", "activity", "ics", "monthly", "week_window"]
+__all__ = ["CENTER_KINDS", "activities_between", "activity", "delete_activity", "ics", "monthly",
+           "save_activity", "week_window"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: the positions the monthly rule applies to
@@ -160,3 +161,111 @@ def monthly(conn: Connection, region: str, year: int, *,
             "activities": sum(c["activities"] for c in items),
             "person_times": sum(c["person_times"] for c in items),
             "missing": [c["code"] for c in items if not c["meets_rule"]]}
+
+
+# ---------------------------------------------------------------- staff: plan and record
+_EDITABLE = ("point", "title", "theme", "starts_at", "ends_at", "capacity", "signups",
+             "attendance")
+
+
+def save_activity(conn: Connection, body: dict[str, Any], *, principal: Any,
+                  code: str | None = None) -> dict[str, Any]:
+    """Create (``code`` None) or change an activity; staff of the position's
+    region only. Fields through the registry's rules (Chinese problems naming
+    the field); ``ends_at`` after ``starts_at``; sign-ups within the capacity.
+
+    Raises
+    ------
+    InvalidInput, NotFound, Forbidden
+    """
+    from geo.entities import entity
+    from geo.errors import Forbidden
+    from geo.rules import check_value
+    from geo.store.audit import write_audit
+
+    spec = entity("activity")
+    problems: list[Problem] = []
+    for k in sorted(set(body) - set(_EDITABLE)):
+        problems.append(Problem("未知字段", column=k, expected="、".join(_EDITABLE),
+                                kind="unknown_field"))
+    before = None
+    if code is not None:
+        row = conn.execute(text("SELECT * FROM activities WHERE code = :c AND deleted_at IS NULL "
+                                "FOR UPDATE"), {"c": code}).mappings().one_or_none()
+        if row is None:
+            raise NotFound(f"未找到活动 {code!r}")
+        before = {k: row[k] for k in ("point_code", "title", "theme", "starts_at", "ends_at",
+                                      "capacity", "signups", "attendance")}
+    values: dict[str, Any] = dict(before or {})
+    for name in _EDITABLE:
+        if name not in body and before is not None:
+            continue
+        f = spec.field("point_code" if name == "point" else name)
+        got, ps = check_value(f, body.get(name))
+        problems += [Problem(p.message, column=name, value=p.value, expected=p.expected,
+                             kind=p.kind) for p in ps]
+        values[f.name] = got
+    if problems:
+        raise InvalidInput("活动未保存：" + "；".join(f"{p.column}：{p.message}"
+                                                for p in problems[:3]), problems)
+    point = conn.execute(text("SELECT region_code FROM service_points WHERE code = :c "
+                              "AND deleted_at IS NULL"), {"c": values["point_code"]}).one_or_none()
+    if point is None:
+        raise InvalidInput("未找到举办阵地", [Problem(
+            "未找到该阵地", column="point", value=values["point_code"],
+            expected="已登记的阵地编码", kind="unknown_point")])
+    if not principal.can_edit(point.region_code) or (
+            before is not None and not principal.can_edit(conn.execute(text(
+                "SELECT region_code FROM service_points WHERE code = :c"),
+                {"c": before["point_code"]}).scalar_one())):
+        raise Forbidden(f"阵地 {values['point_code']} 不在您的权限范围内")
+    if values["ends_at"] <= values["starts_at"]:
+        raise InvalidInput("结束时间须晚于开始时间", [Problem(
+            "结束时间不晚于开始时间", column="ends_at", value=str(values["ends_at"]),
+            expected="晚于 starts_at 的时间", kind="invalid_range")])
+    cap = values.get("capacity")
+    if cap is not None and (values.get("signups") or 0) > cap:
+        raise InvalidInput("报名人数超过名额", [Problem(
+            "报名人数超过名额", column="signups", value=values.get("signups"),
+            expected=f"不超过 {cap}", kind="out_of_range")])
+    args = {"point": values["point_code"], "title": values["title"], "theme": values["theme"],
+            "s": values["starts_at"], "e": values["ends_at"], "cap": cap,
+            "n": values.get("signups") or 0, "att": values.get("attendance")}
+    if code is None:
+        import secrets
+
+        code = "A" + secrets.token_hex(5).upper()
+        conn.execute(text(
+            "INSERT INTO activities (code, point_code, title, theme, starts_at, ends_at, "
+            "capacity, signups, attendance) VALUES (:c, :point, :title, :theme, :s, :e, :cap, "
+            ":n, :att)"), {"c": code, **args})
+        action = "create"
+    else:
+        conn.execute(text(
+            "UPDATE activities SET point_code = :point, title = :title, theme = :theme, "
+            "starts_at = :s, ends_at = :e, capacity = :cap, signups = :n, attendance = :att, "
+            "updated_at = now() WHERE code = :c"), {"c": code, **args})
+        action = "update"
+    got = activity(conn, code)
+    write_audit(conn, actor=principal.actor, action=action, entity="activity", code=code,
+                before=before, after={k: got[k] for k in ("point_code", "title", "theme",
+                                                          "starts_at", "ends_at", "capacity",
+                                                          "signups", "attendance")})
+    return got
+
+
+def delete_activity(conn: Connection, code: str, *, principal: Any) -> None:
+    """Soft-delete an activity (staff of its position's region)."""
+    from geo.errors import Forbidden
+    from geo.store.audit import write_audit
+
+    row = conn.execute(text(
+        "SELECT a.code, p.region_code FROM activities a JOIN service_points p "
+        "ON p.code = a.point_code WHERE a.code = :c AND a.deleted_at IS NULL"),
+        {"c": code}).one_or_none()
+    if row is None:
+        raise NotFound(f"未找到活动 {code!r}")
+    if not principal.can_edit(row.region_code):
+        raise Forbidden(f"活动 {code} 不在您的权限范围内")
+    conn.execute(text("UPDATE activities SET deleted_at = now() WHERE code = :c"), {"c": code})
+    write_audit(conn, actor=principal.actor, action="delete", entity="activity", code=code)

@@ -600,3 +600,80 @@ def test_the_ledger_is_for_the_staff_of_the_region(client, toks):
                    headers=bearer(toks["staff"]))
     assert r.status_code == 200 and r.content[:2] == b"PK"
     assert r.headers["cache-control"].startswith("private")
+
+
+# ---------------------------------------------------------------- staff: claimants, activities
+def test_staff_register_organisations_and_members(client, toks, res_engine):
+    h = bearer(toks["staff"])
+    r = client.post("/api/v1/planner/orgs", headers=h, json={
+        "code": "T-O9", "name": "某局机关党委", "kind": "双报到", "region": VILLAGE})
+    assert r.status_code == 201 and r.json()["kind"] == "dual_report"
+    assert client.post("/api/v1/planner/orgs", headers=h, json={
+        "code": "T-O9", "name": "重复", "region": VILLAGE}).status_code == 409
+    r = client.post("/api/v1/planner/orgs", headers=h, json={
+        "code": "T-O10", "name": "x", "kind": "飞行队", "region": VILLAGE})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("kind")
+    assert client.post("/api/v1/planner/orgs", headers=bearer(toks["other_staff"]), json={
+        "code": "T-O11", "name": "x", "region": VILLAGE}).status_code == 403
+    r = client.post("/api/v1/planner/members", headers=h, json={
+        "code": "T-M9", "region": VILLAGE, "org": "T-O9", "name": "党员钱秘癸",
+        "phone": "139 5555 0099"})
+    assert r.status_code == 201 and r.json()["private"] == {"name": "党员钱秘癸",
+                                                             "phone": "13955550099"}
+    r = client.post("/api/v1/planner/members", headers=h, json={
+        "code": "T-M10", "region": VILLAGE, "org": "NO-SUCH"})
+    assert r.status_code == 422
+    listed = client.get("/api/v1/planner/claimants", params={"region": VILLAGE}, headers=h)
+    assert listed.status_code == 200
+    assert "T-M9" in [m["code"] for m in listed.json()["members"]]
+    assert client.get("/api/v1/planner/claimants", params={"region": VILLAGE},
+                      headers=bearer(toks["m1"])).status_code == 403
+    with res_engine.connect() as c:
+        logged = c.execute(text("SELECT after::text FROM audit_log WHERE entity = 'member' "
+                                "AND entity_code = 'T-M9'")).scalar_one()
+    assert "党员钱秘癸" not in logged and "13955550099" not in logged
+    # the new member can get a token and claim
+    with res_engine.begin() as c:
+        secret, _ = create_token(c, name="m9", role="member", regions=[VILLAGE],
+                                 subject="member:T-M9")
+    with res_engine.begin() as c:
+        with pytest.raises(Exception, match="不在令牌的区划内"):
+            create_token(c, name="bad", role="member", regions=[OTHER_VILLAGE],
+                         subject="member:T-M9")
+    assert client.get("/api/v1/wishes", params={"region": LONGTENG},
+                      headers=bearer(secret)).status_code == 200
+
+
+def test_staff_plan_and_record_activities(client, toks, res_engine, planned):
+    h = bearer(toks["staff"])
+    _, centers = planned
+    body = {"point": centers[0].code, "title": "重阳节敬老活动", "theme": "长者关爱",
+            "starts_at": "2026-12-20T09:30:00", "ends_at": "2026-12-20T11:00:00+08:00",
+            "capacity": 30}
+    r = client.post("/api/v1/planner/activities", headers=h, json=body)
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    # a time without an offset is Beijing time
+    assert r.json()["starts_at"].startswith("2026-12-20T01:30:00")
+    r = client.patch(f"/api/v1/planner/activities/{code}", headers=h,
+                     json={"signups": 25, "attendance": 28})
+    assert r.status_code == 200 and (r.json()["signups"], r.json()["attendance"]) == (25, 28)
+    for bad, field in (({"signups": 31}, "signups"), ({"ends_at": "2026-12-20T08:00:00"},
+                                                      "ends_at"),
+                       ({"title": "<script>x</script>"}, "title"),
+                       ({"capacity": -1}, "capacity")):
+        r = client.patch(f"/api/v1/planner/activities/{code}", headers=h, json=bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["errors"][0]["field"].endswith(field), r.json()
+    assert client.patch(f"/api/v1/planner/activities/{code}",
+                        headers=bearer(toks["other_staff"]), json={"signups": 1}
+                        ).status_code == 403
+    assert client.post("/api/v1/planner/activities", json=body).status_code == 401
+    ics = client.get(f"/api/v1/activities/{code}.ics")
+    assert ics.status_code == 200 and "重阳节敬老活动" in ics.text
+    assert client.delete(f"/api/v1/planner/activities/{code}", headers=h).status_code == 204
+    assert client.get(f"/api/v1/activities/{code}.ics").status_code == 404
+    with res_engine.connect() as c:
+        actions = c.execute(text("SELECT action FROM audit_log WHERE entity = 'activity' "
+                                 "AND entity_code = :c ORDER BY id"), {"c": code}).scalars().all()
+    assert actions == ["create", "update", "delete"]
