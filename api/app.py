@@ -388,7 +388,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 # OpenAPI: problem+json for every error, 304 for public GETs
 # --------------------------------------------------------------------------
 #: Map pages that answer an unknown region or a bad parameter with an HTML page.
-HTML_ERROR_PAGES = ("/maps/resident", "/embed/resident", "/maps/planner")
+HTML_ERROR_PAGES = ("/maps/resident", "/embed/resident", "/maps/planner", "/maps/wishes")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

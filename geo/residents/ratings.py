@@ -88,6 +88,11 @@ def rate(conn: Connection, point_code: str, body: dict[str, Any], *, phone_hash:
     except IntegrityError:
         raise Conflict(f"您在{period_label(period)}已评价过该阵地，每期每个手机号只能评价一次"
                        ) from None
+    from geo.store.audit import write_audit
+
+    # the audit log keeps the score and period, never the phone or its hash
+    write_audit(conn, actor="resident", action="rate", entity="rating", code=point_code,
+                after={"period": period, "score": score})
     return {"point": point_code, "period": period, "period_zh": period_label(period),
             "score": score, **point_ratings(conn, [point_code])[point_code]}
 

@@ -677,3 +677,12 @@ def test_staff_plan_and_record_activities(client, toks, res_engine, planned):
         actions = c.execute(text("SELECT action FROM audit_log WHERE entity = 'activity' "
                                  "AND entity_code = :c ORDER BY id"), {"c": code}).scalars().all()
     assert actions == ["create", "update", "delete"]
+
+
+def test_a_rating_is_audited_without_the_phone(client, res_engine):
+    assert _rate(client, "LT-0004", "13800000031", 2).status_code == 201
+    with res_engine.connect() as c:
+        row = c.execute(text("SELECT actor, after FROM audit_log WHERE entity = 'rating' "
+                             "AND entity_code = 'LT-0004' ORDER BY id DESC LIMIT 1")).one()
+    assert row.actor == "resident" and row.after["score"] == 2
+    assert "13800000031" not in json.dumps(row.after)
