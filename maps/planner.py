@@ -1,6 +1,8 @@
 """The planner map (规划版地图): service circles, coverage per village and per
 grid, uncovered compounds by population, party-branch coverage of compounds
-and proposed sites, with a legend and a layer control.
+and proposed sites, with a legend and a layer control; the residents' side:
+wishes per grid cell (open, unclaimed, overdue) and the centers' activities
+per month of the year with those that missed the monthly rule (月月有活动).
 
 Public, aggregate only: the page shows counts and shares per area and per
 compound and the public attributes of positions — never grid workers, party
@@ -13,7 +15,10 @@ walking-time heatmap from the ``walktime`` tiles) and proposed sites from
 :func:`geo.siting.site` (greedy, on request: ``sites=K``). A saved scenario
 is shown beside today by the page's script (``?scenario=ID``): it reads the
 scenario and its comparison from the token-protected API with the planner's
-own token, so the cached page itself holds nothing private. Where the analysis
+own token, so the cached page itself holds nothing private. Wishes per cell
+come from :func:`geo.residents.planning.wish_grid_counts` (cells under 3
+wishes: outline only), activities from :func:`geo.residents.activities.monthly`;
+both read only what the web's reader role may read. Where the analysis
 cannot run (a region without buildings, or no stored circles) the page falls
 back to the display rule of the ``coverage`` tile layer (a compound counts as
 reached when a stored circle contains its representative point) and says so.
@@ -22,6 +27,8 @@ reached when a stored circle contains its representative point) and says so.
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -43,6 +50,7 @@ from maps.style import (
     WALK_DELTA_RAMP,
     WALK_RAMP,
     WALK_UNREACHABLE,
+    WISH_OPEN_RAMP,
     coverage_colour,
     kinds_json,
     ramp_colour,
@@ -244,6 +252,66 @@ def planner_sites(conn: Connection, settings: MapSettings, *, region: str | None
     return fc or {"type": "FeatureCollection", "features": []}
 
 
+def _wishes(conn: Connection, scope: Scope, settings: Any, now: datetime | None
+            ) -> dict[str, Any] | None:
+    """Wishes per grid cell as the page's choropleth (None: the region has none)."""
+    from geo.residents.activities import SHANGHAI
+    from geo.residents.planning import wish_grid_counts
+    from geo.settings import ResidentSettings
+
+    rules = settings if hasattr(settings, "wish_review_days") else ResidentSettings()
+    got = wish_grid_counts(conn, scope.code, rules, now)
+    if not got["totals"]["total"]:
+        return None
+    feats = []
+    for c in got["cells"]:
+        if c["geometry"] is None:
+            continue
+        props = {k: c[k] for k in ("code", "name", "village", "lng", "lat", "suppressed",
+                                   "total", "open", "unclaimed", "overdue", "fulfilled",
+                                   "closed")}
+        props["colour"] = None if c["suppressed"] else ramp_colour(c["open"], WISH_OPEN_RAMP)
+        feats.append({"type": "Feature", "geometry": c["geometry"], "properties": props})
+    return {"cells": {"type": "FeatureCollection", "features": feats},
+            "totals": got["totals"], "suppressed": got["suppressed"],
+            "ungridded": got["ungridded"], "rules": got["rules"],
+            "below": got["suppress_below"],
+            # the day overdue is judged on, in Beijing time
+            "asof": datetime.fromisoformat(got["now"]).astimezone(SHANGHAI).date().isoformat()}
+
+
+_CENTER_SUFFIX = re.compile(r"(党群服务中心|党群服务站|服务中心)$")
+
+
+def _activities(conn: Connection, scope: Scope, year: int, now: datetime | None,
+                points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Activities per center and month of ``year`` and the centers that missed
+    the monthly rule (None: the region has never recorded an activity)."""
+    from geo.residents.activities import monthly
+
+    recorded = conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM activities a JOIN service_points p "
+        "ON p.code = a.point_code WHERE a.deleted_at IS NULL AND p.deleted_at IS NULL "
+        "AND starts_with(p.region_code, :r))"), {"r": scope.code}).scalar_one()
+    if not recorded:
+        return None
+    got = monthly(conn, scope.code, year, now=now)
+    at = {p["code"]: (p["lng"], p["lat"]) for p in points}
+    centers = []
+    # the street's (town's) own center first, then the villages' in code order
+    for c in sorted(got["centers"], key=lambda c: c["kind"] != "town_center"):
+        lng, lat = at.get(c["code"], (None, None))
+        centers.append({
+            "code": c["code"], "name": c["name"],
+            "short": _CENTER_SUFFIX.sub("", c["name"]) or c["name"], "kind": c["kind"],
+            "months": c["months"], "activities": c["activities"],
+            "person_times": c["person_times"], "missed_months": c["missed_months"],
+            "meets_rule": c["meets_rule"], "lng": lng, "lat": lat})
+    return {"year": got["year"], "months_closed": got["months_closed"], "centers": centers,
+            "activities": got["activities"], "person_times": got["person_times"],
+            "missing": [c["code"] for c in centers if not c["meets_rule"]]}
+
+
 def _mm_q(minutes: float) -> str:
     """Minutes as a query value (``10``, ``7.5``)."""
     return f"{minutes:g}"
@@ -252,8 +320,16 @@ def _mm_q(minutes: float) -> str:
 def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: str,
                    prefix: str = "", tile_version: str | None = None,
                    walk_version: str | None = None, sites: int = 0,
-                   max_snap_m: float = 300.0) -> dict[str, Any]:
-    """Everything the planner page's script needs (JSON-serialisable)."""
+                   max_snap_m: float = 300.0, year: int | None = None,
+                   residents: Any = None, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the planner page's script needs (JSON-serialisable).
+
+    ``year`` (default: this year in Beijing time) is the year of the activity
+    table; ``residents`` holds the wishes' clocks (``wish_review_days`` …;
+    default :class:`geo.settings.ResidentSettings`); ``now`` is when wishes
+    are overdue and months are over (default: now)."""
+    from geo.residents.activities import SHANGHAI
+
     an, reach, why = _analysis(conn, scope, minutes, profile)
     areas = _areas(conn, scope, minutes, profile, reach)
     from geo.circles import Networks
@@ -277,6 +353,10 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
     api = f"{prefix}/api/v1"
     v = f"?v={tile_version}" if tile_version else ""
     mm = int(minutes) if float(minutes).is_integer() else minutes
+    points = [{k: p[k] for k in ("code", "name", "kind", "kind_label", "lng", "lat")}
+              for p in resident_points(conn, scope.code)]
+    if year is None:
+        year = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).year
     return {
         # what every figure depends on, in the planner's words
         "method": None if par is None else {
@@ -296,8 +376,10 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         "title": f"{scope.name}党群服务规划图",
         "region": scope.code,
         "minutes": mm,
-        "points": [{k: p[k] for k in ("code", "name", "kind", "kind_label", "lng", "lat")}
-                   for p in resident_points(conn, scope.code)],
+        "points": points,
+        # the residents' side: wishes per grid cell, activities per center and month
+        "wishes": _wishes(conn, scope, residents, now),
+        "activities": _activities(conn, scope, year, now, points),
         "kinds": kinds_json(),
         "villages": areas["village"],
         "grids": areas["grid"],
@@ -318,6 +400,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
                   + [{"min": None, "colour": WALK_UNREACHABLE[0],
                       "label": WALK_UNREACHABLE[1]}],
                   "supply": _ramp(SUPPLY_RAMP),
+                  "wishes": _ramp(WISH_OPEN_RAMP),
                   "walk_delta": _ramp(WALK_DELTA_RAMP)},
         "summary": {
             "points": scope.points,
@@ -345,14 +428,16 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
 def planner_html(conn: Connection, settings: MapSettings, *, region: str | None = None,
                  basemap: str | None = None, prefix: str = "",
                  basemap_version: str | None = None, tile_version: str | None = None,
-                 walk_version: str | None = None, sites: int = 0) -> str:
+                 walk_version: str | None = None, sites: int = 0,
+                 year: int | None = None, now: datetime | None = None) -> str:
     """The planner map page of ``region`` (default: the town with most points).
 
     The planner map is drawn in WGS-84; a GCJ-02 basemap (Amap/Tencent) is
     refused here (the resident map converts, the planner map keeps data exact).
 
     ``sites`` > 0 adds that many proposed sites (:func:`geo.siting.site`,
-    greedy; seconds for a town).
+    greedy; seconds for a town). ``year`` is the year of the activity table
+    (default this year); ``now``, when wishes are overdue (default now).
 
     Raises
     ------
@@ -374,7 +459,8 @@ def planner_html(conn: Connection, settings: MapSettings, *, region: str | None 
     profile = settings.default_profile
     cfg = planner_config(conn, scope, minutes=minutes, profile=profile, prefix=prefix,
                          tile_version=tile_version, walk_version=walk_version, sites=sites,
-                         max_snap_m=settings.max_snap_m)
+                         max_snap_m=settings.max_snap_m, year=year, residents=settings,
+                         now=now)
     cfg["basemaps"] = [{"key": b.key, "title": b.title, "url": b.url,
                         "attribution": b.attribution, "subdomains": b.subdomains or "abc",
                         "max_zoom": b.max_zoom, "labels_url": b.labels_url,

@@ -25,6 +25,7 @@ __all__ = [
     "WALK_DELTA_RAMP",
     "WALK_RAMP",
     "WALK_UNREACHABLE",
+    "WISH_OPEN_RAMP",
     "coverage_colour",
     "kind_style",
     "kinds_json",
@@ -185,6 +186,17 @@ SUPPLY_RAMP: list[tuple[float, str, str]] = [
     (150.0, "#78c679", "150–250 m²/千人"),
     (250.0, "#31a354", "250–400 m²/千人"),
     (400.0, "#006837", "≥ 400 m²/千人"),
+]
+
+#: Open wishes of a grid cell → colour and label, for the wishes choropleth
+#: (ColorBrewer Blues: more waiting is darker; no red or purple, which the
+#: circles and the uncovered compounds use).
+WISH_OPEN_RAMP: list[tuple[int, str, str]] = [
+    (0, "#eff3ff", "无在办心愿"),
+    (1, "#bdd7e7", "1–2 个"),
+    (3, "#6baed6", "3–5 个"),
+    (6, "#3182bd", "6–10 个"),
+    (11, "#08519c", "11 个以上"),
 ]
 
 #: Colour and label of a place from which no position can be reached on foot.

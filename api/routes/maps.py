@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -30,6 +31,10 @@ from maps.layers import LAYERS
 
 router = APIRouter(tags=["maps"])
 
+#: the residents' tables the planner page shows (wishes per cell, activities)
+PLANNER_RESIDENT_TABLES = ("wishes", "wish_claims", "activities", "service_points",
+                           "grid_cells")
+
 Region = Annotated[str | None, Query(pattern=r"^\d{6,12}$", description="division code")]
 BasemapKey = Annotated[Literal["offline", "osm", "tianditu", "amap", "tencent"] | None,
                        Query(description="basemap; default offline for synthetic data")]
@@ -42,12 +47,16 @@ def _pages(request: Request) -> VersionedCache[tuple[bytes, str]]:
 
 
 async def _page(request: Request, key: tuple, layers: tuple[str, ...],
-                build: Callable[[tuple[str, ...]], bytes]) -> tuple[bytes, str]:
+                build: Callable[[tuple[str, ...]], bytes], *,
+                tables: tuple[str, ...] = ()) -> tuple[bytes, str]:
     """A page's bytes and ETag: from the cache on the event loop when the data
     versions are fresh (no database, no thread), else in the thread pool, built
-    when missing (``build`` gets the versions of ``layers``)."""
+    when missing (``build`` gets the versions of ``layers``). ``tables``: what
+    else the page shows (not a tile layer), whose versions it follows too."""
     svc = tile_service(request)
     tags = [svc.versions.fresh_tag(LAYERS[name].tables) for name in layers]
+    if tables:
+        tags.append(svc.versions.fresh_tag(tables))
     if None not in tags:
         found = _pages(request).get(key, tuple(tags))
         if found is not None:
@@ -55,12 +64,13 @@ async def _page(request: Request, key: tuple, layers: tuple[str, ...],
 
     def slow() -> tuple[bytes, str]:
         versions = _versions(request, *layers)
+        tag = versions + ((svc.versions.get_tag(tables),) if tables else ())
 
         def make() -> tuple[bytes, str]:
             body = build(versions)
             return body, etag_of(body)
 
-        return _pages(request).get_or_build(key, versions, make)
+        return _pages(request).get_or_build(key, tag, make)
 
     return await build_in_thread(request.app.state, slow)
 
@@ -215,7 +225,10 @@ def static_asset(request: Request, path: str, v: CacheBuster = None) -> Response
                         "grid cell, uncovered compounds, branch coverage, walking-time "
                         "heatmap and `sites` proposed new sites (greedy). The page is public "
                         "(aggregates only) and cached; with `scenario` it reads that saved "
-                        "scenario from the API with the planner's token.")
+                        "scenario from the API with the planner's token. The residents' side: "
+                        "wishes per grid cell (open, unclaimed, overdue; cells under 3 wishes "
+                        "outline only) and the centers' activities per month of `year` "
+                        "(default this year) with those that missed the monthly rule.")
 async def planner_map(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
@@ -225,10 +238,15 @@ async def planner_map(
     scenario: Annotated[int | None, Query(ge=1, le=2_147_483_647, description=(
         "a saved scenario shown beside today (the page reads it with the planner's "
         "token; the page itself is the same for everyone)"))] = None,
+    year: Annotated[int | None, Query(ge=1990, le=2100, description=(
+        "the year of the activity table (default: this year, Beijing time)"))] = None,
 ) -> Response:
+    from geo.residents.activities import SHANGHAI
     from maps.planner import planner_html
 
-    key = ("planner", region, basemap, sites, _prefix(request))
+    # overdue wishes and months that are over follow the calendar, not only the data
+    today = datetime.now(SHANGHAI).date().isoformat()
+    key = ("planner", region, basemap, sites, year, today, _prefix(request))
 
     def build(versions: tuple[str, ...]) -> bytes:
         with (expensive_work(request) if sites else nullcontext()), \
@@ -236,11 +254,12 @@ async def planner_map(
             return planner_html(conn, settings, region=region, basemap=basemap,
                                 prefix=_prefix(request), basemap_version=versions[-1],
                                 tile_version=versions[1], walk_version=versions[-2],
-                                sites=sites).encode("utf-8")
+                                sites=sites, year=year).encode("utf-8")
 
     try:
         body, etag = await _page(request, key, ("coverage", "circles", "grids", "compounds",
-                                                "walktime", "basemap"), build)
+                                                "walktime", "basemap"), build,
+                                 tables=PLANNER_RESIDENT_TABLES)
     except (NotFound, InvalidInput) as exc:
         return _error_html(request, exc, "/maps/planner")
     return _html(request, body, etag, settings)

@@ -126,6 +126,46 @@
       });
     }
 
+    // residents' wishes per grid cell: open wishes (cells under the threshold: outline only)
+    var wishName = "居民心愿（按网格）", wishes = null;
+    function wishLine(p) {
+      return "在办心愿 " + p.open + "，待认领 " + p.unclaimed + "，超期 " + p.overdue;
+    }
+    if (cfg.wishes) {
+      wishes = L.geoJSON(cfg.wishes.cells, {
+        style: function (f) {
+          var p = f.properties;
+          return p.suppressed ?
+            { color: "#424242", weight: 1.5, dashArray: "4 4", fillColor: "#9e9e9e", fillOpacity: 0.3,
+              className: "sm-wish sm-wish-hidden" } :
+            { color: "#08306b", weight: 1, fillColor: p.colour, fillOpacity: 0.75, className: "sm-wish" };
+        },
+        onEachFeature: function (f, layer) {
+          var p = f.properties, where = "<b>" + esc(p.name) + "</b>" + (p.village ? "（" + esc(p.village) + "）" : "");
+          if (p.suppressed) {
+            layer.bindPopup(where + "<br>心愿不足 " + cfg.wishes.below + " 个，不单独显示，计入图例中的合计");
+            layer.bindTooltip(esc(p.name) + "：心愿不足 " + cfg.wishes.below + " 个", { sticky: true });
+            return;
+          }
+          layer.bindPopup(where + "<br>" + wishLine(p) + "<br>已完成 " + p.fulfilled +
+            (p.closed ? "，已关闭 " + p.closed : "") + "；共 " + p.total + " 个");
+          layer.bindTooltip(esc(p.name) + "：" + wishLine(p), { sticky: true });
+        }
+      });
+      overlays[wishName] = wishes;
+      // the open wishes as a number in the cell (overdue in red), with the layer
+      var wishLabels = L.layerGroup(cfg.wishes.cells.features.filter(function (f) {
+        return !f.properties.suppressed && f.properties.open > 0 && f.properties.lat !== null;
+      }).map(function (f) {
+        var p = f.properties;
+        return L.marker([p.lat, p.lng], { pane: "smLabels", interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "sm-wlabel", iconSize: null, html: "<span>" + p.open +
+            (p.overdue ? "<em>超期 " + p.overdue + "</em>" : "") + "</span>" }) });
+      }));
+      wishes.on("add", function () { wishLabels.addTo(map); });
+      wishes.on("remove", function () { map.removeLayer(wishLabels); });
+    }
+
     // uncovered compounds by population
     var uncovered = L.geoJSON(cfg.uncovered, {
       pane: "smCompounds",
@@ -177,14 +217,37 @@
       overlays[sitesName] = sitesLayer(cfg.sites).addTo(map);
     }
 
+    // centers that missed the monthly rule (月月有活动): a ring under their marker
+    var acts = cfg.activities, missedName = "未做到月月有活动的中心", missed = null, actsOf = {};
+    function monthsText(ms) { return ms.join("、") + " 月"; }
+    if (acts) {
+      acts.centers.forEach(function (c) { actsOf[c.code] = c; });
+      missed = L.layerGroup(acts.centers.filter(function (c) { return !c.meets_rule && c.lat !== null; })
+        .map(function (c) {
+          return L.circleMarker([c.lat, c.lng], { pane: "smPoints", radius: 14, color: "#6a1b9a", weight: 4,
+            fill: false, className: "sm-missed" })
+            .bindTooltip(esc(c.name) + "：" + acts.year + " 年 " + monthsText(c.missed_months) + "没有活动");
+        }));
+      if (missed.getLayers().length) {  // listed in the layer control only when there are any
+        overlays[missedName] = missed;
+        missed.addTo(map);
+      }
+    }
+
     // positions
     var kinds = {};
     cfg.kinds.forEach(function (k) { kinds[k.kind] = k; });
+    function actsLine(c) {
+      if (!c) { return ""; }
+      return "<br>" + acts.year + " 年活动 " + c.activities + " 场" +
+        (c.meets_rule ? (acts.months_closed ? "，截至 " + acts.months_closed + " 月月月有活动" : "") :
+          "，<b>" + monthsText(c.missed_months) + "没有活动</b>");
+    }
     var pts = L.layerGroup(cfg.points.map(function (p) {
       var k = kinds[p.kind] || kinds.other;
       return L.circleMarker([p.lat, p.lng], { pane: "smPoints", radius: Math.max(4, k.size / 5), color: "#fff", weight: 1.5,
         fillColor: k.colour, fillOpacity: 1, className: "sm-point" })
-        .bindPopup("<b>" + esc(p.name) + "</b><br>" + esc(k.label));
+        .bindPopup("<b>" + esc(p.name) + "</b><br>" + esc(k.label) + actsLine(actsOf[p.code]));
     }));
     overlays["服务阵地"] = pts;
     pts.addTo(map);
@@ -196,6 +259,64 @@
     var legend = L.control({ position: "bottomright" });
     function row(colour, label, extra) {
       return '<div class="sm-prow"><i style="background:' + colour + (extra || "") + '"></i>' + esc(label) + "</div>";
+    }
+    // the residents' side: wishes (the section shows with its layer) and activities
+    function wishLegend() {
+      var w = cfg.wishes;
+      if (!w) { return ""; }
+      var t = w.totals, sup = w.suppressed, r = w.rules;
+      var h = '<div class="sm-psum" id="sm-wish-sum">居民心愿（含微项目）' + fmt(t.total) + " 个：在办 " + fmt(t.open) +
+        "，待认领 " + fmt(t.unclaimed) + "，<span class=\"sm-overdue\">超期 " + fmt(t.overdue) + "</span>，已完成 " +
+        fmt(t.fulfilled) + "</div>";
+      h += '<div class="sm-lsec" data-layer="wishes" hidden><b>在办心愿（按网格）</b>';
+      cfg.ramps.wishes.forEach(function (x) { h += row(x.colour, x.label); });
+      h += row("rgba(158,158,158,.3)", "心愿不足 " + w.below + " 个的网格（不显示数字）", ";border:2px dashed #424242");
+      h += '<div class="sm-prow"><span class="sm-wlabel-key">5<em>超期 2</em></span>格内数字：在办心愿，红字为其中超期</div>';
+      h += '<div class="sm-pnote">';
+      if (sup.cells) {
+        h += sup.cells + " 个网格心愿不足 " + w.below + " 个，合计 " + sup.total + " 个（在办 " + sup.open + "，待认领 " +
+          sup.unclaimed + "，超期 " + sup.overdue + "），不单独显示。";
+      }
+      if (w.ungridded.total) { h += w.ungridded.total + " 个心愿没有定位到网格。"; }
+      h += "在办：已提交、已发布、已认领未完成；超期：提交 " + r.review_days + " 天未审核、发布 " + r.claim_days +
+        " 天无人认领、认领 " + r.fulfil_days + " 天未完成（截至 " + Number(w.asof.slice(5, 7)) + " 月 " +
+        Number(w.asof.slice(8, 10)) + " 日）</div></div>";
+      return h;
+    }
+    function actsLegend() {
+      if (!acts) { return ""; }
+      var bad = acts.centers.filter(function (c) { return !c.meets_rule; });
+      var h = '<div class="sm-pacts" id="sm-acts"><b>阵地活动（' + acts.year + " 年）</b>" +
+        '<div class="sm-psum">' + acts.centers.length + " 个党群服务中心共 " + fmt(acts.activities) + " 场活动" +
+        (acts.person_times ? "，服务 " + fmt(acts.person_times) + " 人次" : "") + "</div>";
+      if (!acts.months_closed) {
+        h += '<div class="sm-pnote">' + acts.year + " 年还没有过完的月份，暂不判断月月有活动</div>";
+      } else if (bad.length) {
+        h += row("#fff", "未做到月月有活动（截至 " + acts.months_closed + " 月）：" + bad.length + " 个",
+          ";border:4px solid #6a1b9a;border-radius:50%;width:12px;height:12px");
+        h += '<ul class="sm-missed-list" id="sm-missed-list">' + bad.map(function (c) {
+          return '<li data-code="' + esc(c.code) + '">' + esc(c.name) + "：" + monthsText(c.missed_months) + "没有活动</li>";
+        }).join("") + "</ul>";
+      } else {
+        h += '<div class="sm-psum sm-ok">截至 ' + acts.months_closed + " 月，每个中心月月有活动</div>";
+      }
+      h += '<details class="sm-pmethod" id="sm-acts-table"><summary>各中心每月活动场次</summary>' +
+        '<div class="sm-acts-wrap" tabindex="0" role="region" aria-label="各中心每月活动场次表">' +
+        '<table class="sm-acts-tbl"><thead><tr><th scope="col">中心</th>';
+      for (var m = 1; m <= 12; m++) { h += '<th scope="col">' + m + "</th>"; }
+      h += "</tr></thead><tbody>";
+      acts.centers.forEach(function (c) {
+        h += '<tr data-code="' + esc(c.code) + '"' + (c.meets_rule ? "" : ' class="sm-bad"') + '><th scope="row" title="' +
+          esc(c.name) + '">' + esc(c.short) + "</th>";
+        c.months.forEach(function (n, i) {
+          var miss = c.missed_months.indexOf(i + 1) >= 0, later = i + 1 > acts.months_closed;
+          h += "<td" + (miss ? ' class="sm-miss" title="' + (i + 1) + ' 月没有活动"' : (later ? ' class="sm-later"' : "")) + ">" + n + "</td>";
+        });
+        h += "</tr>";
+      });
+      h += '</tbody></table></div><div class="sm-pnote">月月有活动：每个中心每月至少一场。红底为没有活动的月份' +
+        (acts.months_closed < 12 ? "；" + (acts.months_closed + 1) + " 月起为已排期的活动，尚未计入" : "") + "</div></details></div>";
+      return h;
     }
     legend.onAdd = function () {
       var html = '<div class="sm-plegend" id="sm-plegend"><div class="sm-phead"><span class="sm-ptitle">' + esc(cfg.title) +
@@ -229,6 +350,7 @@
       if (cfg.branch.features.length) {
         html += row("#2b83ba", "有党支部的小区") + row("#d7191c", "无党支部的小区");
       }
+      html += wishLegend() + actsLegend();
       // what the figures depend on
       var m = cfg.method;
       if (m) {
@@ -304,19 +426,30 @@
     });
     // legend sections follow their layers
     function section(layer, on) {
-      var key = layer === walk ? "walk" : (layer === overlays[supplyName] ? "supply" : null);
+      var key = layer === walk ? "walk" : (layer === overlays[supplyName] ? "supply" :
+        (wishes && layer === wishes ? "wishes" : null));
       if (!key) { return; }
       var el = root.querySelector('.sm-lsec[data-layer="' + key + '"]');
       if (el) { el.hidden = !on; }
+      if (el && on) { reveal(el, key === "wishes" ? root.querySelector("#sm-wish-sum") : el); }
+    }
+    // a section that appears is scrolled into the legend's view (from its heading line)
+    function reveal(el, from) {
+      var box = root.querySelector(".sm-plegend-box");
+      if (!box || body.hidden) { return; }
+      var edge = box.getBoundingClientRect().top, r = el.getBoundingClientRect();
+      if (r.top < edge || r.top - edge + Math.min(r.height, box.clientHeight - 16) > box.clientHeight) {
+        box.scrollTop += (from || el).getBoundingClientRect().top - edge - 8;
+      }
     }
     map.on("overlayadd", function (e) { section(e.layer, true); });
     map.on("overlayremove", function (e) { section(e.layer, false); });
-    // #walk or #supply in the address opens the page on that layer
-    var wanted = { "#walk": walk, "#supply": overlays[supplyName] }[window.location.hash];
+    // #walk, #supply or #wishes in the address opens the page on that layer
+    var wanted = { "#walk": walk, "#supply": overlays[supplyName], "#wishes": wishes }[window.location.hash];
     if (wanted) {
       // alone with the positions and the village outlines, so the surface reads
       [circles, uncovered].forEach(function (l) { map.removeLayer(l); });
-      if (wanted === walk) { villages.setStyle({ fillOpacity: 0 }); }
+      if (wanted === walk || wanted === wishes) { villages.setStyle({ fillOpacity: 0 }); }
       else { map.removeLayer(villages); }
       wanted.addTo(map);
       section(wanted, true);
@@ -341,9 +474,11 @@
     }
     legendHeight();
     map.on("resize", legendHeight);
+    if (wanted) { section(wanted, true); }
     if (cfg.bounds) { map.fitBounds(cfg.bounds, fitOpts()); }
     declutter();
-    var app = { map: map, overlays: overlays, config: cfg, walk: walk, names: names };
+    var app = { map: map, overlays: overlays, config: cfg, walk: walk, names: names, wishes: wishes,
+      missed: missed };
     if (SM.scenario) { app.scenario = SM.scenario(map, cfg); }
     root.setAttribute("data-ready", "1");
     return app;
