@@ -380,9 +380,10 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         "org", "orgs", "orgs", "party_orgs", "党组织", None, (
             Field("code", "code", "组织编码", ("党组织编码",) + _CODE, required=True),
             Field("name", "text", "组织名称", ("党组织名称", "名称", "name"), required=True),
-            Field("kind", "org_kind", "组织类型", ("类型", "kind"), default=OrgKind.BRANCH.value),
+            Field("kind", "org_kind", "组织类型", ("类型", "组织类别", "kind"),
+                  default=OrgKind.BRANCH.value),
             _region_field(),
-            Field("branch_code", "code", "对应党支部", ("支部编码", "branch"),
+            Field("branch_code", "code", "对应党支部", ("支部编码", "党支部编码", "branch"),
                   import_name="branch"),
         ),
         editable=False, code_prefix="O"),
@@ -390,9 +391,16 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         "member", "members", "members", "members", "党员", None, (
             Field("code", "code", "党员编号", ("编号",) + _CODE, required=True),
             _region_field(),
-            Field("org_code", "code", "所在党组织", ("党组织编码", "组织编码", "org"),
-                  import_name="org"),
-            _private(),
+            Field("org_code", "code", "所在党组织",
+                  ("党组织编码", "组织编码", "所在党组织编码", "org"), import_name="org"),
+            # personal data: a file's name and phone columns go into ``private``
+            Field("member_name", "text", "姓名", ("党员姓名", "名字", "name"), column=False,
+                  editable=False, public=False, max_len=30, import_name="name"),
+            Field("member_phone", "mobile", "手机号",
+                  ("手机", "联系电话", "电话", "phone", "mobile"),
+                  column=False, editable=False, public=False, import_name="phone"),
+            Field("private", "private", "个人信息", default={}, importable=False, public=False,
+                  upsert="json_merge"),
         ),
         private=True, editable=False, code_prefix="M"),
     Entity(
@@ -469,7 +477,7 @@ def entity(key: str) -> Entity:
 
 def importable() -> Iterator[Entity]:
     """The entities a file may be imported into, in dependency order (regions first)."""
-    order = ("point", "region", "grid_cell", "compound", "building", "branch")
+    order = ("point", "region", "grid_cell", "compound", "building", "branch", "org", "member")
     return (ENTITIES[n] for n in order)
 
 

@@ -104,8 +104,9 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
         new one is begun and committed; inside the caller's transaction the
         import runs in a savepoint (the caller commits).
     entity : str
-        ``points``, ``regions``, ``grids``, ``compounds``, ``buildings`` or
-        ``branches``.
+        ``points``, ``regions``, ``grids``, ``compounds``, ``buildings``,
+        ``branches``, ``orgs`` (party organisations) or ``members`` (party
+        members; a file's name and mobile columns become personal data).
     path : str or pathlib.Path
         The file: ``.csv``, ``.xlsx``, ``.geojson``/``.json``, ``.gpkg``, ``.shp``
         or zipped shapefile ``.zip``, ``.kml``.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from sqlalchemy import text
 
 from geo.errors import Problem
 from geo.io.importer.cells import code_hash, texts
@@ -33,7 +34,7 @@ __all__ = ["Rows", "assemble", "required_columns"]
 
 #: Kinds checked by their rule alone (the rest are assembled below).
 _RULE_KINDS = frozenset({"text", "hours_text", "point_kind", "grid_kind", "level", "services",
-                         "number", "stars", "phone", "bool"})
+                         "number", "stars", "phone", "bool", "org_kind", "mobile"})
 _LEVEL_OF_LENGTH = {6: "county", 9: "town", 12: "village"}
 
 
@@ -51,7 +52,8 @@ class Rows:
 def rule_fields(run: Run, values: dict[str, np.ndarray], *, skip: tuple[str, ...] = ()) -> None:
     """Every field of the entity the file carries whose rule needs only the value."""
     for f in run.spec.import_fields:
-        if f.kind not in _RULE_KINDS or f.name in skip or not run.has(f.import_name):
+        if f.kind not in _RULE_KINDS or f.name in skip or not run.has(f.import_name) \
+                or f.column is None:
             continue
         values[f.column] = run.field(f.import_name)
         if f.kind == "hours_text":
@@ -190,6 +192,51 @@ def _branches(run: Run, regions: Regions) -> Rows:
     return Rows(values, compound_sets=sets)
 
 
+def _known(run: Run, table: str, column: str, label: str, values: np.ndarray | None) -> None:
+    """Rows whose reference (a party branch, an organisation) is not stored are refused."""
+    if values is None:
+        return
+    wanted = sorted({str(v) for v in values if v is not None})
+    found = {str(r[0]) for r in run.conn.execute(text(
+        f'SELECT code FROM "{table}" WHERE code = ANY(:c)'), {"c": wanted})} if wanted else set()
+    col = run.column_name(column)
+    for i, v in enumerate(values):
+        if v is not None and not run.bad[i] and str(v) not in found:
+            run.error(i, col, f"unknown_{column}", f"的{label} '{v}' 不存在", value=str(v),
+                      expected=f"已登记的{label}编码（先导入{label}）")
+
+
+def _orgs(run: Run, regions: Regions) -> Rows:
+    names = run.field("name")
+    region_codes, region_raw = regions_of(run, regions)
+    values: dict[str, np.ndarray] = {"code": codes(run, names, region_raw, None)}
+    duplicates(run, values["code"], run.column_name("code"))
+    rule_fields(run, values)
+    values["region_code"] = region_codes
+    if run.has("branch"):
+        values["branch_code"] = run.field("branch")
+        _known(run, "party_branches", "branch", "党支部", values["branch_code"])
+    return Rows(values)
+
+
+def _members(run: Run, regions: Regions) -> Rows:
+    region_codes, _ = regions_of(run, regions)
+    values: dict[str, np.ndarray] = {"code": codes(run, None, None, None)}
+    duplicates(run, values["code"], run.column_name("code"))
+    rule_fields(run, values)
+    values["region_code"] = region_codes
+    if run.has("org"):
+        values["org_code"] = run.field("org")
+        _known(run, "party_orgs", "org", "党组织", values["org_code"])
+    if run.has("name") or run.has("phone"):
+        # personal data: the member's name and mobile, merged into ``private``
+        checked = {k: run.field(k) for k in ("name", "phone") if run.has(k)}
+        values["private"] = np.array([
+            {k: checked[k][i] for k in checked if checked[k][i] is not None}
+            for i in range(run.n)], dtype=object)
+    return Rows(values)
+
+
 def _regions(run: Run, regions: Regions, in_crs: str) -> Rows:
     values: dict[str, np.ndarray] = {"code": codes(run, None, None, None)}
     duplicates(run, values["code"], run.column_name("code"))
@@ -242,6 +289,10 @@ def assemble(run: Run, regions: Regions, in_crs: str) -> Rows:
         return _regions(run, regions, in_crs)
     if name == "branch":
         return _branches(run, regions)
+    if name == "org":
+        return _orgs(run, regions)
+    if name == "member":
+        return _members(run, regions)
     return _areas(run, regions if run.spec.region == "column" else None, in_crs)
 
 
@@ -274,8 +325,10 @@ def required_columns(run: Run) -> list[Problem]:
             need("name")
         if raw.geometry is None and not run.has("wkt"):
             missing.append(("几何图形", "GIS 文件（GeoJSON/Shapefile/GeoPackage/KML）或 WKT 列"))
-    elif spec.name == "branch":
+    elif spec.name in ("branch", "org"):
         need("name")
+    elif spec.name == "member":
+        need("code")
     headers = "、".join(str(c) for c in raw.frame.columns) or "（无）"
     return [Problem(message=f"{raw.file} 缺少『{label}』列（文件中的列：{headers}）",
                     file=raw.file, sheet=raw.sheet, column=label, value=None,
