@@ -264,17 +264,19 @@ def _metric(town: Town) -> tuple[pyproj.Transformer, pyproj.Transformer]:
 
 
 def _potential(an: Analysis, xy_m: np.ndarray, reach_m: float,
-               fwd: pyproj.Transformer) -> np.ndarray:
-    """Uncovered population within ``reach_m`` metres (straight line) of each
-    site: an upper bound of what a site's circle can newly cover."""
+               fwd: pyproj.Transformer, demand: np.ndarray | None = None) -> np.ndarray:
+    """Uncovered demand (population, or population and weighted wishes) within
+    ``reach_m`` metres (straight line) of each site: an upper bound of what a
+    site's circle can newly cover."""
     t = an.town
-    unc = np.flatnonzero(~an.covered & (t.b_pop > 0))
+    weight = t.b_pop if demand is None else demand
+    unc = np.flatnonzero(~an.covered & (weight > 0))
     if not len(unc) or not len(xy_m):
         return np.zeros(len(xy_m), dtype=np.int64)
     bx, by = fwd.transform(t.b_xy[unc, 0], t.b_xy[unc, 1])
     tree = shapely.STRtree(shapely.points(np.asarray(bx), np.asarray(by)))
     site_i, b_i = tree.query(shapely.points(xy_m), predicate="dwithin", distance=reach_m)
-    return np.bincount(site_i, weights=t.b_pop[unc][b_i], minlength=len(xy_m)).astype(np.int64)
+    return np.bincount(site_i, weights=weight[unc][b_i], minlength=len(xy_m)).astype(np.int64)
 
 
 def _thin(xy_m: np.ndarray, potential: np.ndarray, max_n: int) -> tuple[np.ndarray, float]:
@@ -298,7 +300,8 @@ def _thin(xy_m: np.ndarray, potential: np.ndarray, max_n: int) -> tuple[np.ndarr
 
 
 def candidate_sites(conn: Connection, an: Analysis, source: str = "all", *,
-                    reach_m: float, max_candidates: int = 2500
+                    reach_m: float, max_candidates: int = 2500,
+                    demand: np.ndarray | None = None
                     ) -> tuple[list[Candidate], dict[str, Any]]:
     """Candidate sites of a town and how they were chosen.
 
@@ -359,7 +362,7 @@ def candidate_sites(conn: Connection, an: Analysis, source: str = "all", *,
     lat = np.array([r[3] for r in raw])
     mx, my = fwd.transform(lng, lat)
     xy_m = np.column_stack([np.asarray(mx), np.asarray(my)])
-    pot = _potential(an, xy_m, reach_m, fwd)
+    pot = _potential(an, xy_m, reach_m, fwd, demand)
     useful = np.flatnonzero(pot > 0)
     kept, cell = _thin(xy_m[useful], pot[useful], max_candidates)
     keep = useful[kept]
@@ -612,19 +615,6 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
     params = an.params
     budget = params.budget()
     reach_m = budget.metres + circle_params.walk_off_m
-    if sites is not None:
-        candidates = user_candidates(sites, an.town, reach_m=reach_m)
-        stats = {"source": "user", "generated": len(candidates), "reaching": None,
-                 "kept": len(candidates), "thinning_m": 0.0, "reach_m": round(reach_m, 1)}
-        n_available = len(candidates)
-    else:
-        candidates, stats = candidate_sites(conn, an, source, reach_m=reach_m,
-                                            max_candidates=max_candidates)
-        n_available = stats["generated"]
-    if k > n_available:
-        raise InvalidInput(f"k = {k} 超过了候选点数量（{n_available} 个）", [
-            Problem("选址数量不能多于候选点数量", column="k", value=k,
-                    expected=f"最多 {n_available}")])
     if not (isinstance(wish_weight, int | float) and 0 <= wish_weight <= 10_000):
         raise InvalidInput("心愿权重不正确", [Problem(
             "心愿权重应为 0 到 10000 之间的数", column="wish_weight", value=wish_weight,
@@ -634,6 +624,22 @@ def site(conn: Connection, region: str | None, k: int, params: CoverageParams = 
         from geo.coverage.demand import wish_shares
 
         share = wish_shares(conn, an.town)
+    if sites is not None:
+        candidates = user_candidates(sites, an.town, reach_m=reach_m)
+        stats = {"source": "user", "generated": len(candidates), "reaching": None,
+                 "kept": len(candidates), "thinning_m": 0.0, "reach_m": round(reach_m, 1)}
+        n_available = len(candidates)
+    else:
+        # with wishes weighted, candidates are kept by the same demand they are chosen by
+        demand = None if share is None else \
+            an.town.b_pop + np.rint(wish_weight * share).astype(np.int64)
+        candidates, stats = candidate_sites(conn, an, source, reach_m=reach_m,
+                                            max_candidates=max_candidates, demand=demand)
+        n_available = stats["generated"]
+    if k > n_available:
+        raise InvalidInput(f"k = {k} 超过了候选点数量（{n_available} 个）", [
+            Problem("选址数量不能多于候选点数量", column="k", value=k,
+                    expected=f"最多 {n_available}")])
     t1 = time.perf_counter()
     inst = build_instance(an, candidates, networks, circle_params=circle_params,
                           wish_share=share, wish_weight=wish_weight)

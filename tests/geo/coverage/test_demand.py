@@ -142,3 +142,18 @@ def test_gap_ranking_weighted_by_unmet_wishes_by_hand(conn):
     assert "wishes_unmet" not in plain.compounds[0].as_dict()
     got = cov.gap_report(an, detail=True, conn=conn, areas=False, wish_weight=10)
     assert got.compounds[0].wishes_unmet == pytest.approx(2.0)
+
+
+def test_candidates_are_kept_by_the_same_demand_they_are_chosen_by(conn):
+    import numpy as np
+
+    build_tiny_town(conn)
+    _wishes(conn, {f"X{i}": (113.0195, 23.009, V2, "published", None, "G2")
+                   for i in range(30)})
+    an = cov.analyse(conn, TOWN)
+    fwd, _ = siting._metric(an.town)
+    x, y = fwd.transform(np.array([113.0195]), np.array([23.005]))  # on B6
+    xy = np.column_stack([x, y])
+    assert siting._potential(an, xy, 100.0, fwd).tolist() == [20]
+    demand = an.town.b_pop + np.rint(100 * cov.wish_shares(conn, an.town)).astype(np.int64)
+    assert siting._potential(an, xy, 100.0, fwd, demand).tolist() == [420]
