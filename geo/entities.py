@@ -140,7 +140,8 @@ class Entity:
     region
         How a row's region (the scope of a token) is known: ``column``
         (``region_code``), ``compound`` (the compound's, else the village holding
-        the footprint: buildings) or ``self`` (regions: the code itself).
+        the footprint: buildings), ``point`` (the position's: activities) or
+        ``self`` (regions: the code itself).
     soft_delete, updated_at
         The table has ``deleted_at`` (soft delete, restore) / ``updated_at``.
     private
@@ -446,8 +447,9 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
                   required=True, import_name="point"),
             Field("title", "text", "活动名称", ("名称", "活动", "title"), required=True),
             Field("theme", "text", "活动主题", ("主题", "theme")),
-            Field("starts_at", "datetime", "开始时间", ("开始", "start"), required=True),
-            Field("ends_at", "datetime", "结束时间", ("结束", "end"), required=True),
+            Field("starts_at", "datetime", "开始时间", ("开始", "活动时间", "start", "startsat"),
+                  required=True),
+            Field("ends_at", "datetime", "结束时间", ("结束", "end", "endsat"), required=True),
             Field("capacity", "number", "名额", ("限额", "人数上限", "capacity")),
             Field("signups", "number", "报名人数", ("报名", "signups"), default=0),
             Field("attendance", "number", "参与人次", ("人次", "参加人数", "attendance")),
@@ -477,7 +479,8 @@ def entity(key: str) -> Entity:
 
 def importable() -> Iterator[Entity]:
     """The entities a file may be imported into, in dependency order (regions first)."""
-    order = ("point", "region", "grid_cell", "compound", "building", "branch", "org", "member")
+    order = ("point", "region", "grid_cell", "compound", "building", "branch", "org", "member",
+             "activity")
     return (ENTITIES[n] for n in order)
 
 

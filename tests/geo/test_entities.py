@@ -80,7 +80,8 @@ def test_lookups_by_name_key_slug_and_table():
     assert entity("points").import_field("hours").name == "hours_text"
     assert entity("point").field("hours").importable is False
     assert [e.plural for e in importable()] == ["points", "regions", "grids", "compounds",
-                                                "buildings", "branches", "orgs", "members"]
+                                                "buildings", "branches", "orgs", "members",
+                                                "activities"]
 
 
 def test_the_documented_columns_are_the_registry():

@@ -105,8 +105,9 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
         import runs in a savepoint (the caller commits).
     entity : str
         ``points``, ``regions``, ``grids``, ``compounds``, ``buildings``,
-        ``branches``, ``orgs`` (party organisations) or ``members`` (party
-        members; a file's name and mobile columns become personal data).
+        ``branches``, ``orgs`` (party organisations), ``members`` (party
+        members; a file's name and mobile columns become personal data) or
+        ``activities`` (a position's code, title, start and end).
     path : str or pathlib.Path
         The file: ``.csv``, ``.xlsx``, ``.geojson``/``.json``, ``.gpkg``, ``.shp``
         or zipped shapefile ``.zip``, ``.kml``.

@@ -34,7 +34,7 @@ __all__ = ["Rows", "assemble", "required_columns"]
 
 #: Kinds checked by their rule alone (the rest are assembled below).
 _RULE_KINDS = frozenset({"text", "hours_text", "point_kind", "grid_kind", "level", "services",
-                         "number", "stars", "phone", "bool", "org_kind", "mobile"})
+                         "number", "stars", "phone", "bool", "org_kind", "mobile", "datetime"})
 _LEVEL_OF_LENGTH = {6: "county", 9: "town", 12: "village"}
 
 
@@ -237,6 +237,42 @@ def _members(run: Run, regions: Regions) -> Rows:
     return Rows(values)
 
 
+def _activities(run: Run) -> Rows:
+    """Activities at positions (月月有活动): a position's code, a title, start and
+    end (an Excel date-time or ISO 8601 text; without a zone, Beijing time)."""
+    values: dict[str, np.ndarray] = {}
+    rule_fields(run, values)
+    points = run.field("point")
+    values["point_code"] = points
+    _known(run, "service_points", "point", "阵地", points)
+    if run.has("code"):
+        values["code"] = run.field("code")
+    else:  # the same position, title and start give the same code on every import
+        out = np.full(run.n, None, dtype=object)
+        for i in range(run.n):
+            if points[i] is not None and values["title"][i] is not None \
+                    and values["starts_at"][i] is not None:
+                out[i] = "A-" + code_hash("activities", str(points[i]),
+                                          f"{values['title'][i]}@{values['starts_at'][i]}")
+        values["code"] = out
+        run.warn(None, None, "codes_generated",
+                 f"{run.raw.file} 没有活动编号列，已按举办阵地、活动名称和开始时间生成编号")
+    duplicates(run, values["code"], run.column_name("code"))
+    starts, ends = values["starts_at"], values["ends_at"]
+    cap, signups = values.get("capacity"), values.get("signups")
+    for i in range(run.n):
+        if run.bad[i]:
+            continue
+        if starts[i] is not None and ends[i] is not None and ends[i] <= starts[i]:
+            run.error(i, run.column_name("ends_at"), "invalid_range", "的结束时间不晚于开始时间",
+                      value=str(ends[i]), expected=f"晚于 {starts[i]} 的时间")
+        elif cap is not None and signups is not None and cap[i] is not None \
+                and signups[i] is not None and signups[i] > cap[i]:
+            run.error(i, run.column_name("signups"), "out_of_range", "的报名人数超过名额",
+                      value=signups[i], expected=f"不超过 {cap[i]}")
+    return Rows(values)
+
+
 def _regions(run: Run, regions: Regions, in_crs: str) -> Rows:
     values: dict[str, np.ndarray] = {"code": codes(run, None, None, None)}
     duplicates(run, values["code"], run.column_name("code"))
@@ -293,6 +329,8 @@ def assemble(run: Run, regions: Regions, in_crs: str) -> Rows:
         return _orgs(run, regions)
     if name == "member":
         return _members(run, regions)
+    if name == "activity":
+        return _activities(run)
     return _areas(run, regions if run.spec.region == "column" else None, in_crs)
 
 
@@ -329,6 +367,9 @@ def required_columns(run: Run) -> list[Problem]:
         need("name")
     elif spec.name == "member":
         need("code")
+    elif spec.name == "activity":
+        for fld in ("point", "title", "starts_at", "ends_at"):
+            need(fld)
     headers = "、".join(str(c) for c in raw.frame.columns) or "（无）"
     return [Problem(message=f"{raw.file} 缺少『{label}』列（文件中的列：{headers}）",
                     file=raw.file, sheet=raw.sheet, column=label, value=None,

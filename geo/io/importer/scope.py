@@ -49,6 +49,17 @@ def check_scope(run: Run, rows: Rows, scope: tuple[str, ...]) -> None:
                 "SELECT code, region_code FROM compounds WHERE code = ANY(:c)"), {"c": wanted})}
         new_regions = np.array([None if comp is None or comp[i] is None else lookup.get(comp[i])
                                 for i in range(run.n)], dtype=object)
+    elif spec.region == "point":  # an activity: its position's region
+        existing = {str(r.code): r.region_code for r in run.conn.execute(text(
+            "SELECT a.code, p.region_code FROM activities a JOIN service_points p "
+            "ON p.code = a.point_code WHERE a.code = ANY(:c)"), {"c": live})}
+        pts = rows.values.get("point_code")
+        wanted = sorted({str(p) for p in pts if p is not None}) if pts is not None else []
+        lookup = {str(r.code): r.region_code for r in run.conn.execute(text(
+            "SELECT code, region_code FROM service_points WHERE code = ANY(:c)"),
+            {"c": wanted})}
+        new_regions = np.array([None if pts is None or pts[i] is None else lookup.get(pts[i])
+                                for i in range(run.n)], dtype=object)
     else:
         existing = {str(r.code): r.region_code for r in run.conn.execute(text(
             f'SELECT code, region_code FROM "{spec.table}" WHERE code = ANY(:c)'), {"c": live})}

@@ -86,3 +86,70 @@ def test_a_member_sheet_needs_the_member_code(samples_conn, tmp_path):
         import_file(samples_conn, "members", path, options=ImportOptions())
     assert e.value.report.errors[0].kind == "missing_column"
     assert "党员编号" in e.value.report.errors[0].message
+
+
+# ---------------------------------------------------------------- activities (月月有活动)
+def test_activities_from_a_centers_sheet(samples_conn, tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    conn = samples_conn
+    center = conn.execute(text("SELECT code FROM service_points WHERE region_code LIKE "
+                               "'440507013%' AND kind = 'town_center'")).scalar_one()
+    path = _xlsx(tmp_path / "活动计划.xlsx", [
+        {"活动名称": "长者智能手机课堂", "举办阵地": center, "活动主题": "长者关爱",
+         "开始时间": datetime(2027, 1, 9, 9, 30), "结束时间": "2027-01-09 11:00",
+         "名额": 40, "参与人次": None},
+        {"活动名称": "亲子阅读", "举办阵地": center,
+         "开始时间": "2027-01-16T14:00:00+08:00", "结束时间": "2027-01-16T16:00:00+08:00"}])
+    rep = import_file(conn, "activities", path, options=ImportOptions())
+    assert rep.inserted == 2
+    rows = conn.execute(text(
+        "SELECT title, starts_at, ends_at, capacity, signups FROM activities "
+        "WHERE point_code = :p AND code LIKE 'A-%' ORDER BY starts_at"),
+        {"p": center}).all()
+    sh = ZoneInfo("Asia/Shanghai")
+    assert [(r.title, r.starts_at.astimezone(sh), r.capacity, r.signups) for r in rows] == [
+        ("长者智能手机课堂", datetime(2027, 1, 9, 9, 30, tzinfo=sh), 40, 0),
+        ("亲子阅读", datetime(2027, 1, 16, 14, 0, tzinfo=sh), None, 0)]
+    # the same sheet again: the generated codes match, nothing new
+    again = import_file(conn, "activities", path, options=ImportOptions())
+    assert again.inserted == 0 and again.updated == 0
+
+
+def test_bad_activity_rows_are_named_and_nothing_is_written(samples_conn, tmp_path):
+    conn = samples_conn
+    center = conn.execute(text("SELECT code FROM service_points WHERE region_code LIKE "
+                               "'440507013%' AND kind = 'town_center'")).scalar_one()
+    before = conn.execute(text("SELECT count(*) FROM activities")).scalar_one()
+    path = _xlsx(tmp_path / "坏计划.xlsx", [
+        {"活动名称": "倒过来的活动", "举办阵地": center, "开始时间": "2027-02-01 10:00",
+         "结束时间": "2027-02-01 09:00"},
+        {"活动名称": "没有阵地", "举办阵地": "NO-SUCH", "开始时间": "2027-02-02 10:00",
+         "结束时间": "2027-02-02 11:00"},
+        {"活动名称": "时间写错", "举办阵地": center, "开始时间": "下周三上午",
+         "结束时间": "2027-02-03 11:00"},
+        {"活动名称": "报满了", "举办阵地": center, "开始时间": "2027-02-04 10:00",
+         "结束时间": "2027-02-04 11:00", "名额": 10, "报名人数": 12}])
+    with pytest.raises(ImportRejected) as e:
+        import_file(conn, "activities", path, options=ImportOptions())
+    by_row = {p.row: p for p in e.value.report.errors}
+    assert by_row[2].column == "结束时间" and by_row[2].kind == "invalid_range"
+    assert by_row[3].column == "举办阵地" and by_row[3].value == "NO-SUCH"
+    assert by_row[4].column == "开始时间" and by_row[4].value == "下周三上午"
+    assert by_row[5].column == "报名人数" and by_row[5].kind == "out_of_range"
+    assert conn.execute(text("SELECT count(*) FROM activities")).scalar_one() == before
+
+
+def test_an_activity_import_stays_in_the_tokens_regions(samples_conn, tmp_path):
+    conn = samples_conn
+    center = conn.execute(text("SELECT code FROM service_points WHERE region_code LIKE "
+                               "'440507013%' AND kind = 'town_center'")).scalar_one()
+    path = _xlsx(tmp_path / "越权.xlsx", [
+        {"活动名称": "别处的活动", "举办阵地": center, "开始时间": "2027-03-01 10:00",
+         "结束时间": "2027-03-01 11:00"}])
+    with pytest.raises(ImportRejected) as e:
+        import_file(conn, "activities", path, options=ImportOptions(scope=("440605126",)))
+    assert e.value.report.errors[0].kind == "forbidden_region"
+    rep = import_file(conn, "activities", path, options=ImportOptions(scope=("440507013",)))
+    assert rep.inserted == 1
