@@ -40,16 +40,12 @@ def _write_residents(conn, sample: Sample) -> dict[str, int]:
     """Write the residents' frames; phones are hashed here, in the transaction,
     with the database's key (a rating keeps only the hash, a wish both)."""
     from data.residents import events
-    from geo.residents.otp import phone_hash
+    from geo.residents.otp import phone_hasher
 
-    hashes: dict[str, str] = {}
+    hash_phone = phone_hasher(conn)
 
     def hashed(phone) -> str | None:
-        if not isinstance(phone, str) or not phone:
-            return None
-        if phone not in hashes:
-            hashes[phone] = phone_hash(conn, phone)
-        return hashes[phone]
+        return hash_phone(phone) if isinstance(phone, str) and phone else None
 
     counts: dict[str, int] = {}
     o = sample.orgs

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from geo.io.sheets import Sheet, xlsx_bytes
 from geo.residents.activities import monthly
-from geo.vocab import CHANNEL_ZH, WISH_CATEGORY_ZH, WISH_KIND_ZH, WISH_STATE_ZH
+from geo.vocab import CHANNEL_ZH, ORG_KIND_ZH, WISH_CATEGORY_ZH, WISH_KIND_ZH, WISH_STATE_ZH
 
 __all__ = ["LEDGER_COLUMNS", "XLSX", "ledger_rows", "monthly_xlsx", "points_rows",
            "wish_ledger_xlsx"]
@@ -89,8 +89,6 @@ def points_rows(conn: Connection, region: str, *, contacts: bool = False
         WHERE starts_with(o.region_code, :r) AND o.deleted_at IS NULL
         GROUP BY o.code, o.name, o.kind, r.name ORDER BY points DESC, o.code"""),
         {"r": region}).mappings().all()
-    from geo.vocab import ORG_KIND_ZH
-
     m_rows = [{"党员编号": m["code"], **({"姓名": (m["private"] or {}).get("name", "")}
                                       if contacts else {}),
                "所在党组织": m["org"] or "", "村（社区）": m["village"], "认领": m["claims"],

@@ -20,6 +20,7 @@ Who sees what
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
@@ -236,18 +237,13 @@ def post_wish(conn: Connection, body: dict[str, Any], *, actor: str, actor_role:
          "grid": located.grid_code if located is not None else None,
          "compound": located.compound_code if located is not None else None,
          "ewkt": located.ewkt if located is not None else None, "budget": budget,
-         "channel": channel, "h": phone_hash, "private": _json(private),
+         "channel": channel, "h": phone_hash,
+         "private": json.dumps(private, ensure_ascii=False),
          "entered_by": actor if scope is not None else None})
     _event(conn, code, "post", None, WishState.POSTED.value, actor, actor_role, None)
     write_audit(conn, actor=actor, action="create", entity="wish", code=code,
                 after=_public_snapshot(conn, code))
     return wish_row(conn, code, private=True)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _event(conn: Connection, code: str, action: str, before: str | None, after: str,
@@ -268,6 +264,9 @@ def _public_snapshot(conn: Connection, code: str) -> dict[str, Any]:
     return dict(row)
 
 
+#: a wish's personal fields in a staff row: the resident's contact, own words and home
+_PERSONAL = ("text", "private", "lng", "lat", "compound_code")
+
 _STAFF_COLUMNS = """
     w.code, w.kind, w.title, w.text, w.public_text, w.category, w.region_code,
     r.name AS region_name, w.point_code, w.grid_code, g.name AS grid_name, w.compound_code,
@@ -277,6 +276,13 @@ _STAFF_COLUMNS = """
     w.synthetic,
     (SELECT count(*) FROM wish_claims c WHERE c.wish_code = w.code AND c.withdrawn_at IS NULL)
         AS claims"""
+
+
+def _clock(row: dict[str, Any], settings: Any, now: datetime) -> None:
+    """The SLA clock on a wish's row: ``due_at`` and ``overdue`` at ``now``."""
+    due = _due(row, settings)
+    row["due_at"] = due
+    row["overdue"] = bool(due is not None and due < now)
 
 
 def _due(row: dict[str, Any], settings: Any) -> datetime | None:
@@ -301,23 +307,21 @@ def _labelled(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def wish_row(conn: Connection, code: str, *, private: bool, settings: Any = None,
-             lock: bool = False) -> dict[str, Any]:
+def wish_row(conn: Connection, code: str, *, private: bool,
+             settings: Any = None) -> dict[str, Any]:
     """One wish as the staff see it (``private``) or without personal fields."""
     row = conn.execute(text(
         f"SELECT {_STAFF_COLUMNS} FROM wishes w JOIN regions r ON r.code = w.region_code "
-        "LEFT JOIN grid_cells g ON g.code = w.grid_code WHERE w.code = :c"
-        + (" FOR UPDATE OF w" if lock else "")), {"c": code}).mappings().one_or_none()
+        "LEFT JOIN grid_cells g ON g.code = w.grid_code WHERE w.code = :c"),
+        {"c": code}).mappings().one_or_none()
     if row is None:
         raise NotFound(f"未找到心愿 {code!r}")
     out = _labelled(dict(row))
     if not private:
-        for k in ("text", "private", "lng", "lat", "entered_by", "compound_code"):
+        for k in (*_PERSONAL, "entered_by"):
             out.pop(k, None)
     if settings is not None:
-        due = _due(out, settings)
-        out["due_at"] = due
-        out["overdue"] = bool(due is not None and due < datetime.now(due.tzinfo))
+        _clock(out, settings, datetime.now().astimezone())
     out["allowed_actions"] = list(workflow.allowed_actions(out["state"]))
     return out
 
@@ -506,9 +510,7 @@ def staff_list(conn: Connection, principal: Principal, *, settings: Any,
     now = datetime.now().astimezone()
     for r in rows:
         d = _labelled(dict(r))
-        due = _due(d, settings)
-        d["due_at"] = due
-        d["overdue"] = bool(due is not None and due < now)
+        _clock(d, settings, now)
         d["allowed_actions"] = list(workflow.allowed_actions(d["state"], "staff"))
         counts[d["state"]] = counts.get(d["state"], 0) + 1
         n_overdue += d["overdue"]
@@ -532,7 +534,7 @@ def claimant_view(conn: Connection, principal: Principal, code: str) -> dict[str
         "AND member_code IS NULL AND org_code = :o))"),
         {"w": code, "m": member, "o": org}).scalar_one()
     if not accepted:
-        for k in ("text", "private", "lng", "lat", "compound_code"):
+        for k in _PERSONAL:
             w.pop(k, None)
     w.pop("entered_by", None)
     w["contact_shared"] = bool(accepted)
