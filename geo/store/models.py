@@ -176,6 +176,10 @@ class Building(Base):
     __tablename__ = "buildings"
     __table_args__ = (
         CheckConstraint("households >= 0 AND population >= 0", name="buildings_counts"),
+        CheckConstraint("population_source IS NULL OR population_source IN "
+                        "('census', 'imported', 'sample')", name="buildings_population_source"),
+        CheckConstraint("osm_type IS NULL OR osm_type IN ('w', 'r')", name="buildings_osm_type"),
+        Index("ix_buildings_osm", "osm_type", "osm_id"),
         _valid("buildings"),
         _gist("buildings"),
     )
@@ -189,6 +193,59 @@ class Building(Base):
     population: Mapped[int] = mapped_column(Integer, server_default="0")
     synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false")
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: OpenStreetMap's id of the way (``w``) or multipolygon relation (``r``)
+    osm_type: Mapped[str | None] = mapped_column(String(1))
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: OSM ``building`` (house, apartments, residential, yes …)
+    building_type: Mapped[str | None] = mapped_column(Text)
+    #: ``building:levels`` and ``height`` (metres) when the source gives them
+    levels: Mapped[float | None] = mapped_column(Float)
+    height_m: Mapped[float | None] = mapped_column(Float)
+    #: why the footprint was changed on the way in (made valid), else NULL
+    repair: Mapped[str | None] = mapped_column(Text)
+    #: census (village total spread by floor area), imported (per building), sample
+    population_source: Mapped[str | None] = mapped_column(Text)
+
+
+class Facility(Base):
+    """A public facility read from OpenStreetMap (community centre, school, clinic,
+    elder care, market …): a reference layer and siting candidates."""
+
+    __tablename__ = "facilities"
+    __table_args__ = (
+        CheckConstraint("osm_type IN ('n', 'w', 'r')", name="facilities_osm_type"),
+        UniqueConstraint("osm_type", "osm_id", name="facilities_osm"),
+        _gist("facilities"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    osm_type: Mapped[str] = mapped_column(String(1))
+    osm_id: Mapped[int] = mapped_column(BigInteger)
+    #: the product's facility kind (see ``geo.io.osm.FACILITY_TAGS``)
+    kind: Mapped[str] = mapped_column(Text)
+    #: the OSM tag that made it one, ``amenity=community_centre``
+    tag: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    dataset: Mapped[str] = mapped_column(Text, index=True)
+    tags: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    geom = _geom("POINT")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class VillagePopulation(Base):
+    """A village's census population (七普 常住人口), spread over its buildings."""
+
+    __tablename__ = "village_population"
+    __table_args__ = (
+        CheckConstraint("population >= 0", name="village_population_nonnegative"),
+    )
+    region_code: Mapped[str] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True)
+    population: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    source: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
 
 
 class PartyBranch(Base, Timestamps):
