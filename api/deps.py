@@ -17,7 +17,7 @@ code below it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -31,6 +31,7 @@ from geo.circles import Networks
 from geo.tokens import ROLE_ZH, ROLES, Principal
 
 __all__ = [
+    "SettingsDep",
     "public_base",
     "app_networks",
     "current_token",
@@ -50,6 +51,10 @@ async def get_settings(request: Request) -> Settings:
     # async: FastAPI runs a plain ``def`` dependency in the thread pool, a hop
     # that costs milliseconds when the event loop is busy
     return request.app.state.settings
+
+
+#: The app's settings as a route parameter.
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def public_base(request: Request) -> str:

@@ -46,7 +46,7 @@ from geo.crs import normalize_crs_name, transform_geometry
 from geo.entities import Entity, Field, entity
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from geo.points import convert_geojson
-from geo.regions import scope_area, town_geometry_of
+from geo.regions import operating_area, scope_area, town_geometry_of
 from geo.store import versions
 from geo.store.audit import write_audit
 from geo.tokens import Principal
@@ -286,7 +286,8 @@ def _positions(coords: Any, depth: int, where: str, problems: list[Problem],
 
 
 def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name: str = "geometry",
-                   repair: bool = False) -> tuple[Any, list[Problem]]:
+                   repair: bool = False, area: rules.OperatingArea | None = None
+                   ) -> tuple[Any, list[Problem]]:
     """Validate a GeoJSON geometry and convert it to a WGS-84 shapely geometry.
 
     Parameters
@@ -297,6 +298,9 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
         What the table stores (a Polygon is accepted for MultiPolygon).
     crs : str
         System of the coordinates (``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000``).
+    area : geo.rules.OperatingArea, optional
+        Where coordinates may lie (default China; see
+        :func:`geo.regions.operating_area`).
     repair : bool
         Accept an invalid polygon (the caller repairs it with ``ST_MakeValid``).
 
@@ -331,7 +335,8 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
         return None, problems
     arr = np.asarray(flat)
     lng, lat = arr[:, 0], arr[:, 1]
-    swapped = rules.swapped(lng, lat)
+    area = area or rules.CHINA
+    swapped = area.swapped(lng, lat)
     if swapped.any():
         i = int(np.flatnonzero(swapped)[0])
         problems.append(Problem("经度和纬度可能写反了", column=where, value=list(flat[i]),
@@ -343,14 +348,19 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
         problems.append(Problem("坐标超出范围", column=where, value=list(flat[i]),
                                 expected="经度 -180..180，纬度 -90..90"))
         return None, problems
-    outside = ~np.asarray(rules.in_china(lng, lat), dtype=bool)
+    outside = ~area.contains(lng, lat)
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
-        problems.append(Problem("坐标不在中国境内", column=where, value=list(flat[i]),
-                                expected=f"经度 {rules.LNG_RANGE[0]}–{rules.LNG_RANGE[1]}、"
-                                         f"纬度 {rules.LAT_RANGE[0]}–{rules.LAT_RANGE[1]} "
-                                         "之间（中国境内）"))
+        problems.append(Problem("坐标不在中国境内" if area.is_china else "坐标超出工作范围",
+                                column=where, value=list(flat[i]), expected=area.expected_zh()))
         return None, problems
+    if normalize_crs_name(crs) in ("gcj02", "bd09"):
+        abroad = ~np.asarray(rules.in_china(lng, lat), dtype=bool)
+        if abroad.any():
+            i = int(np.flatnonzero(abroad)[0])
+            problems.append(Problem("高德/百度坐标只用于中国境内", column=where,
+                                    value=list(flat[i]), expected="中国境外的坐标请用 crs=wgs84"))
+            return None, problems
     if gtype != "Point":
         rings = coords if gtype == "Polygon" else [r for poly in coords for r in poly]
         for ring in rings:
@@ -621,9 +631,10 @@ def _placeholder(spec: Entity, name: str) -> str:
 
 
 def _geometry_input(conn: Connection, spec: Entity, value: Any, crs: str, repair: bool,
-                    checked: _Checked) -> str | None:
+                    checked: _Checked, area_box: tuple[float, float, float, float] | None
+                    ) -> str | None:
     geom, problems = parse_geometry(value, expected=spec.geometry or "Point", crs=crs,
-                                    repair=repair)
+                                    repair=repair, area=operating_area(conn, area_box))
     checked.problems.extend(problems)
     if geom is None:
         return None
@@ -685,8 +696,11 @@ def _write_children(conn: Connection, spec: Entity, code: str,
 
 
 def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Principal,
-           crs: str | None = None, repair: bool = False) -> EditResult:
+           crs: str | None = None, repair: bool = False,
+           area: tuple[float, float, float, float] | None = None) -> EditResult:
     """Create a row from ``data`` (``code``, the entity's fields, ``geometry``).
+    ``area``: the configured operating area (``SERVICEMAP_OPERATING_AREA``), else
+    from the regions (:func:`geo.regions.operating_area`).
 
     Raises :class:`Forbidden` (role or region), :class:`Conflict` (the code
     exists, possibly deleted: restore it instead) and :class:`InvalidInput`
@@ -706,7 +720,8 @@ def create(conn: Connection, entity: str, data: Mapping[str, Any], *, actor: Pri
             checked.problems.append(Problem("缺少几何", column="geometry",
                                             expected=f"GeoJSON {spec.geometry}"))
         else:
-            ewkb = _geometry_input(conn, spec, data.get("geometry"), crs_name, repair, checked)
+            ewkb = _geometry_input(conn, spec, data.get("geometry"), crs_name, repair, checked,
+                                   area)
     region = checked.values.get("region_code")
     if spec.region == "compound" and ewkb is not None:
         region = _building_region(conn, checked.values.get("compound_code"), ewkb=ewkb)
@@ -781,7 +796,8 @@ def _load_for_edit(conn: Connection, spec: Entity, code: str, actor: Principal,
 
 def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
            actor: Principal, partial: bool = True, crs: str | None = None,
-           repair: bool = False, action: str = "update") -> EditResult:
+           repair: bool = False, action: str = "update",
+           area: tuple[float, float, float, float] | None = None) -> EditResult:
     """Change a row: ``partial`` (PATCH) changes the given fields only; otherwise
     (PUT) every field takes its given value or its default. A changed
     ``geometry`` moves the row. The code cannot change."""
@@ -799,7 +815,7 @@ def update(conn: Connection, entity: str, code: str, data: Mapping[str, Any], *,
     _validate_fields(conn, spec, data, partial=partial, actor=actor, checked=checked)
     ewkb = None
     if spec.geometry and data.get("geometry") is not None:
-        ewkb = _geometry_input(conn, spec, data["geometry"], crs_name, repair, checked)
+        ewkb = _geometry_input(conn, spec, data["geometry"], crs_name, repair, checked, area)
     region = checked.values.get("region_code", before.get("region_code"))
     if spec.region == "compound":
         compound = checked.values.get("compound_code", before.get("compound_code"))
@@ -860,11 +876,12 @@ def _differs(old: Any, new: Any) -> bool:
 
 
 def move(conn: Connection, entity: str, code: str, geometry: Any, *, actor: Principal,
-         crs: str | None = None, repair: bool = False) -> EditResult:
+         crs: str | None = None, repair: bool = False,
+         area: tuple[float, float, float, float] | None = None) -> EditResult:
     """Give a row a new geometry (a point a new location); invalidates what
     depended on the old one (see :func:`invalidate_for_change`)."""
     return update(conn, entity, code, {"geometry": geometry}, actor=actor, partial=True,
-                  crs=crs, repair=repair, action="move")
+                  crs=crs, repair=repair, action="move", area=area)
 
 
 def delete(conn: Connection, entity: str, code: str, *, actor: Principal) -> EditResult:

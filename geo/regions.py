@@ -19,9 +19,11 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import NotFound
 from geo.points import convert_geojson
+from geo.rules import CHINA, OperatingArea, area_from_extent
 from geo.vocab import LEVEL_ZH
 
-__all__ = ["ancestors", "get_region", "region_row", "region_tree", "town_geometry_of"]
+__all__ = ["ancestors", "get_region", "operating_area", "region_row", "region_tree",
+           "town_geometry_of"]
 
 
 _TREE = """
@@ -171,3 +173,20 @@ def scope_area(conn: Connection, scopes: Sequence[str], *,
     area = shapely.from_wkb(bytes(wkb))
     shapely.prepare(area)
     return area
+
+
+def operating_area(conn: Connection, box: tuple[float, float, float, float] | None = None
+                   ) -> OperatingArea:
+    """Where this database's data may lie (:class:`geo.rules.OperatingArea`): the
+    configured ``box`` (``SERVICEMAP_OPERATING_AREA``) when given; else the envelope
+    of the regions loaded; before any region, of the walking network; else China.
+    An envelope inside China gives China itself."""
+    if box is not None:
+        return OperatingArea((tuple(float(v) for v in box),), "settings")
+    for table, source in (("regions", "regions"), ("network_nodes", "network")):
+        row = conn.execute(text(
+            f"SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n "
+            f"FROM (SELECT ST_Extent(geom) AS e FROM {table}) x")).one()
+        if row.w is not None:
+            return area_from_extent((row.w, row.s, row.e, row.n), source)
+    return CHINA

@@ -59,7 +59,12 @@ from geo.vocab import (
 
 __all__ = [
     "ADDRESS_MAX_LEN",
+    "AREA_MARGIN_DEG",
+    "CHINA",
     "CHINA_BOX",
+    "OperatingArea",
+    "area_from_extent",
+    "parse_area",
     "CODE_MAX_LEN",
     "CODE_RE",
     "EMPTY_TOKENS",
@@ -614,6 +619,105 @@ CHINA_BOX: tuple[float, float, float, float] = (LNG_RANGE[0], LAT_RANGE[0], LNG_
                                                 LAT_RANGE[1])
 #: A new or moved geometry may lie at most this far outside its town (metres).
 TOWN_TOLERANCE_M = 100.0
+
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class OperatingArea:
+    """Where this database's data may lie: one or more boxes ``(W, S, E, N)``.
+
+    The outside-area refusal of imports and edits, the swapped-coordinate check and
+    the applicability of CGCS2000 take it; GCJ-02 and BD-09 stay tied to
+    :data:`CHINA_BOX` (they exist only there). Made by
+    :func:`geo.regions.operating_area` from the settings
+    (``SERVICEMAP_OPERATING_AREA``), else from the regions loaded (or, before any
+    region, the walking network), else :data:`CHINA`.
+
+    Attributes
+    ----------
+    boxes
+        The boxes; a point inside any of them is inside the area.
+    source
+        ``china`` (the default), ``settings``, ``regions`` or ``network``.
+    """
+
+    boxes: tuple[Box, ...]
+    source: str = "china"
+
+    def contains(self, lng: Any, lat: Any) -> np.ndarray:
+        """Whether points lie in the area (arrays ok; NaN is outside)."""
+        lng, lat = np.asarray(lng, dtype=float), np.asarray(lat, dtype=float)
+        out = np.zeros(np.broadcast(lng, lat).shape, dtype=bool)
+        for w, s, e, n in self.boxes:
+            out |= (lng >= w) & (lng <= e) & (lat >= s) & (lat <= n)
+        return out
+
+    def contains_bounds(self, bounds: np.ndarray) -> np.ndarray:
+        """Whether envelopes ``(N, 4)`` lie wholly inside one of the boxes."""
+        b = np.asarray(bounds, dtype=float).reshape(-1, 4)
+        out = np.zeros(len(b), dtype=bool)
+        for w, s, e, n in self.boxes:
+            out |= (b[:, 0] >= w) & (b[:, 2] <= e) & (b[:, 1] >= s) & (b[:, 3] <= n)
+        return out
+
+    def swapped(self, lng: Any, lat: Any) -> np.ndarray:
+        """Coordinates that are obviously latitude, longitude: outside the area as
+        given, inside it when swapped."""
+        return self.contains(lat, lng) & ~self.contains(lng, lat)
+
+    @property
+    def is_china(self) -> bool:
+        return self.boxes == (CHINA_BOX,)
+
+    def expected_zh(self) -> str:
+        """The area in words, for the ``expected`` of a problem."""
+        if self.is_china:
+            return (f"经度 {LNG_RANGE[0]}–{LNG_RANGE[1]}、纬度 {LAT_RANGE[0]}–{LAT_RANGE[1]} "
+                    "之间（中国境内）")
+        where = {"settings": "设置 SERVICEMAP_OPERATING_AREA", "regions": "已导入的区划",
+                 "network": "已导入的路网"}.get(self.source, self.source)
+        boxes = "，或 ".join(f"经度 {w:g}–{e:g}、纬度 {s:g}–{n:g}" for w, s, e, n in self.boxes)
+        return f"{boxes} 之间（工作范围，来自{where}）"
+
+    def name_zh(self) -> str:
+        return "中国" if self.is_china else "工作范围"
+
+
+#: The default operating area: mainland China and its islands.
+CHINA = OperatingArea((CHINA_BOX,), "china")
+#: How far the area reaches beyond the regions (or network) it is made from, degrees
+#: (about 10 km): a position just across a town's border is still accepted here and
+#: checked against the town by :data:`TOWN_TOLERANCE_M`.
+AREA_MARGIN_DEG = 0.1
+
+
+def area_from_extent(extent: Box | None, source: str) -> OperatingArea:
+    """The operating area for data whose envelope is ``extent``: China when it lies
+    in China, else the envelope grown by :data:`AREA_MARGIN_DEG` (and China too when
+    it reaches into China)."""
+    if extent is None:
+        return CHINA
+    w, s, e, n = extent
+    inside = bool(CHINA.contains_bounds(np.array([extent]))[0])
+    if inside:
+        return CHINA
+    m = AREA_MARGIN_DEG
+    grown = (max(w - m, -180.0), max(s - m, -90.0), min(e + m, 180.0), min(n + m, 90.0))
+    touches = not (e < CHINA_BOX[0] or w > CHINA_BOX[2] or n < CHINA_BOX[1] or s > CHINA_BOX[3])
+    return OperatingArea((CHINA_BOX, grown) if touches else (grown,), source)
+
+
+def parse_area(text: str) -> Box:
+    """``"W,S,E,N"`` (degrees) → a box; :class:`ValueError` when it is not one."""
+    parts = [p for p in re.split(r"[,，\s]+", text.strip()) if p]
+    if len(parts) != 4:
+        raise ValueError(f"operating area {text!r}: expected W,S,E,N")
+    w, s, e, n = (float(p) for p in parts)
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ValueError(f"operating area {text!r}: expected W < E, S < N within ±180/±90")
+    return (w, s, e, n)
 
 
 def in_china(lng: Any, lat: Any) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["AnalysisSettings", "GeoSettings", "SettingsBase", "StoreSettings"]
@@ -53,6 +53,10 @@ class StoreSettings(SettingsBase):
         embedded cluster has one (``servicemap_reader``); with an external
         ``database_url`` and no ``read_database_url``, public reads use the
         main URL.
+    operating_area
+        Where the data may lie, ``"W,S,E,N"`` in degrees (imports and edits refuse
+        coordinates outside it). Unset: from the regions loaded (before any region,
+        the walking network), else China (:func:`geo.regions.operating_area`).
     """
 
     database_url: str | None = None
@@ -63,6 +67,25 @@ class StoreSettings(SettingsBase):
     pool_max_overflow: int = Field(20, ge=0, le=500)
     pool_timeout_s: float = Field(5.0, gt=0, le=120)
     statement_timeout_s: float = Field(30.0, ge=0, le=3600)
+    operating_area: str | None = None
+
+    @field_validator("operating_area")
+    @classmethod
+    def _area(cls, v: str | None) -> str | None:
+        if v is not None and v.strip():
+            from geo.rules import parse_area
+
+            parse_area(v)  # ValueError: pydantic reports it with the setting's name
+            return v.strip()
+        return None
+
+    def area_box(self) -> tuple[float, float, float, float] | None:
+        """The configured operating area as a box, or ``None``."""
+        if not self.operating_area:
+            return None
+        from geo.rules import parse_area
+
+        return parse_area(self.operating_area)
 
 
 class AnalysisSettings(SettingsBase):

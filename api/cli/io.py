@@ -32,7 +32,8 @@ def register(sub) -> None:
         "import", help="import a planner's file (CSV, XLSX, GeoJSON, GeoPackage, zipped "
                        "Shapefile, KML): validated, in one transaction, with a report")
     imp.add_argument("entity", choices=[*ENTITY_NAMES, "osm"],
-                     help="what the file holds (osm: a walking network from an .osm.pbf)")
+                     help="what the file holds (osm: streets, buildings and facilities "
+                          "from an .osm.pbf extract of any size)")
     imp.add_argument("file", help="the file (.csv .xlsx .geojson .gpkg .zip/.shp .kml)")
     imp.add_argument("--crs", help="coordinate system of the file: wgs84, gcj02 (Amap/Tencent), "
                                    "bd09 (Baidu), cgcs2000 (default: from the file, else wgs84)")
@@ -50,7 +51,16 @@ def register(sub) -> None:
                      help="repair invalid polygons instead of rejecting them")
     imp.add_argument("--actor", help="who imports, for the audit log (default: OS user)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
-    imp.add_argument("--bbox", help="osm only: W,S,E,N in WGS-84 degrees")
+    imp.add_argument("--bbox", help="osm only: cut W,S,E,N (WGS-84 degrees) out of the extract")
+    imp.add_argument("--region", help="osm only: cut this region's boundary out of the extract "
+                                      "(its division code; the regions must be imported first)")
+    imp.add_argument("--halo", type=float, default=1000.0,
+                     help="osm only: streets this many metres around the area too (default "
+                          "1000: residents at the border walk to the neighbour's station)")
+    imp.add_argument("--no-buildings", action="store_true",
+                     help="osm only: streets (and facilities) only")
+    imp.add_argument("--no-facilities", action="store_true",
+                     help="osm only: skip the public facilities")
     imp.add_argument("--dataset", help="osm only: network dataset name (default: file stem)")
     imp.set_defaults(func=cmd_import)
 
@@ -108,7 +118,7 @@ def cmd_import(args, settings: Settings) -> int:
                          dry_run=args.dry_run, skip_invalid=args.skip_invalid,
                          fix_swapped=args.fix_swapped, make_valid=args.make_valid,
                          actor=_actor(args), rejects_path=args.rejects,
-                         header_row=args.header_row)
+                         header_row=args.header_row, area=settings.area_box())
     source = Path(args.file)
     try:
         with engine.connect() as conn:

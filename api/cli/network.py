@@ -51,12 +51,24 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 
 def cmd_import_osm(args, settings: Settings) -> int:
-    """``servicemap import osm FILE [--bbox W,S,E,N] [--dataset NAME]``: load the
-    walkable network, then recompute the circles it affects."""
+    """``servicemap import osm FILE [--region CODE | --bbox W,S,E,N] [--halo M]
+    [--dataset NAME] [--no-buildings] [--no-facilities] [--json]``: load the streets,
+    buildings and facilities, then recompute the circles the new streets affect."""
+    import json
+
     from geo.io.osm import import_osm
 
     bbox = parse_bbox(args.bbox)
+    if bbox is not None and args.region:
+        raise InvalidInput("--bbox 与 --region 只能选一个", [Problem(
+            "裁剪范围只能由区划边界或范围框之一给出", column="--region", value=args.region,
+            expected="--region CODE 或 --bbox W,S,E,N")])
     engine = open_engine(settings, migrate=True)
-    import_osm(engine, args.file, bbox=bbox, dataset=args.dataset, log=say)
-    run_circles(engine, settings)
+    report = import_osm(engine, args.file, bbox=bbox, region=args.region, halo_m=args.halo,
+                        dataset=args.dataset, buildings=not args.no_buildings,
+                        facilities=not args.no_facilities,
+                        log=(lambda _m: None) if args.json else say)
+    run_circles(engine, settings, log=(lambda _m: None) if args.json else say)
+    if args.json:
+        say(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     return 0

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from api import examples as ex
 from api.auth import forbidden
-from api.deps import get_conn, require_planner
+from api.deps import SettingsDep, get_conn, require_planner
 from api.problems import HTTP_TITLES, problem
 from geo.errors import ImportRejected
 from geo.io.importer import ENTITY_NAMES, ImportOptions, import_file
@@ -63,6 +63,7 @@ def _safe_name(name: str | None, default: str) -> str:
 def create_import(
     principal: Annotated[Principal, Depends(require_planner)],
     conn: Annotated[Connection, Depends(get_conn)],
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV, XLSX, GeoJSON, GeoPackage, zipped "
                                                  "Shapefile (.zip) or KML")],
     kind: Annotated[ImportKind, Form(description="what the file holds")],
@@ -89,7 +90,7 @@ def create_import(
         opts = ImportOptions(crs=crs or None, sheet=sheet or None, mapping=mapping_path,
                              dry_run=dry_run, skip_invalid=skip_invalid, fix_swapped=fix_swapped,
                              make_valid=make_valid, actor=principal.actor,
-                             scope=tuple(principal.regions))
+                             scope=tuple(principal.regions), area=settings.area_box())
         try:
             report = import_file(conn, kind.value, path, name=name, options=opts)
         except ImportRejected as exc:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from api import examples as ex
 from api import schemas as s
 from api.caching import encode_json
-from api.deps import get_engine, require_planner, require_viewer
+from api.deps import SettingsDep, get_engine, require_planner, require_viewer
 from geo import editing
 from geo.tokens import Principal
 
@@ -156,10 +156,11 @@ def _register(e: EntityRoutes) -> None:
                              f"planner token whose regions hold the new row.{where}",
                  responses=ex.answer(ex.edit(e.entity, "create"), status=201))
     def create_row(body: Create, principal: Planner, engine: EngineDep,
-                   repair: Repair = False) -> Response:
+                   settings: SettingsDep, repair: Repair = False) -> Response:
         data = _dump(body, partial=False)
         with engine.begin() as conn:
-            result = editing.create(conn, e.entity, data, actor=principal, repair=repair)
+            result = editing.create(conn, e.entity, data, actor=principal, repair=repair,
+                                    area=settings.area_box())
         return _edited(result, status=201,
                        location=f"/api/v1/planner{base}/{result.feature['id']}")
 
@@ -172,13 +173,13 @@ def _register(e: EntityRoutes) -> None:
                             f"whose regions hold the row before and after.{where}",
                 responses=ex.answer(ex.edit(e.entity, "update")))
     def replace_row(code: Code, body: Replace, principal: Planner, engine: EngineDep,
-                    repair: Repair = False) -> Response:
+                    settings: SettingsDep, repair: Repair = False) -> Response:
         data = _dump(body, partial=False)
         if data.get("code") is None:
             data.pop("code", None)
         with engine.begin() as conn:
             result = editing.update(conn, e.entity, code, data, actor=principal,
-                                    partial=False, repair=repair)
+                                    partial=False, repair=repair, area=settings.area_box())
         return _edited(result)
 
     @router.patch(f"{base}/{{code}}", operation_id=f"update_{e.one}",
@@ -191,11 +192,11 @@ def _register(e: EntityRoutes) -> None:
                               f"before and after the edit.{where}",
                   responses=ex.answer(ex.edit(e.entity, "update")))
     def update_row(code: Code, body: Patch, principal: Planner, engine: EngineDep,
-                   repair: Repair = False) -> Response:
+                   settings: SettingsDep, repair: Repair = False) -> Response:
         data = _dump(body, partial=True)
         with engine.begin() as conn:
             result = editing.update(conn, e.entity, code, data, actor=principal,
-                                    partial=True, repair=repair)
+                                    partial=True, repair=repair, area=settings.area_box())
         return _edited(result)
 
     if Move is not None:
@@ -213,11 +214,12 @@ def _register(e: EntityRoutes) -> None:
                       f"location.{where}",
                     responses=ex.answer(ex.edit(e.entity, "move")))
         def move_row(code: Code, body: Move, principal: Planner, engine: EngineDep,
-                     repair: Repair = False) -> Response:
+                     settings: SettingsDep, repair: Repair = False) -> Response:
             data = _dump(body, partial=False)
             with engine.begin() as conn:
                 result = editing.move(conn, e.entity, code, data["geometry"], actor=principal,
-                                      crs=data.get("crs"), repair=repair)
+                                      crs=data.get("crs"), repair=repair,
+                                      area=settings.area_box())
             return _edited(result)
 
     @router.delete(f"{base}/{{code}}", operation_id=f"delete_{e.one}",

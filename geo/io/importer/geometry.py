@@ -221,16 +221,14 @@ def _check_polygon_range(run: Run, geoms: np.ndarray, column: str | None) -> Non
     if not idx.size:
         return
     b = shapely.bounds(geoms[idx])
-    out = (b[:, 0] < LNG_RANGE[0]) | (b[:, 2] > LNG_RANGE[1]) | (b[:, 1] < LAT_RANGE[0]) | \
-        (b[:, 3] > LAT_RANGE[1])
+    area = run.area
+    out = ~area.contains_bounds(b)
     for k in np.flatnonzero(out):
         i = int(idx[k])
         run.error(i, column, "coordinates_out_of_range",
                   f"的坐标范围 ({b[k, 0]:.6g}, {b[k, 1]:.6g})–({b[k, 2]:.6g}, {b[k, 3]:.6g}) "
-                  "超出中国经纬度范围", value=f"{b[k, 0]:.6g},{b[k, 1]:.6g}",
-                  expected=f"经度 {LNG_RANGE[0]}–{LNG_RANGE[1]}、"
-                           f"纬度 {LAT_RANGE[0]}–{LAT_RANGE[1]} "
-                           "之间（投影坐标的文件需带 .prj）")
+                  f"超出{area.name_zh()}经纬度范围", value=f"{b[k, 0]:.6g},{b[k, 1]:.6g}",
+                  expected=f"{area.expected_zh()}（投影坐标的文件需带 .prj）")
 
 
 def _file_not_lnglat(run: Run, geoms: np.ndarray) -> bool:
@@ -317,7 +315,8 @@ def point_geometry(run: Run, in_crs: str) -> np.ndarray:
         cols = (run.column_name("lng"), run.column_name("lat"))
     # swapped and out of range (in the input system, before conversion)
     finite = np.isfinite(lng) & np.isfinite(lat)
-    swapped = finite & rules.swapped(lng, lat)
+    area = run.area
+    swapped = finite & area.swapped(lng, lat)
     for i in np.flatnonzero(swapped):
         shown = f"经度 {lng[i]:g}、纬度 {lat[i]:g}"
         if run.opts.fix_swapped:
@@ -331,13 +330,29 @@ def point_geometry(run: Run, in_crs: str) -> np.ndarray:
     if run.opts.fix_swapped and swapped.any():
         lng[swapped], lat[swapped] = lat[swapped].copy(), lng[swapped].copy()
     check = finite & (~swapped | run.opts.fix_swapped)
-    for vals, (lo, hi), col, label, kind in (
-            (lng, LNG_RANGE, cols[0], "经度", "lng_out_of_range"),
-            (lat, LAT_RANGE, cols[1], "纬度", "lat_out_of_range")):
-        for i in np.flatnonzero(check & ((vals < lo) | (vals > hi))):
-            run.error(int(i), col, kind, f"的{label} {vals[i]:g} 超出中国范围",
-                      value=float(vals[i]),
-                      expected=f"{lo}–{hi} 之间的{label}")
+    if area.is_china:
+        for vals, (lo, hi), col, label, kind in (
+                (lng, LNG_RANGE, cols[0], "经度", "lng_out_of_range"),
+                (lat, LAT_RANGE, cols[1], "纬度", "lat_out_of_range")):
+            for i in np.flatnonzero(check & ((vals < lo) | (vals > hi))):
+                run.error(int(i), col, kind, f"的{label} {vals[i]:g} 超出中国范围",
+                          value=float(vals[i]),
+                          expected=f"{lo}–{hi} 之间的{label}")
+    else:
+        for i in np.flatnonzero(check & ~area.contains(lng, lat)):
+            run.error(int(i), cols[0], "coordinates_out_of_range",
+                      f"的坐标（经度 {lng[i]:g}、纬度 {lat[i]:g}）超出工作范围",
+                      value=f"{lng[i]:g},{lat[i]:g}", expected=area.expected_zh())
+    # GCJ-02 and BD-09 exist only in China: a point outside it cannot be one
+    if crsmod.normalize_crs_name(in_crs) in ("gcj02", "bd09"):
+        zh = "高德/腾讯（GCJ-02）" if crsmod.normalize_crs_name(in_crs) == "gcj02" \
+            else "百度（BD-09）"
+        for i in np.flatnonzero(check & ~run.bad & ~np.asarray(rules.in_china(lng, lat),
+                                                                dtype=bool)):
+            run.error(int(i), cols[0], "crs_outside_china",
+                      f"的坐标（经度 {lng[i]:g}、纬度 {lat[i]:g}）在中国境外，"
+                      f"不可能是{zh}坐标", value=f"{lng[i]:g},{lat[i]:g}",
+                      expected="中国境外的坐标请用 --crs wgs84")
     good = finite & ~run.bad
     w_lng = np.full(n, np.nan)
     w_lat = np.full(n, np.nan)

@@ -48,6 +48,10 @@ class ImportOptions:
         Division codes the importer may edit (a token's regions: a code and
         everything below it); rows outside it, or updating rows outside it,
         are rejected (``forbidden_region``).  ``None``: no restriction (CLI).
+    area : tuple of float or None
+        The configured operating area ``(W, S, E, N)`` (``SERVICEMAP_OPERATING_AREA``);
+        ``None``: from the regions loaded, else China
+        (:func:`geo.regions.operating_area`).
     """
 
     crs: str | None = None
@@ -61,6 +65,7 @@ class ImportOptions:
     rejects_path: str | Path | None = None
     header_row: int | None = None
     scope: tuple[str, ...] | None = None
+    area: tuple[float, float, float, float] | None = None
 
 
 @dataclass

@@ -16,6 +16,8 @@ from geo.io.columns import ColumnMapping, MappingFile
 from geo.io.importer.cells import fmt_value, shown, texts
 from geo.io.importer.report import ImportOptions, ImportReport
 from geo.io.tables import RawTable, cell_text
+from geo.regions import operating_area
+from geo.rules import OperatingArea
 
 __all__ = ["Run"]
 
@@ -38,6 +40,14 @@ class Run:
         self.row_numbers = raw.row_numbers
         #: structured values parsed along with a field (opening hours from their text)
         self.parsed: dict[str, np.ndarray] = {}
+        self._area: OperatingArea | None = None
+
+    @property
+    def area(self) -> OperatingArea:
+        """Where this database's data may lie (read once per import)."""
+        if self._area is None:
+            self._area = operating_area(self.conn, self.opts.area)
+        return self._area
 
     # -- problems ------------------------------------------------------------
     def where(self, i: int | None, column: str | None) -> str:

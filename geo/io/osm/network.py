@@ -38,21 +38,18 @@ that no edge starts and ends at the same node.
 from __future__ import annotations
 
 import os
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy.engine import Engine
 
 from geo.errors import NetworkImportError
-from geo.store.network import write_network
 
-__all__ = ["WALKABLE_HIGHWAYS", "import_osm", "network_from_pbf"]
+__all__ = ["WALKABLE_HIGHWAYS", "network_from_pbf"]
 
 #: highway values kept, in order of preference when two ways share a segment.
 WALKABLE_HIGHWAYS: tuple[str, ...] = (
@@ -307,20 +304,3 @@ def _merge_chains(
         if not visited[seg]:
             emit(walk(ui_l[seg], seg), seg)
     return [np.asarray(c, dtype=np.int64) for c in chains], np.asarray(chain_seg, dtype=np.int64)
-
-
-def import_osm(engine: Engine, path: str | Path, *, bbox=None, dataset: str | None = None,
-               log: Callable[[str], None] = print) -> dict:
-    """Import the walkable network of an OSM PBF extract as ``dataset`` (default:
-    the file's stem), replacing a previous import of the same name in one
-    transaction. Nothing is written when reading fails."""
-    t0 = time.perf_counter()
-    path = Path(path)
-    nodes, edges = network_from_pbf(path, bbox=bbox)
-    name = dataset or path.name.split(".")[0]
-    with engine.begin() as conn:
-        n = write_network(conn, nodes, edges, dataset=name)
-    dt = time.perf_counter() - t0
-    log(f"imported walking network '{name}' from {path.name}: {len(nodes)} nodes, {n} edges "
-        f"({dt:.1f} s)")
-    return {"dataset": name, "nodes": len(nodes), "edges": n}
