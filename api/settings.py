@@ -3,6 +3,8 @@ them together (environment prefix ``SERVICEMAP_``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from geo.settings import GeoSettings, SettingsBase
@@ -20,6 +22,10 @@ class ApiSettings(SettingsBase):
         Where ``servicemap up`` serves the API.
     sample
         Sample town ``servicemap up`` loads into an empty database.
+    town_region, town_osm, town_points, town_villages, town_population, town_bbox
+        A real town instead of the sample: when ``town_osm`` and ``town_region`` are
+        set, ``servicemap up`` runs ``servicemap town create`` with them into an
+        empty database (``town_bbox`` as ``"W,S,E,N"``).
     page_max
         Hard maximum of items in one page of a list endpoint.
     cors_origins
@@ -77,6 +83,12 @@ class ApiSettings(SettingsBase):
     host: str = "127.0.0.1"
     port: int = 8000
     sample: str = "lishui"
+    town_region: str | None = None
+    town_osm: Path | None = None
+    town_points: Path | None = None
+    town_villages: Path | None = None
+    town_population: Path | None = None
+    town_bbox: str | None = None
     page_max: int = 1000
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 1_048_576

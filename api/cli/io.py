@@ -78,13 +78,18 @@ def register(sub) -> None:
     exp.set_defaults(func=cmd_export)
 
 
-def _actor(args) -> str:
-    if args.actor:
-        return args.actor
+def actor_name(given: str | None = None) -> str:
+    """Who imports, for the audit log: ``given``, else ``cli:<OS user>``."""
+    if given:
+        return given
     try:
         return f"cli:{getpass.getuser()}"
     except Exception:  # no user name (containers)
         return "cli"
+
+
+def _actor(args) -> str:
+    return actor_name(args.actor)
 
 
 def _print(report: ImportReport, as_json: bool) -> None:

@@ -34,7 +34,15 @@ def cmd_up(args, settings: Settings) -> int:
         upgrade_schema(engine)
     with engine.connect() as conn:
         empty = count_points(conn) == 0
-    if empty:
+    if empty and settings.town_osm and settings.town_region:
+        from api.cli.network import parse_bbox
+        from api.cli.town import create_town
+
+        say(f"==> a real town: {settings.town_region} from {settings.town_osm}")
+        create_town(engine, settings, region=settings.town_region, osm=settings.town_osm,
+                    points=settings.town_points, villages=settings.town_villages,
+                    population=settings.town_population, bbox=parse_bbox(settings.town_bbox))
+    elif empty:
         with step(f"generating sample {settings.sample}"):
             sample = data.generate(settings.sample)
         with step(f"loading sample {settings.sample}"):

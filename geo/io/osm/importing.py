@@ -69,7 +69,8 @@ def import_osm(engine: Engine, path: str | os.PathLike[str], *,
                bbox: tuple[float, float, float, float] | None = None,
                region: str | None = None, halo_m: float = 1000.0,
                dataset: str | None = None, buildings: bool = True,
-               facilities: bool = True, log: Callable[[str], None] = print) -> dict:
+               facilities: bool = True, default_region: bool = True,
+               log: Callable[[str], None] = print) -> dict:
     """Import the walking network, buildings and facilities of an OSM PBF extract.
 
     Parameters
@@ -87,6 +88,10 @@ def import_osm(engine: Engine, path: str | os.PathLike[str], *,
         of the same name is replaced.
     buildings, facilities
         Import them too (default yes).
+    default_region
+        When the database has no region at all, make a town from the extract
+        (:func:`geo.store.osm.create_default_region`) so that the positions and the
+        operating area have a home.
 
     Returns
     -------
@@ -145,7 +150,9 @@ def import_osm(engine: Engine, path: str | os.PathLike[str], *,
             write_facilities(conn, feats.facilities, dataset=name)
             report["facilities"] = {str(k): int(v) for k, v in
                                     feats.facilities["kind"].value_counts().sort_index().items()}
-        report["region_created"] = create_default_region(conn, name, nodes.geometry.to_numpy())
+        if default_region:
+            report["region_created"] = create_default_region(conn, name,
+                                                             nodes.geometry.to_numpy())
     dt = time.perf_counter() - t0
     log(f"imported walking network '{name}' from {path.name}: {len(nodes)} nodes, "
         f"{report['edges']} edges ({dt:.1f} s)")
