@@ -71,7 +71,7 @@ def _region_known(engine, code: str) -> tuple[bool, bool]:
 
 
 def _make_town(engine, code: str, name: str | None, bbox) -> None:
-    """A town region from a box (when the database does not know the town yet)."""
+    """A town region from a box, or a box as the boundary of a town that has none."""
     from geo.vocab import RegionLevel
 
     level = {6: RegionLevel.COUNTY, 9: RegionLevel.TOWN, 12: RegionLevel.VILLAGE}.get(len(code))
@@ -83,7 +83,9 @@ def _make_town(engine, code: str, name: str | None, bbox) -> None:
         conn.execute(text("""
             INSERT INTO regions (code, name, level, geom, properties)
             VALUES (:c, :n, :l, ST_Multi(ST_MakeEnvelope(:w, :s, :e, :nn, 4326)),
-                    '{"source": "bbox"}')"""),
+                    '{"source": "bbox"}')
+            ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom
+            WHERE regions.geom IS NULL"""),
             {"c": code, "n": name or code, "l": level.value, "w": bbox[0], "s": bbox[1],
              "e": bbox[2], "nn": bbox[3]})
 
@@ -124,9 +126,9 @@ def create_town(engine, settings: Settings, *, region: str, osm: Path,
         use_bbox = None if bounded else bbox
         done["osm"] = import_osm(engine, osm, region=None if use_bbox else region,
                                  bbox=use_bbox, halo_m=halo_m, default_region=False, log=say)
-    if not known:
+    if not bounded:
         _make_town(engine, region, name, bbox)
-        say(f"    town {region} made from the box {bbox} (no boundary loaded)")
+        say(f"    town {region}: its boundary is the box {bbox} (none was loaded)")
     if points is not None:
         with step(f"importing the positions {points.name}"):
             done["points"] = _import(engine, "points", points, settings, crs=crs).as_dict()
