@@ -57,6 +57,7 @@ from geo.coverage import (
 from geo.coverage.loading import _index_xy
 from geo.crs import looks_swapped, metric_crs_for, to_wgs84
 from geo.errors import InvalidInput, Problem
+from geo.vocab import FACILITY_KINDS_ZH
 
 __all__ = [
     "CANDIDATE_SOURCES",
@@ -74,7 +75,7 @@ __all__ = [
 ]
 
 #: Where candidates come from (``user``: a supplied list).
-CANDIDATE_SOURCES = ("compounds", "nodes", "all")
+CANDIDATE_SOURCES = ("compounds", "nodes", "facilities", "all")
 #: A network node is "in a residential area" within this distance of a populated
 #: building's centroid, metres.
 RESIDENTIAL_M = 60.0
@@ -87,7 +88,7 @@ class Candidate:
     """A possible site (WGS-84 lon/lat)."""
 
     id: int
-    source: str  # "compound", "node" or "user"
+    source: str  # "compound", "node", "facility" or "user"
     name: str
     lng: float
     lat: float
@@ -312,7 +313,9 @@ def candidate_sites(conn: Connection, an: Analysis, source: str = "all", *,
     an
         The current coverage (:func:`geo.coverage.analyse`).
     source
-        ``compounds``, ``nodes`` or ``all`` (see the module docstring).
+        ``compounds``, ``nodes``, ``facilities`` (public facilities read from
+        OpenStreetMap, :mod:`geo.io.osm.features`) or ``all`` (see the module
+        docstring).
     reach_m
         Farthest a circle reaches from its site, metres (budget + walk-off).
     max_candidates
@@ -355,6 +358,22 @@ def candidate_sites(conn: Connection, an: Analysis, source: str = "all", *,
             for r, ok in zip(rows, inside & near, strict=True):
                 if ok:
                     raw.append(("node", f"路网节点 {r.id}", float(r.x), float(r.y), str(r.id)))
+    if source in ("facilities", "all"):
+        # public facilities of the OSM extract (community centres, schools …) in the
+        # town: places people already go to, often with a room to share
+        x0, y0, x1, y1 = t.scope.bounds
+        rows = conn.execute(text(
+            "SELECT osm_type, osm_id, kind, name, ST_X(geom) AS x, ST_Y(geom) AS y "
+            "FROM facilities WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326) "
+            "ORDER BY osm_type, osm_id"), {"x0": x0, "y0": y0, "x1": x1, "y1": y1}).all()
+        if rows:
+            fxy = np.array([(r.x, r.y) for r in rows])
+            inside = _index_xy(t.scope.leaf_geoms, fxy[:, 0], fxy[:, 1]) >= 0
+            for r, ok in zip(rows, inside, strict=True):
+                if ok:
+                    label = FACILITY_KINDS_ZH.get(r.kind, r.kind)
+                    raw.append(("facility", f"{r.name or label}（{label}）", float(r.x),
+                                float(r.y), f"{r.osm_type}{r.osm_id}"))
     stats: dict[str, Any] = {"source": source, "generated": len(raw)}
     if not raw:
         return [], {**stats, "reaching": 0, "kept": 0, "thinning_m": 0.0}

@@ -333,3 +333,11 @@ ORG_KIND_LOOKUP = _lookup({
     OrgKind.COMMITTEE.value: (ORG_KIND_ZH["committee"], "党委", "党总支"),
 })
 ORG_KIND_EXPECTED = "、".join(ORG_KIND_ZH.values())
+
+
+#: Kinds of the public facilities read from OpenStreetMap (``facilities.kind``;
+#: the tags of each in ``geo.io.osm.features.FACILITY_TAGS``) and their labels.
+FACILITY_KINDS_ZH: dict[str, str] = {
+    "community": "社区中心", "elder_care": "养老服务", "social": "社会福利",
+    "school": "学校幼儿园", "health": "医疗卫生", "library": "图书馆", "market": "市场超市",
+}

@@ -140,6 +140,11 @@ LAYERS: dict[str, LayerSpec] = {
                   {"minutes": "Number", "band": "String", "region_code": "String"},
                   ("buildings", "service_points", "network_edges", "regions"), minzoom=11,
                   params={"profile": "elderly"}, provided=True),
+        LayerSpec("facilities", "公共设施（OSM）",
+                  "Public facilities read from OpenStreetMap (community centres, elder "
+                  "care, schools, clinics, libraries, markets): a reference layer.", "point",
+                  {"name": "String", "kind": "String", "kind_zh": "String", "tag": "String"},
+                  ("facilities",), minzoom=10, formats=("mvt",)),
         LayerSpec("roads", "道路", "Walkable ways of the walking network.", "line",
                   {"highway": "String"}, ("network_edges",), minzoom=10),
         LayerSpec("water", "水系", "Rivers and lakes.", "polygon", {"name": "String"},

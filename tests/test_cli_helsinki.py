@@ -118,6 +118,36 @@ def _independent_circles(nodes, edges, points_xy, budget_m: float):
     return shapely.union_all(circles), crs
 
 
+def _check_facility_tiles(url: str, counts: dict[str, int]) -> None:
+    import mapbox_vector_tile
+    import mercantile
+
+    from geo.vocab import FACILITY_KINDS_ZH
+    from maps.layers import MVT_BUFFER, MVT_EXTENT, mvt_tile
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as c:
+            seen: dict[str, int] = {}
+            t = mercantile.tile(24.944, 60.171, 14)
+            for tile in [t, *mercantile.neighbors(t)]:
+                b = mercantile.bounds(tile)
+                pad = (b.east - b.west) * MVT_BUFFER / MVT_EXTENT
+                data = mvt_tile(c, "facilities", tile.z, tile.x, tile.y,
+                                (b.west - pad, b.south - pad, b.east + pad, b.north + pad), {})
+                feats = mapbox_vector_tile.decode(data)["facilities"]["features"] if data else []
+                for f in feats:
+                    p = f["properties"]
+                    assert p["kind_zh"] == FACILITY_KINDS_ZH[p["kind"]]
+                    assert "=" in p["tag"]
+                    x, y = f["geometry"]["coordinates"]
+                    if 0 <= x < MVT_EXTENT and 0 <= y < MVT_EXTENT:  # not the buffer
+                        seen[p["kind"]] = seen.get(p["kind"], 0) + 1
+    finally:
+        eng.dispose()
+    assert seen == counts
+
+
 def _coverage(tmp_path, url, minutes: float, rule: str) -> dict:
     r = _run(url, "coverage", "--speed", str(SPEED_KMH), "--minutes", f"{minutes:g}",
              "--rule", rule, "--format", "json", cwd=tmp_path)
@@ -157,6 +187,9 @@ def test_helsinki_end_to_end_through_the_cli(pg_cluster, tmp_path, pbf):
     # every dropped one is named with a reason; none is both dropped and imported
     assert not ours & dropped and all(d["reason"] for d in report["dropped"])
     assert stored.geometry.is_valid.all()
+
+    # the facilities as a vector-tile layer: every one of the report, labels from the vocabulary
+    _check_facility_tiles(url, report["facilities"])
 
     # 2. twelve positions from a GeoJSON: placed in the town by location
     nodes, edges = network_from_pbf(pbf)

@@ -84,9 +84,10 @@ def register(sub) -> None:
                                     "(exact HiGHS and greedy), or a what-if for one site")
     _common(s)
     s.add_argument("--k", type=int, default=5, help="number of new sites (default 5)")
-    s.add_argument("--candidates", choices=["compounds", "nodes", "all"], default="all",
-                   help="generated candidates (default: compound centres and residential "
-                        "network nodes)")
+    s.add_argument("--candidates", choices=["compounds", "nodes", "facilities", "all"],
+                   default="all",
+                   help="generated candidates (default all: compound centres, residential "
+                        "network nodes and the public facilities imported from OSM)")
     s.add_argument("--sites", type=Path, default=None,
                    help="CSV of candidate sites instead: columns lng,lat[,name][,crs] "
                         "(or 经度,纬度,名称)")

@@ -464,7 +464,7 @@ class SiteIn(BaseModel):
 
 class SitingBody(CoverageBody):
     k: integer(1, siting.MAX_K) = 5
-    candidates: Literal["compounds", "nodes", "all"] = "all"
+    candidates: Literal["compounds", "nodes", "facilities", "all"] = "all"
     sites: list[SiteIn] | None = Field(default=None, max_length=siting.MAX_USER_SITES,
                                        description="candidate sites (instead of generated "
                                                    "ones)")

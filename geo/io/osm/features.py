@@ -35,6 +35,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import NetworkImportError
 from geo.io.osm.cut import check_pbf
+from geo.vocab import FACILITY_KINDS_ZH
 
 __all__ = ["FACILITY_KINDS_ZH", "FACILITY_TAGS", "Features", "facility_kind",
            "features_from_pbf", "parse_metres"]
@@ -53,11 +54,6 @@ FACILITY_TAGS: dict[str, tuple[tuple[str, str | None], ...]] = {
                ("amenity", "pharmacy"), ("healthcare", None)),
     "library": (("amenity", "library"),),
     "market": (("amenity", "marketplace"), ("shop", "supermarket")),
-}
-#: Chinese labels of the facility kinds (map legends, reports).
-FACILITY_KINDS_ZH: dict[str, str] = {
-    "community": "社区中心", "elder_care": "养老服务", "social": "社会福利",
-    "school": "学校幼儿园", "health": "医疗卫生", "library": "图书馆", "market": "市场超市",
 }
 #: Tags copied into ``facilities.tags`` (public facts about the place).
 _KEPT_TAGS = ("name:zh", "addr:street", "addr:housenumber", "opening_hours", "operator",
