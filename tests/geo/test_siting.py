@@ -235,3 +235,33 @@ def test_what_if_never_decreases_coverage_on_lishui(lishui):
         assert all(v >= 0 for v in w["delta"].values())
         for row in w["by_region"] + w["by_grid"]:
             assert all(v >= 0 for v in row["delta"].values())
+
+
+def test_facility_candidates_are_the_town_s_facilities(lishui):
+    """Public facilities (from OSM) become candidates by name and kind: those in the
+    town's villages only, and a chosen one is the facility's own point."""
+    conn, networks = lishui
+    an = cov.analyse(conn, "440605126")
+    # three facilities: at the uncovered building with most people, at a compound of
+    # the town, and one 30 km away (outside every village)
+    t = an.town
+    worst = int(np.argmax(t.b_pop * ~an.covered))
+    assert t.b_pop[worst] > 0 and not an.covered[worst]
+    pts = [t.b_xy[worst], t.c_xy[0], (113.5, 23.4)]
+    sp = conn.begin_nested()
+    try:
+        for i, (x, y) in enumerate(pts):
+            conn.execute(text(
+                "INSERT INTO facilities (osm_type, osm_id, kind, tag, name, dataset, geom) "
+                "VALUES ('n', :i, 'community', 'amenity=community_centre', :n, 'test', "
+                "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+                {"i": 900 + i, "n": f"社区活动中心{i}", "x": float(x), "y": float(y)})
+        cands, stats = siting.candidate_sites(conn, an, "facilities", reach_m=625)
+        assert stats["generated"] == 2  # the far one is outside the town
+        # kept when it can reach someone uncovered: the first always can
+        assert "n900" in {c.ref for c in cands} <= {"n900", "n901"}
+        assert all(c.source == "facility" and c.name.endswith("（社区中心）") for c in cands)
+        allc, _ = siting.candidate_sites(conn, an, "all", reach_m=625, max_candidates=100_000)
+        assert {c.ref for c in cands} <= {c.ref for c in allc if c.source == "facility"}
+    finally:
+        sp.rollback()
