@@ -64,7 +64,6 @@ __all__ = [
     "CHINA_BOX",
     "OperatingArea",
     "area_from_extent",
-    "parse_area",
     "CODE_MAX_LEN",
     "CODE_RE",
     "EMPTY_TOKENS",
@@ -707,17 +706,6 @@ def area_from_extent(extent: Box | None, source: str) -> OperatingArea:
     grown = (max(w - m, -180.0), max(s - m, -90.0), min(e + m, 180.0), min(n + m, 90.0))
     touches = not (e < CHINA_BOX[0] or w > CHINA_BOX[2] or n < CHINA_BOX[1] or s > CHINA_BOX[3])
     return OperatingArea((CHINA_BOX, grown) if touches else (grown,), source)
-
-
-def parse_area(text: str) -> Box:
-    """``"W,S,E,N"`` (degrees) → a box; :class:`ValueError` when it is not one."""
-    parts = [p for p in re.split(r"[,，\s]+", text.strip()) if p]
-    if len(parts) != 4:
-        raise ValueError(f"operating area {text!r}: expected W,S,E,N")
-    w, s, e, n = (float(p) for p in parts)
-    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise ValueError(f"operating area {text!r}: expected W < E, S < N within ±180/±90")
-    return (w, s, e, n)
 
 
 def in_china(lng: Any, lat: Any) -> Any:

@@ -10,13 +10,25 @@ the caller and passed in; nothing here instantiates them at import time.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AnalysisSettings", "GeoSettings", "SettingsBase", "StoreSettings"]
+__all__ = ["AnalysisSettings", "GeoSettings", "SettingsBase", "StoreSettings", "parse_area"]
+
+
+def parse_area(text: str) -> tuple[float, float, float, float]:
+    """``"W,S,E,N"`` (degrees) → a box; :class:`ValueError` when it is not one."""
+    parts = [p for p in re.split(r"[,，\s]+", text.strip()) if p]
+    if len(parts) != 4:
+        raise ValueError(f"operating area {text!r}: expected W,S,E,N")
+    w, s, e, n = (float(p) for p in parts)
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ValueError(f"operating area {text!r}: expected W < E, S < N within ±180/±90")
+    return (w, s, e, n)
 
 
 class SettingsBase(BaseSettings):
@@ -73,8 +85,6 @@ class StoreSettings(SettingsBase):
     @classmethod
     def _area(cls, v: str | None) -> str | None:
         if v is not None and v.strip():
-            from geo.rules import parse_area
-
             parse_area(v)  # ValueError: pydantic reports it with the setting's name
             return v.strip()
         return None
@@ -83,8 +93,6 @@ class StoreSettings(SettingsBase):
         """The configured operating area as a box, or ``None``."""
         if not self.operating_area:
             return None
-        from geo.rules import parse_area
-
         return parse_area(self.operating_area)
 
 
