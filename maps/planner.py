@@ -186,6 +186,9 @@ def _compounds(conn: Connection, scope: Scope, minutes: float, profile: str, an:
 
     rows = conn.execute(text(source_sql("planner_compounds")),
                         {"code": scope.code, "minutes": minutes, "profile": profile}).all()
+    empty = {"type": "FeatureCollection", "features": []}
+    if not rows:  # a town read from OSM has buildings but no compounds yet
+        return empty, empty, None
     branch = branch_coverage(conn, scope.code, detail=True)
     without = {c.code for c in branch.compounds_without_branch or ()}
     shares: dict[str, tuple[int, int]] = {}
@@ -312,6 +315,26 @@ def _activities(conn: Connection, scope: Scope, year: int, now: datetime | None,
             "missing": [c["code"] for c in centers if not c["meets_rule"]]}
 
 
+def _facilities(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """The public facilities read from OSM inside the region (a reference layer)."""
+    from geo.vocab import FACILITY_KINDS_ZH
+
+    if scope.bbox is None:
+        return []
+    rows = conn.execute(text("""
+        SELECT f.name, f.kind, ST_X(f.geom) AS lng, ST_Y(f.geom) AS lat
+        FROM facilities f
+        WHERE f.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
+          AND EXISTS (SELECT 1 FROM regions r WHERE r.code = :code
+                      AND (r.geom IS NULL OR ST_Covers(r.geom, f.geom)))
+        ORDER BY f.kind, f.name NULLS LAST, f.osm_id"""),
+        {"x0": scope.bbox[0], "y0": scope.bbox[1], "x1": scope.bbox[2], "y1": scope.bbox[3],
+         "code": scope.code}).all()
+    return [{"name": r.name or FACILITY_KINDS_ZH.get(r.kind, r.kind), "kind": r.kind,
+             "kind_zh": FACILITY_KINDS_ZH.get(r.kind, r.kind), "lng": round(r.lng, 6),
+             "lat": round(r.lat, 6)} for r in rows]
+
+
 def _mm_q(minutes: float) -> str:
     """Minutes as a query value (``10``, ``7.5``)."""
     return f"{minutes:g}"
@@ -340,11 +363,12 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         for f in fc["features"]:
             f["properties"].update(access.get(f["properties"]["code"], {}))
     uncovered, branch, bcov = _compounds(conn, scope, minutes, profile, an)
-    btotals = bcov.totals
-    by_village = {r.code: r for r in bcov.by_region}
+    btotals = bcov.totals if bcov is not None else None
+    with_branch = btotals.with_branch if btotals is not None else 0
+    by_village = {r.code: r for r in bcov.by_region} if bcov is not None else {}
     for f in areas["village"]["features"]:
         r = by_village.get(f["properties"]["code"])
-        if r is not None and btotals.with_branch:
+        if r is not None and with_branch:
             f["properties"].update(branch_compounds=r.compounds, with_branch=r.with_branch,
                                    branch_share=r.percent_text, branches=r.branches)
     totals = reach.totals if reach else None
@@ -363,7 +387,7 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
             "minutes": mm, "profile": par.profile, "speed_kmh": par.speed_kmh,
             "budget_m": round(par.budget_m), "rule_zh": par.rule.text_zh,
             "rounding_zh": par.rounding_zh,
-            "branch_rule_zh": bcov.rule.text_zh},
+            "branch_rule_zh": bcov.rule.text_zh if bcov is not None else None},
         # the figures on screen as files (public, aggregate: the API's exports)
         "exports": [
             {"label": "村居、网格覆盖（Excel）", "href": f"{api}/coverage?{q}&format=xlsx"},
@@ -386,6 +410,8 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
         "uncovered": uncovered,
         "branch": branch,
         "sites": _proposed_sites(conn, scope, sites, minutes, profile, networks),
+        # public facilities from OpenStreetMap: a reference layer, off by default
+        "facilities": _facilities(conn, scope),
         "analysis_note": None if reach else
         f"覆盖分析未能运行（{why}）；图中比例按已有服务圈与小区代表点估算",
         "tiles": {"circles": f"{prefix}/tiles/circles/{{z}}/{{x}}/{{y}}.png{v}",
@@ -410,13 +436,14 @@ def planner_config(conn: Connection, scope: Scope, *, minutes: float, profile: s
             "population": totals.population if totals else None,
             "population_covered": totals.population_covered if totals else None,
             "population_share": f"{totals.population_pct:.2f}%" if totals else "—",
-            "branch_compounds": btotals.compounds if btotals.with_branch else 0,
-            "with_branch": btotals.with_branch,
-            "branch_share": btotals.percent_text or "—",
+            "branch_compounds": btotals.compounds if with_branch else 0,
+            "with_branch": with_branch,
+            "branch_share": (btotals.percent_text if btotals is not None else None) or "—",
             # the published figure is truncated (32/36 → 88.88%)
-            "branch_share_truncated": bcov.percent_variants.get("truncate", "—"),
-            "branches": btotals.branches,
-            "branches_by_village": sum(r.branches for r in bcov.by_region),
+            "branch_share_truncated": bcov.percent_variants.get("truncate", "—")
+            if bcov is not None else "—",
+            "branches": btotals.branches if btotals is not None else 0,
+            "branches_by_village": sum(r.branches for r in by_village.values()),
         },
         "synthetic": scope.synthetic,
         "badge": BADGE_SYNTHETIC,

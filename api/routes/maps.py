@@ -31,9 +31,10 @@ from maps.layers import LAYERS
 
 router = APIRouter(tags=["maps"])
 
-#: the residents' tables the planner page shows (wishes per cell, activities)
+#: the tables the planner page shows besides its layers' (wishes per cell,
+#: activities, the OSM facilities)
 PLANNER_RESIDENT_TABLES = ("wishes", "wish_claims", "activities", "service_points",
-                           "grid_cells")
+                           "grid_cells", "facilities")
 
 Region = Annotated[str | None, Query(pattern=r"^\d{6,12}$", description="division code")]
 BasemapKey = Annotated[Literal["offline", "osm", "tianditu", "amap", "tencent"] | None,

@@ -234,6 +234,16 @@
       }
     }
 
+    // public facilities from OpenStreetMap (community centres, schools, clinics …): reference only
+    if (cfg.facilities && cfg.facilities.length) {
+      overlays["公共设施（OSM）"] = L.layerGroup(cfg.facilities.map(function (f) {
+        // small hollow grey rings: beneath the positions in weight, never mistaken for one
+        return L.circleMarker([f.lat, f.lng], { pane: "smPoints", radius: 3.5, color: "#607d8b", weight: 1.5,
+          fillColor: "#eceff1", fillOpacity: 1, className: "sm-facility" })
+          .bindPopup("<b>" + esc(f.name) + "</b><br>" + esc(f.kind_zh) + "（OpenStreetMap）");
+      }));
+    }
+
     // positions
     var kinds = {};
     cfg.kinds.forEach(function (k) { kinds[k.kind] = k; });
@@ -334,6 +344,10 @@
       html += "<b>小区服务圈外人口</b>";
       cfg.ramps.uncovered.forEach(function (r) { html += row(r.colour, r.label); });
       html += row(cfg.circle.fill, "步行" + cfg.minutes + "分钟服务圈", ";opacity:.5;border:1px solid " + cfg.circle.stroke);
+      if (cfg.facilities && cfg.facilities.length) {
+        html += row("#eceff1", "公共设施（OpenStreetMap，仅供参考，" + cfg.facilities.length + " 处）",
+          ";border-radius:50%;border:2px solid #607d8b");
+      }
       var a = cfg.access;
       if (a) {
         html += '<div class="sm-psum" id="sm-walk-sum">步行速度：' + (a.profile === "elderly" ? "老年人 " : "") + a.speed_kmh +
@@ -360,7 +374,7 @@
           (a ? "<li>步行时间：从每栋住宅沿道路走到最近阵地，步速 " + a.speed_kmh + " 公里/小时（每分钟 " + a.metres_per_minute + " 米）</li>" : "") +
           "<li>覆盖：" + esc(m.rule_zh) + "</li>" +
           "<li>覆盖小区出现小数（如 8.49 个），是因为部分楼栋在圈内的小区按圈内人口比例折算</li>" +
-          "<li>党支部：" + esc(m.branch_rule_zh) + "</li>";
+          (m.branch_rule_zh ? "<li>党支部：" + esc(m.branch_rule_zh) + "</li>" : "");
         if (s.branches_by_village && s.branches_by_village !== s.branches) {
           html += "<li>各村居分别统计联系本村居小区的党支部，一个党支部可以联系几个村居的小区，所以各村居党支部数相加（" +
             s.branches_by_village + " 个）多于全" + (cfg.title.indexOf("街道") >= 0 ? "街道" : "镇") + "党支部数（" + s.branches + " 个）</li>";

@@ -15,7 +15,10 @@ from geo.vocab import normalize_label
 
 #: columns every table may have that no planner or file sets
 MANAGED = {"id", "synthetic", "created_at", "updated_at", "deleted_at", "properties",
-           "geom", "version", "source_crs"}
+           "geom", "version", "source_crs",
+           # buildings: what the OSM import reads and the population spreading records
+           "osm_type", "osm_id", "building_type", "levels", "height_m", "repair",
+           "population_source"}
 #: NOT NULL columns without a default that an import derives when a file leaves them out
 DERIVED = {("regions", "level")}  # from the length of the division code
 

@@ -185,3 +185,36 @@ def test_planner_proposed_sites_from_a_button(watched, live_server, samples_engi
     assert re.search(r"已标出 2 个建议站点", status)
     page.screenshot(path=str(artifacts / "planner-sites-1440x900.png"))
     watched.check_clean()
+
+
+def test_planner_shows_the_osm_facilities_as_a_reference_layer(watched, live_server,
+                                                               samples_engine, artifacts):
+    """Two facilities, one in 龙腾 and one 20 km away: the layer (off by default)
+    holds the first only, its popup names it and its kind, the legend counts it."""
+    with samples_engine.begin() as c:
+        lng, lat = c.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM regions, ST_PointOnSurface(geom) p "
+            "WHERE code = :r"), {"r": LONGTENG}).one()
+        for i, (x, y) in enumerate([(lng, lat), (lng + 0.2, lat)]):
+            c.execute(text(
+                "INSERT INTO facilities (osm_type, osm_id, kind, tag, name, dataset, geom) "
+                "VALUES ('n', :i, 'elder_care', 'amenity=nursing_home', :n, 'test-planner', "
+                "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+                {"i": 7700 + i, "n": f"颐养院{i}", "x": x, "y": y})
+    try:
+        page = _desk(watched, live_server)
+        assert page.locator(".sm-facility").count() == 0  # off by default
+        page.locator(".leaflet-control-layers").hover()
+        page.locator("label", has_text="公共设施（OSM）").click()
+        assert page.locator(".sm-facility").count() == 1
+        page.locator(".sm-facility").first.click()
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        assert "颐养院0" in popup.inner_text() and "养老服务" in popup.inner_text()
+        legend = page.locator("#sm-plegend").inner_text()
+        assert "公共设施（OpenStreetMap，仅供参考，1 处）" in legend
+        page.screenshot(path=str(artifacts / "planner-facilities-1440.png"))
+        assert axe_violations(page) == []
+    finally:
+        with samples_engine.begin() as c:
+            c.execute(text("DELETE FROM facilities WHERE dataset = 'test-planner'"))
