@@ -179,7 +179,12 @@ WHOAMI = {"name": "龙腾街道组织办", "role": "planner", "regions": ["44050
 #: ``POST /api/v1/imports`` (``kind=points``, ``dry_run=true``, a CSV of one row)
 IMPORT_REPORT = {
     "file": "里水阵地.csv", "entity": "points", "table": "service_points", "format": "csv",
-    "sheet": None, "encoding": "utf-8", "crs": "gcj02", "crs_source": "option",
+    "sheet": None, "encoding": "utf-8", "crs": "gcj02", "crs_source": "--crs",
+    "crs_reason": "命令参数 --crs gcj02 指定了 GCJ-02（高德/腾讯）；"
+                  "距离比对：只有 1 个点，不足 3 个，未做距离比对",
+    "crs_evidence": {"available": False, "points": 1, "candidates": ["wgs84", "gcj02", "bd09"],
+                     "winner": None, "layers": {},
+                     "note": "只有 1 个点，不足 3 个，未做距离比对"},
     "header_rows": [1],
     "columns": [{"column": c, "field": f, "label": lb, "via": "alias"} for c, f, lb in (
         ("编码", "code", "编码"), ("名称", "name", "名称"), ("类型", "kind", "类型"),

@@ -101,6 +101,41 @@ GRID_KIND_ZH: dict[str, str] = {GridKind.GOVERNANCE.value: "治理网格",
 CRS_ZH: dict[str, str] = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德/腾讯）",
                           "bd09": "BD-09（百度）", "cgcs2000": "CGCS2000"}
 
+#: The one table of words that hint at a coordinate system in a file's name, sheet
+#: name, title rows and coordinate headers (``阵地一览（高德坐标）``, ``经度（百度）``):
+#: ``(regular expression, system)``, matched on NFKC-normalised lower-case text by
+#: :func:`crs_hints`.  Latin words and numbers count only on their own (``bd`` in
+#: ``BD坐标``, not in ``abdc``); bare ``84`` and ``2000`` only as a whole remark
+#: (``经度（2000）``) or next to 坐标, never in ``2000年``.  天地图 delivers
+#: CGCS2000, which :mod:`geo.crs` treats as identical to WGS-84.
+CRS_HINT_WORDS: tuple[tuple[str, str], ...] = (
+    (r"百度|(?<![a-z])(?:baidu|bd-?09(?:ll)?|bd)(?![a-z])", "bd09"),
+    (r"高德|腾讯|火星|(?<![a-z])(?:gcj-?(?:02)?|amap|qq|mars)(?![a-z])", "gcj02"),
+    (r"天地图|国家\s*2000|中国\s*2000|2000\s*(?:国家)?(?:大地)?坐标|(?<![0-9])国家大地坐标"
+     r"|(?<![a-z])cgcs(?:-?2000)?(?![a-z])|epsg:?4490|^2000$", "cgcs2000"),
+    (r"(?<![a-z])(?:wgs\s*-?\s*84|gps)(?![a-z])|(?<![0-9])84\s*坐标|epsg:?4326|^84$", "wgs84"),
+)
+_CRS_HINT_RES = tuple((re.compile(p), name) for p, name in CRS_HINT_WORDS)
+
+
+def crs_hints(text: str) -> list[tuple[str, str]]:
+    """The coordinate systems a text hints at: ``[(word as found, system), ...]``.
+
+    Matched with :data:`CRS_HINT_WORDS` on the whole text and on each bracketed
+    remark of it (so ``阵地（84）`` hints WGS-84); one entry per system, in the
+    table's order.  ``crs_hints("里水镇阵地一览（高德坐标）") == [("高德", "gcj02")]``.
+    """
+    s = unicodedata.normalize("NFKC", str(text)).lower().strip()
+    parts = [s, *(m.strip() for m in re.findall(r"[(\[【{<《]([^)\]】}>》]*)[)\]】}>》]", s))]
+    out: list[tuple[str, str]] = []
+    for rx, name in _CRS_HINT_RES:
+        for part in parts:
+            m = rx.search(part)
+            if m:
+                out.append((m.group(0), name))
+                break
+    return out
+
 
 def normalize_label(label: str) -> str:
     """Normalise a label for alias matching (headers and vocabulary words).

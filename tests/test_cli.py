@@ -133,3 +133,48 @@ def test_load_sample_leaves_the_circles_current(pg_cluster, tmp_path):
                        env=_env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=url2))
     assert r.returncode == 0, r.stderr
     assert "servicemap isochrones --minutes 10 --profile elderly" in r.stdout + r.stderr
+
+
+def test_import_refuses_a_crs_the_streets_and_buildings_contradict(samples, samples_url,
+                                                                   tmp_path):
+    """``servicemap import points 里水阵地.csv --crs wgs84`` of positions taken in GCJ-02
+    (Amap): exit 1, one line on stderr naming the file, the declared system, the
+    distances and what to do; nothing written.  ``--trust-crs`` goes on (a dry run
+    here: the samples' database is shared)."""
+    from geo import crs as crsmod
+
+    g = samples["lishui"].points.sort_values("code").geometry.head(12)
+    x, y = crsmod.from_wgs84(g.x.to_numpy(), g.y.to_numpy(), "gcj02")
+    src = tmp_path / "里水阵地.csv"
+    src.write_text("编码,名称,类型,经度,纬度\n" + "".join(
+        f"CLI-CRS-{i},阵地{i},党群服务站,{float(x[i])!r},{float(y[i])!r}\n" for i in range(len(x))),
+        encoding="utf-8")
+    env = _env(PYTHONPATH=str(ROOT), SERVICEMAP_DATABASE_URL=samples_url)
+    dsn = samples_url.replace("postgresql+psycopg://", "postgresql://")
+
+    def points() -> int:
+        with psycopg.connect(dsn) as c:
+            return c.execute("SELECT count(*) FROM service_points").fetchone()[0]
+
+    before = points()
+    r = subprocess.run(CLI + ["import", "points", str(src), "--crs", "wgs84"], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    for part in ("里水阵地.csv", "--crs wgs84", "WGS-84", "楼栋", "米", "--crs gcj02",
+                 "--trust-crs"):
+        assert part in lines[0], part
+    assert "坐标系依据：命令参数 --crs wgs84" in r.stdout and "未写入任何数据" in r.stdout
+    assert points() == before
+    r = subprocess.run(CLI + ["import", "points", str(src), "--crs", "wgs84", "--trust-crs",
+                              "--dry-run", "--json"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    report = json.loads(r.stdout)
+    assert report["crs"] == "wgs84" and report["inserted"] == 12
+    assert report["crs_evidence"]["winner"] == "gcj02"
+    assert "crs_evidence_ignored" in [w["kind"] for w in report["warnings"]]
+    assert points() == before

@@ -4,6 +4,8 @@
 
     servicemap import points 里水镇阵地.xlsx --crs gcj02 [--sheet 阵地清单] [--dry-run]
     servicemap import grids 网格.zip                     # CGCS2000 from the .prj
+    servicemap import grids 网格.zip --crs EPSG:4547     # the same without .prj
+    servicemap import points 阵地.xlsx --trust-crs       # as declared despite the streets
     servicemap import points 阵地.csv --skip-invalid     # rejected rows -> 阵地_rejected.csv
     servicemap export points 阵地.xlsx --crs gcj02 --region 440605126
 
@@ -36,7 +38,12 @@ def register(sub) -> None:
                           "from an .osm.pbf extract of any size)")
     imp.add_argument("file", help="the file (.csv .xlsx .geojson .gpkg .zip/.shp .kml)")
     imp.add_argument("--crs", help="coordinate system of the file: wgs84, gcj02 (Amap/Tencent), "
-                                   "bd09 (Baidu), cgcs2000 (default: from the file, else wgs84)")
+                                   "bd09 (Baidu), cgcs2000, or a projected EPSG:4547 for metres "
+                                   "(default: from the file, its hints or the distances to the "
+                                   "streets and buildings, else wgs84)")
+    imp.add_argument("--trust-crs", action="store_true",
+                     help="import in the declared (or hinted) system even when the distances "
+                          "to the streets and buildings say another (then only a warning)")
     imp.add_argument("--sheet", help="XLSX sheet, or GeoPackage/zipped-shapefile layer")
     imp.add_argument("--mapping", help="mapping file (TOML/JSON): header -> field, defaults")
     imp.add_argument("--header-row", type=int, help="1-based header row (skips detection)")
@@ -123,15 +130,21 @@ def cmd_import(args, settings: Settings) -> int:
                          dry_run=args.dry_run, skip_invalid=args.skip_invalid,
                          fix_swapped=args.fix_swapped, make_valid=args.make_valid,
                          actor=_actor(args), rejects_path=args.rejects,
-                         header_row=args.header_row, area=settings.area_box())
+                         header_row=args.header_row, area=settings.area_box(),
+                         trust_crs=args.trust_crs)
     source = Path(args.file)
     try:
         with engine.connect() as conn:
             report = import_file(conn, args.entity, source, options=opts)
     except ImportRejected as exc:
         _print(exc.report, args.json)
-        print(f"servicemap: error: {exc.report.file} 未导入（{len(exc.report.errors)} 个错误）",
-              file=sys.stderr)
+        errors = exc.report.errors
+        if len(errors) == 1 and errors[0].row is None:  # one file-level problem: say it
+            why = " ".join(errors[0].message.split())
+            print(f"servicemap: error: {exc.report.file} 未导入：{why}", file=sys.stderr)
+        else:
+            print(f"servicemap: error: {exc.report.file} 未导入（{len(errors)} 个错误）",
+                  file=sys.stderr)
         return 1
     _save_rejects(report, source)
     _print(report, args.json)

@@ -3,7 +3,7 @@
 Multipart form fields: ``file`` (the upload: CSV, XLSX, GeoJSON, GeoPackage,
 zipped Shapefile, KML), ``kind`` (``points``, ``regions``, ``grids``,
 ``compounds``, ``buildings``, ``branches``), and optionally ``crs``, ``sheet``,
-``dry_run``, ``skip_invalid``, ``fix_swapped``, ``make_valid`` and a
+``dry_run``, ``skip_invalid``, ``fix_swapped``, ``make_valid``, ``trust_crs`` and a
 ``mapping`` file.  Needs a ``planner`` token; every row must lie in the
 token's regions.  The same rules as ``servicemap import`` apply (see
 :mod:`geo.io.importer`): one transaction, nothing written when a row is
@@ -52,11 +52,14 @@ def _safe_name(name: str | None, default: str) -> str:
     summary="Import a planner's file (validated, one transaction); answers the import report",
     description="Multipart upload of `file` (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile, "
                 "KML) holding `kind` rows; `crs` says its coordinate system (Amap/Tencent "
-                "picks: `gcj02`, Baidu: `bd09`), stored as WGS-84. Validated and written in "
-                "one transaction: `dry_run` only checks, `skip_invalid` writes the valid rows "
-                "and returns the rejected ones. Needs a planner token whose regions hold "
-                "every row (`regions`: admin); 422 with every problem when nothing was "
-                "written.",
+                "picks: `gcj02`, Baidu: `bd09`), stored as WGS-84; without it the file's hints "
+                "(高德 in its title ...) or the points' distances to the streets and buildings "
+                "decide, the report's `crs_source`/`crs_reason`/`crs_evidence` say how, and a "
+                "`crs` the distances clearly contradict is refused unless `trust_crs`. "
+                "Validated and written in one transaction: `dry_run` only checks, "
+                "`skip_invalid` writes the valid rows and returns the rejected ones. Needs a "
+                "planner token whose regions hold every row (`regions`: admin); 422 with every "
+                "problem when nothing was written.",
     responses={200: {"content": {"application/json": {"example": ex.IMPORT_REPORT}}},
                422: {"description": "Nothing written: every problem with its row and column",
                      "content": {"application/problem+json": {}}}})
@@ -67,14 +70,20 @@ def create_import(
     file: Annotated[UploadFile, File(description="CSV, XLSX, GeoJSON, GeoPackage, zipped "
                                                  "Shapefile (.zip) or KML")],
     kind: Annotated[ImportKind, Form(description="what the file holds")],
-    crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09 or cgcs2000 "
-                                                "(default: from the file, else wgs84)")] = None,
+    crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09, cgcs2000, or a projected "
+                                                "EPSG:4547 for metres (default: from the file, "
+                                                "its hints or the distances to the streets and "
+                                                "buildings, else wgs84)")] = None,
     sheet: Annotated[str | None, Form(description="XLSX sheet or GeoPackage layer")] = None,
     dry_run: Annotated[bool, Form(description="validate and count, write nothing")] = False,
     skip_invalid: Annotated[bool, Form(description="write valid rows, return the rejected "
                                                    "ones as a file")] = False,
     fix_swapped: Annotated[bool, Form(description="swap obviously swapped lng/lat")] = False,
     make_valid: Annotated[bool, Form(description="repair invalid polygons")] = False,
+    trust_crs: Annotated[bool, Form(description="import in the declared (or hinted) system "
+                                                "even when the distances to the streets and "
+                                                "buildings clearly say another (a warning "
+                                                "instead of a refusal)")] = False,
     mapping: Annotated[UploadFile | None, File(description="mapping file (TOML/JSON)")] = None,
 ) -> JSONResponse:
     if kind.value == "regions" and not principal.has_role("admin"):
@@ -89,7 +98,7 @@ def create_import(
             mapping_path.write_bytes(mapping.file.read())
         opts = ImportOptions(crs=crs or None, sheet=sheet or None, mapping=mapping_path,
                              dry_run=dry_run, skip_invalid=skip_invalid, fix_swapped=fix_swapped,
-                             make_valid=make_valid, actor=principal.actor,
+                             make_valid=make_valid, trust_crs=trust_crs, actor=principal.actor,
                              scope=tuple(principal.regions), area=settings.area_box())
         try:
             report = import_file(conn, kind.value, path, name=name, options=opts)

@@ -42,6 +42,7 @@ from geo.entities import Entity, Field
 from geo.entities import entity as entity_of
 from geo.errors import Problem
 from geo.io.tables import bracket_remark, normalize_label
+from geo.vocab import crs_hints
 
 __all__ = [
     "IGNORED_HEADERS",
@@ -68,14 +69,6 @@ IGNORED_HEADERS: frozenset[str] = frozenset(
     normalize_label(h) for h in ("序号", "no", "#", "所属村居名称", "类型代码", "版本", "更新时间")
 )
 
-_CRS_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("百度", "bd09", "bd-09", "baidu"), "bd09"),
-    (("高德", "腾讯", "gcj", "火星", "amap", "qq"), "gcj02"),
-    (("cgcs2000", "2000", "天地图", "国家大地"), "cgcs2000"),
-    (("wgs84", "wgs-84", "gps"), "wgs84"),
-)
-
-
 def crs_hint(label: str) -> str | None:
     """Coordinate system named in a header's remark (``经度（百度）`` -> ``"bd09"``).
 
@@ -87,15 +80,15 @@ def crs_hint(label: str) -> str | None:
     Returns
     -------
     str or None
-        ``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000`` or ``None``.
+        ``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000`` or ``None``: the first
+        system of :func:`geo.vocab.crs_hints` (the one table of hint words) in
+        the bracketed remark.
     """
-    remark = bracket_remark(label).lower()
+    remark = bracket_remark(label)
     if not remark:
         return None
-    for words, name in _CRS_HINTS:
-        if any(w in remark for w in words):
-            return name
-    return None
+    hints = crs_hints(remark)
+    return hints[0][1] if hints else None
 
 
 def _alias_index(spec: Entity) -> dict[str, str]:

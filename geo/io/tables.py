@@ -38,7 +38,8 @@ as ``坐标`` over ``经度 | 纬度``, considered only when the upper row names
 field itself), is scored by the caller's ``score_header`` (the number of
 distinct known fields it names); the best wins, the earliest on ties.  A
 title row above the header (``里水镇党群服务阵地一览表``) therefore needs no
-special treatment.
+special treatment; its text is kept (``RawTable.title_rows``), where the
+importer looks for hints of the coordinate system (``…（高德坐标）``).
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ class RawTable:
         Sheet (XLSX) or layer (GeoPackage, shapefile inside a zip) read.
     header_rows : tuple of int
         1-based row numbers of the header row(s) (tables only).
+    title_rows : tuple of str
+        The text of each non-empty row above the header (tables only; the
+        distinct cells of a row joined by a space, so a merged title is its
+        text once), e.g. ``("里水镇党群服务阵地一览（高德坐标）",)``.
     notes : list of str
         Things noticed while reading, for the report's warnings (Chinese).
     """
@@ -138,6 +143,7 @@ class RawTable:
     encoding: str | None = None
     sheet: str | None = None
     header_rows: tuple[int, ...] = ()
+    title_rows: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -326,7 +332,7 @@ def _find_header(grid: list[list[Any]], score: Callable[[list[str]], int],
 def _frame_from_grid(grid: list[list[Any]], first_row_number: int, *, file: str,
                      sheet: str | None, score: Callable[[list[str]], int],
                      header_row: int | None, notes: list[str]
-                     ) -> tuple[pd.DataFrame, np.ndarray, tuple[int, ...]]:
+                     ) -> tuple[pd.DataFrame, np.ndarray, tuple[int, ...], tuple[str, ...]]:
     width = max((len(r) for r in grid), default=0)
     grid = [list(r) + [None] * (width - len(r)) for r in grid]
     # drop trailing empty rows
@@ -343,6 +349,11 @@ def _frame_from_grid(grid: list[list[Any]], first_row_number: int, *, file: str,
                     file=file, sheet=sheet,
                     expected="一行列名，如 名称、类型、经度、纬度；或用映射文件指定列名")
     header_rows = tuple(first_row_number + idx + k for k in range(n))
+    titles = []
+    for r in grid[:idx]:
+        cells = list(dict.fromkeys(t for t in (cell_text(v) for v in r) if t is not None))
+        if cells:
+            titles.append(" ".join(cells))
     # de-duplicated labels; unnamed columns that hold data get "列F"
     data = grid[idx + n:]
     numbers = np.arange(len(data), dtype=np.int64) + first_row_number + idx + n
@@ -383,7 +394,7 @@ def _frame_from_grid(grid: list[list[Any]], first_row_number: int, *, file: str,
         if empty.any():
             frame = frame.loc[~empty].reset_index(drop=True)
             numbers = numbers[~empty]
-    return frame, numbers, header_rows
+    return frame, numbers, header_rows, tuple(titles)
 
 
 # --------------------------------------------------------------------------
@@ -407,10 +418,10 @@ def _read_csv(path: Path, *, file: str, score: Callable[[list[str]], int],
         dialect = csv.excel
     grid = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
     notes: list[str] = []
-    frame, numbers, header_rows = _frame_from_grid(grid, 1, file=file, sheet=None, score=score,
-                                                   header_row=header_row, notes=notes)
+    frame, numbers, header_rows, titles = _frame_from_grid(
+        grid, 1, file=file, sheet=None, score=score, header_row=header_row, notes=notes)
     return RawTable(file=file, format="csv", frame=frame, row_numbers=numbers, encoding=encoding,
-                    header_rows=header_rows, notes=notes)
+                    header_rows=header_rows, title_rows=titles, notes=notes)
 
 
 def _read_xlsx(path: Path, *, file: str, sheet: str | None, score: Callable[[list[str]], int],
@@ -447,12 +458,11 @@ def _read_xlsx(path: Path, *, file: str, sheet: str | None, score: Callable[[lis
             for c in range(c0, rng.max_col):
                 row[c] = value
     notes: list[str] = []
-    frame, numbers, header_rows = _frame_from_grid(grid, 1, file=file, sheet=ws.title,
-                                                   score=score, header_row=header_row,
-                                                   notes=notes)
+    frame, numbers, header_rows, titles = _frame_from_grid(
+        grid, 1, file=file, sheet=ws.title, score=score, header_row=header_row, notes=notes)
     wb.close()
     return RawTable(file=file, format="xlsx", frame=frame, row_numbers=numbers, sheet=ws.title,
-                    header_rows=header_rows, notes=notes)
+                    header_rows=header_rows, title_rows=titles, notes=notes)
 
 
 _MOJIBAKE = re.compile(r"[\u0080-\u00ff]")

@@ -158,6 +158,29 @@ def test_rows_outside_the_token_regions_are_refused(client, io_engine, tokens, s
     assert _count(io_engine, "SELECT count(*) FROM service_points WHERE code = 'LT-X'") == 0
 
 
+def test_the_report_says_which_crs_and_why_as_its_example_does(client, tokens, lishui_points,
+                                                               tmp_path):
+    from api import examples as ex
+
+    path = write_points_xlsx(tmp_path / "阵地.xlsx", lishui_points)
+    body = _post(client, path, headers=_auth(tokens), dry_run=True).json()
+    assert set(body) == set(ex.IMPORT_REPORT)  # the OpenAPI example has every key
+    # no declaration, no hint and (in this database) no streets or buildings: the default
+    assert (body["crs"], body["crs_source"]) == ("wgs84", "default")
+    assert "未做距离比对" in body["crs_reason"] and body["crs_evidence"]["available"] is False
+    body = _post(client, path, headers=_auth(tokens), crs="gcj02", trust_crs=True,
+                 dry_run=True).json()
+    assert body["crs_source"] == "--crs" and body["crs_reason"].startswith("命令参数 --crs gcj02")
+    e, n = 38_418_835.2, 2_566_304.1
+    metres = tmp_path / "某村阵地.csv"
+    metres.write_text("名称,类型,经度,纬度\n" + "".join(
+        f"阵地{i},党群服务站,{e + i * 30},{n + i * 20}\n" for i in range(3)), encoding="utf-8")
+    r = _post(client, metres, headers=_auth(tokens))
+    assert r.status_code == 422
+    (err,) = r.json()["errors"]
+    assert err["kind"] == "not_lnglat" and "--crs EPSG:4526" in err["message"]
+
+
 def test_unknown_kind_of_import_is_a_validation_error(client, tokens, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("名称\n甲\n", encoding="utf-8")

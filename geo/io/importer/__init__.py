@@ -42,12 +42,21 @@ files the declared CRS (``.prj``, GeoPackage) is used: projected coordinates
 (e.g. CGCS2000 3-degree Gauss-Kruger) are first unprojected to their
 geographic CRS with PROJ.  ``crs`` overrides a file declaring EPSG:4326 (a
 GeoJSON drawn on Amap is GCJ-02 although it claims WGS-84) but conflicts with
-a file declaring CGCS2000 or a projected CRS.  Tables without any CRS
-information are read as WGS-84 with a warning.
+a file declaring CGCS2000 or a projected CRS.  ``crs`` may also name a
+projected CRS (``EPSG:4547``) for a file in metres without ``.prj``.
+
+A file that declares nothing is read by its hints (高德 in its title, 百度
+in a header ...) or, for points, by the distances to the town's streets and
+buildings in each possible system; a declaration (or hint) that those
+distances clearly contradict refuses the file unless ``trust_crs``; without
+hint or clear evidence it is read as WGS-84 with a warning
+(:mod:`geo.io.importer.sniff`).  The report says which system was used and
+why (``crs_source``, ``crs_reason``, ``crs_evidence``).
 
 Modules: ``report`` (options and report), ``cells`` (cell texts), ``run`` (one
 run's problems and fields through their rules), ``references`` (regions and
-compounds), ``geometry`` (coordinate systems, points, polygons), ``assemble``
+compounds), ``geometry`` (coordinate systems, points, polygons), ``sniff``
+(hints, evidence and the decision on an input's system), ``assemble``
 (rows of each entity), ``scope`` (a token's regions), ``write`` (upsert,
 audit, rejects file).
 """
@@ -71,6 +80,7 @@ from geo.io.importer.references import load_regions
 from geo.io.importer.report import ImportOptions, ImportReport
 from geo.io.importer.run import Run
 from geo.io.importer.scope import check_scope
+from geo.io.importer.sniff import check_lnglat, prepare_projected, projected_crs, settle_crs
 from geo.io.importer.write import audit, rejects, transaction, write
 from geo.io.tables import cell_text, normalize_label, read_table
 from geo.rules import LAT_RANGE, LNG_RANGE
@@ -144,13 +154,17 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
         return ImportRejected(report)
 
     requested: str | None = None
+    projected = None
     if opts.crs:
         try:
             requested = crsmod.normalize_crs_name(opts.crs)
         except ValueError:
-            report.errors.append(Problem(
-                message=f"不认识的坐标系 '{opts.crs}'", file=shown, value=opts.crs,
-                expected="wgs84、gcj02、bd09 或 cgcs2000", kind="unknown_crs"))
+            projected = projected_crs(opts.crs)
+            if projected is None:
+                report.errors.append(Problem(
+                    message=f"不认识的坐标系 '{opts.crs}'", file=shown, value=opts.crs,
+                    expected="wgs84、gcj02、bd09、cgcs2000，或投影坐标系的 EPSG 代码"
+                             "（如 EPSG:4547）", kind="unknown_crs"))
     mapping: MappingFile | None = None
     if opts.mapping is not None:
         mapping, problems = load_mapping(opts.mapping, spec)
@@ -204,7 +218,13 @@ def import_file(conn: Connection, entity: str, path: str | Path, *, name: str | 
 
     with transaction(conn):
         t_check = time.perf_counter()
-        in_crs = resolve_crs(run, requested)
+        if projected is not None:
+            requested = prepare_projected(run, projected)
+        else:
+            check_lnglat(run)
+        if report.errors:
+            raise reject()
+        in_crs = settle_crs(run, resolve_crs(run, requested), projected=projected)
         if report.errors:
             raise reject()
         rows = assemble(run, load_regions(conn), in_crs)

@@ -23,8 +23,14 @@ class ImportOptions:
     crs : str or None
         Coordinate system of the file's coordinates (``wgs84``, ``gcj02``,
         ``bd09``, ``cgcs2000`` or an alias accepted by
-        :func:`geo.crs.normalize_crs_name`); ``None``: from the file, the
-        mapping file or the headers, else WGS-84.
+        :func:`geo.crs.normalize_crs_name`; or a projected CRS such as
+        ``EPSG:4547`` for coordinates in metres); ``None``: from the file, the
+        mapping file, a 坐标系 column, hints in the file or the evidence of the
+        streets and buildings, else WGS-84 (:mod:`geo.io.importer.sniff`).
+    trust_crs : bool
+        Import in the declared (or hinted) system even when the distances to
+        the streets and buildings clearly say another; the evidence becomes a
+        warning (``crs_evidence_ignored``) instead of refusing the file.
     sheet : str or None
         XLSX sheet, or GeoPackage / zipped-shapefile layer.
     mapping : str or pathlib.Path or None
@@ -66,6 +72,7 @@ class ImportOptions:
     header_row: int | None = None
     scope: tuple[str, ...] | None = None
     area: tuple[float, float, float, float] | None = None
+    trust_crs: bool = False
 
 
 @dataclass
@@ -82,7 +89,19 @@ class ImportReport:
         Database table.
     crs : str or None
         Coordinate system of the input coordinates; ``crs_source`` says how it
-        was determined (``--crs``, ``mapping``, ``header``, ``file``, ``default``).
+        was determined (``--crs``, ``mapping``, ``file``, ``column`` (a 坐标系
+        column), ``header`` (a coordinate header's remark), ``hint`` (words in
+        the file name, sheet, title or headers), ``evidence`` (distances to the
+        streets and buildings), ``default``).
+    crs_reason : str or None
+        Why, in Chinese: the declaration or hint word found, and what the
+        distances to the streets and buildings said.
+    crs_evidence : dict or None
+        The distances (:meth:`geo.io.importer.sniff.Evidence.as_dict`):
+        ``available``, ``points``, ``candidates``, ``winner``, ``note`` and per
+        layer (``buildings``, ``streets``) ``points``, ``winner`` and the
+        ``median_m``/``p80_m`` metres of each candidate reading; ``None`` for
+        files without points.
     header_rows : list of int
         1-based header row(s) (tables).
     columns : list of dict
@@ -118,6 +137,8 @@ class ImportReport:
     encoding: str | None = None
     crs: str | None = None
     crs_source: str | None = None
+    crs_reason: str | None = None
+    crs_evidence: dict[str, Any] | None = None
     header_rows: list[int] = field(default_factory=list)
     columns: list[dict[str, str]] = field(default_factory=list)
     unused_columns: list[str] = field(default_factory=list)
@@ -155,7 +176,8 @@ class ImportReport:
         out: dict[str, Any] = {
             "file": self.file, "entity": self.entity, "table": self.table,
             "format": self.format, "sheet": self.sheet, "encoding": self.encoding,
-            "crs": self.crs, "crs_source": self.crs_source,
+            "crs": self.crs, "crs_source": self.crs_source, "crs_reason": self.crs_reason,
+            "crs_evidence": self.crs_evidence,
             "header_rows": list(self.header_rows), "columns": list(self.columns),
             "unused_columns": list(self.unused_columns),
             "ignored_columns": list(self.ignored_columns),
@@ -203,9 +225,13 @@ class ImportReport:
         lines.append(f"数据：{label}（{self.entity}）→ 表 {self.table}")
         if self.crs:
             src = {"--crs": "命令参数", "mapping": "映射文件", "header": "列名标注",
-                   "file": "文件声明", "default": "默认"}.get(self.crs_source or "", "")
+                   "file": "文件声明", "column": "坐标系列", "hint": "文件中的提示",
+                   "evidence": "与道路、楼栋比对", "default": "默认"}.get(
+                self.crs_source or "", "")
             conv = "，已转换为 WGS-84" if self.crs not in ("wgs84",) else ""
             lines.append(f"坐标系：{CRS_ZH.get(self.crs, self.crs)}（{src}）{conv}")
+            if self.crs_reason:
+                lines.append(f"坐标系依据：{self.crs_reason}")
         if self.columns:
             lines.append("列对应：" + "；".join(
                 f"{c['column']} → {c['label']}({c['field']})" for c in self.columns))
