@@ -195,6 +195,38 @@ IMPORT_REPORT = {
     "rejects_name": None, "duration_s": 0.045,
     "timings": {"read": 0.003, "validate": 0.032, "copy_new": 0.002, "upsert_existing": 0.0}}
 
+_VILLAGE_SPREAD = [
+    {"code": "440507013001", "name": "妈屿居委会", "census": 21831, "year": 2020,
+     "buildings": 695, "residential": 695, "people": 21831, "placed": True, "reason": None},
+    {"code": "440507013002", "name": "胜利社区居委会", "census": 15012, "year": 2020,
+     "buildings": 911, "residential": 911, "people": 15012, "placed": True, "reason": None}]
+#: ``POST /api/v1/imports/population`` (``region=440507013``, ``skip_unmatched=true``, a
+#: CSV of two communities and a name no community has)
+POPULATION_IMPORT = {
+    "file": "龙腾街道七普常住人口.csv", "entity": "population", "table": "village_population",
+    "format": "csv", "sheet": None, "encoding": "utf-8", "header_rows": [1],
+    "columns": [{"column": c, "field": f, "label": c, "via": "alias"} for c, f in (
+        ("村居名称", "name"), ("常住人口", "population"), ("年份", "year"))],
+    "unused_columns": [], "ignored_columns": [], "rows_read": 3, "rows_valid": 3,
+    "rows_rejected": 0, "inserted": 2, "updated": 0, "unchanged": 0, "dry_run": False,
+    "written": True,
+    "warnings": [{"message": "第4行『村居名称』列的村（社区）'渔港社区' 未导入：区划 440507013 "
+                             "内的没有名为“渔港社区”的村（社区）",
+                  "file": "龙腾街道七普常住人口.csv", "row": 4, "column": "村居名称",
+                  "value": "渔港社区", "kind": "unknown_village"}],
+    "errors": [], "duration_s": 0.165, "timings": {}, "region": "440507013",
+    "skip_unmatched": True, "villages_matched": 2, "people": 36843,
+    "matched": [{"row": 2, "name": "妈屿社区", "code": None, "village_code": "440507013001",
+                 "village_name": "妈屿居委会", "population": 21831, "year": 2020},
+                {"row": 3, "name": "胜利社区", "code": None, "village_code": "440507013002",
+                 "village_name": "胜利社区居委会", "population": 15012, "year": 2020}],
+    "unmatched": [{"row": 4, "name": "渔港社区", "code": None,
+                   "reason": "区划 440507013 内的没有名为“渔港社区”的村（社区）", "closest": []}],
+    "spread": {"areas": ["440507013"], "villages_with_census": 2, "villages_placed": 2,
+               "villages_unplaced": 0, "people_spread": 36843, "people_unplaced": 0,
+               "buildings_used": 1606, "buildings_changed": 1606, "compounds_changed": 17,
+               "household_size": 2.62, "dry_run": False, "villages": _VILLAGE_SPREAD}}
+
 # ---------------------------------------------------------- tiles and maps
 #: ``GET /tiles`` (two of the layers)
 TILE_LAYERS = {"layers": [
@@ -278,10 +310,15 @@ _BY_REGION = [{**_MAYU, **_reach(695, 690, 8521, 8510, 21831, 21790, 11, 11)}]
 _BY_GRID = [{**_G01, "region_code": "440507013001", "region_name": "妈屿居委会",
              "has_branch": False, **_reach(84, 80, 525, 515, 1380, 1352, 1, 1)}]
 
+#: where the people of the Longteng sample came from
+_SOURCE = {"source": "sample", "source_zh": "样例生成", "label_zh": "人口来源：样例生成",
+           "people": {"sample": 76841}}
+
 #: ``GET /api/v1/coverage?region=440507013``
 COVERAGE = {
     "region": _LONGTENG_P, "parameters": _PARAMETERS, "rule": _RULE, "circles": _CIRCLES,
-    "computed_at": _COMPUTED, "crs": "EPSG:4326", "totals": _TOTALS,
+    "computed_at": _COMPUTED, "crs": "EPSG:4326", "population_source": _SOURCE,
+    "totals": _TOTALS,
     "by_region": _BY_REGION, "by_grid": _BY_GRID,
     "by_point": [{"code": "LT-0002", "name": "妈屿社区党群服务中心", "kind": "village_center",
                   "buildings": 595, "population": 21267, "population_only_here": 3120}]}
@@ -326,7 +363,7 @@ GRID_VIEW = {
                "region_name": "妈屿居委会", "workers": 1, "has_branch": True,
                "branch_seats": 2, "compounds": 10, "compounds_with_branch": 10,
                "population": 20451}],
-    "computed_at": _COMPUTED}
+    "computed_at": _COMPUTED, "population_source": _SOURCE}
 
 
 def _gap(population: int, covered: int, buildings: int, buildings_covered: int,
@@ -342,7 +379,7 @@ def _gap(population: int, covered: int, buildings: int, buildings_covered: int,
 #: ``GET /api/v1/gaps?region=440507013&limit=1``
 GAPS = {
     "region": _LONGTENG_P, "parameters": _PARAMETERS, "rule": _RULE, "circles": _CIRCLES,
-    "computed_at": _COMPUTED, "crs": "EPSG:4326",
+    "computed_at": _COMPUTED, "crs": "EPSG:4326", "population_source": _SOURCE,
     "totals": {**_LONGTENG, **_gap(76841, 70834, 3986, 3650, 36, 4)},
     "by_region": [{"code": "440507013005", "name": "天禧社区居委会", "level": "village",
                    **_gap(12760, 9891, 710, 552, 5, 2)}],
@@ -390,7 +427,8 @@ SNAPSHOT = {"id": 1, "label": "2026年一季度", "actor": "龙腾街道组织�
             "created_at": _SNAPSHOT_AT, "crs": "EPSG:4326", "rule": _RULE,
             "region": _LONGTENG_P, "totals": _TOTALS, "by_grid": _BY_GRID,
             "circles": _CIRCLES, "by_point": COVERAGE["by_point"], "by_region": _BY_REGION,
-            "parameters": _PARAMETERS, "computed_at": "2026-12-01T02:10:43+00:00"}
+            "parameters": _PARAMETERS, "computed_at": "2026-12-01T02:10:43+00:00",
+            "population_source": _SOURCE}
 
 
 def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
@@ -494,7 +532,8 @@ _ACCESS_PARAMETERS = {"profile": "elderly", "speed_kmh": 3.6, "metres_per_minute
 _POSITIONS = {"count": 33, "codes_sample": ["LT-0001", "LT-0002", "LT-0003", "LT-0004",
                                             "LT-0005"]}
 _RUN = {"region": _LONGTENG, "parameters": _ACCESS_PARAMETERS, "positions": _POSITIONS,
-        "scenario": "today", "computed_at": "2026-12-01T02:00:05+00:00"}
+        "scenario": "today", "computed_at": "2026-12-01T02:00:05+00:00",
+        "population_source": _SOURCE}
 
 
 def _walk(population: int, within: tuple[int, int, int], median: float,

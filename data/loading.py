@@ -171,12 +171,14 @@ def load_sample(engine: Engine, sample: Sample, *, log: Callable[[str], None] = 
         ], zip(c["code"], c["name"], c["region_code"], c["households"], c["population"],
                ewkb_hex(c.geometry, multi=True), [syn] * len(c), strict=True))
         b = sample.buildings
+        # the generator made the population up: its source says so (coverage reports it)
         counts["buildings"] = copy_rows(conn, "buildings", [
-            "code", "compound_code", "households", "population", "geom", "synthetic",
+            "code", "compound_code", "households", "population", "population_source", "geom",
+            "synthetic",
         ], zip(b["code"], b["compound_code"].astype(object).where(b["compound_code"].notna(),
                                                                   None),
-               b["households"], b["population"], ewkb_hex(b.geometry, multi=True),
-               [syn] * len(b), strict=True))
+               b["households"], b["population"], ["sample"] * len(b),
+               ewkb_hex(b.geometry, multi=True), [syn] * len(b), strict=True))
         br = sample.branches
         counts["branches"] = copy_rows(conn, "party_branches", [
             "code", "name", "region_code", "seat_compound_code", "synthetic",

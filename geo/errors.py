@@ -198,10 +198,12 @@ class ImportRejected(InvalidInput):
     Attributes
     ----------
     report : geo.io.importer.ImportReport
-        The full report; ``problems`` are its errors.
+        The full report; ``problems`` are its errors.  ``message`` overrides the
+        headline (``"<file> 未导入：发现 N 个错误"``) where one says more.
     """
 
-    def __init__(self, report: Any) -> None:
+    def __init__(self, report: Any, message: str | None = None) -> None:
         n = len(report.errors)
-        super().__init__(f"{report.file} 未导入：发现 {n} 个错误", list(report.errors))
+        super().__init__(message or f"{report.file} 未导入：发现 {n} 个错误",
+                         list(report.errors))
         self.report = report

@@ -290,6 +290,7 @@ RANGES: dict[str, NumberRange] = {
     "signups": NumberRange(0, 100_000, True),
     "attendance": NumberRange(0, 1_000_000, True),
     "score": NumberRange(1, 5, True),
+    "year": NumberRange(1949, 2100, True),
 }
 
 #: a mainland mobile number (what a one-time code can be sent to)
@@ -378,8 +379,6 @@ _DMS = re.compile(
 def number_from_text(s: str) -> float | None:
     """Parse a number written by a person: ``2,000㎡``, ``约120平方米``, ``113°12'30\"E``."""
     t = unicodedata.normalize("NFKC", s).strip()
-    if _THOUSANDS.match(t):
-        t = t.replace(",", "")
     m = _DMS.match(t)
     if m:
         d = float(m.group("d"))
@@ -391,6 +390,8 @@ def number_from_text(s: str) -> float | None:
         hemi = (m.group("h1") or m.group("h2") or "").upper()
         return -v if hemi in ("S", "W", "西", "南") else v
     t = _NUM_CLEAN.sub("", t).rstrip("ENen东北")
+    if _THOUSANDS.match(t):  # thousands separators, also before a unit (3,120人, 2,000㎡)
+        t = t.replace(",", "")
     try:
         v = float(t)
     except ValueError:

@@ -97,6 +97,21 @@ LEVEL_ZH: dict[str, str] = {RegionLevel.COUNTY.value: "区县", RegionLevel.TOWN
                             RegionLevel.VILLAGE.value: "村居"}
 GRID_KIND_ZH: dict[str, str] = {GridKind.GOVERNANCE.value: "治理网格",
                                 GridKind.PARTY.value: "党建网格"}
+
+
+class PopulationSource(StrEnum):
+    """Where a building's population came from (``buildings.population_source``)."""
+
+    CENSUS = "census"  # a village's census total (七普) spread over its buildings
+    IMPORTED = "imported"  # a planner's buildings file with a population column
+    SAMPLE = "sample"  # the sample generators
+
+
+#: Chinese names of the population sources, for tables and reports; ``unknown``:
+#: buildings without a recorded source, ``mixed``: people of several sources
+POPULATION_SOURCE_ZH: dict[str, str] = {
+    PopulationSource.CENSUS.value: "普查分摊", PopulationSource.IMPORTED.value: "逐栋导入",
+    PopulationSource.SAMPLE.value: "样例生成", "unknown": "未知", "mixed": "多种来源"}
 #: Chinese names of the input coordinate systems (reports, messages).
 CRS_ZH: dict[str, str] = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德/腾讯）",
                           "bd09": "BD-09（百度）", "cgcs2000": "CGCS2000"}

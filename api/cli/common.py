@@ -4,6 +4,7 @@ opening the database (started and migrated when the command writes)."""
 from __future__ import annotations
 
 import contextlib
+import getpass
 import time
 from collections.abc import Iterator
 
@@ -11,7 +12,18 @@ from sqlalchemy.engine import Engine
 
 from api.settings import Settings
 
-__all__ = ["open_engine", "say", "step", "upgrade_schema"]
+__all__ = ["cli_actor", "open_engine", "say", "step", "upgrade_schema"]
+
+
+def cli_actor(args) -> str:
+    """Who runs a writing command, for the audit log: ``--actor``, else
+    ``cli:<OS user>``."""
+    if getattr(args, "actor", None):
+        return args.actor
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name (containers)
+        return "cli"
 
 
 def say(msg: str) -> None:

@@ -7,6 +7,7 @@
     servicemap import grids 网格.zip --crs EPSG:4547     # the same without .prj
     servicemap import points 阵地.xlsx --trust-crs       # as declared despite the streets
     servicemap import points 阵地.csv --skip-invalid     # rejected rows -> 阵地_rejected.csv
+    servicemap import population 常住人口.xlsx --region 440605126 [--skip-unmatched]
     servicemap export points 阵地.xlsx --crs gcj02 --region 440605126
 
 ``import`` prints the Chinese report (``--json``: the machine-readable one) and
@@ -16,12 +17,11 @@ nothing was written because of errors.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
 
-from api.cli.common import open_engine, say
+from api.cli.common import cli_actor, open_engine, say
 from api.settings import Settings
 from geo.errors import ImportRejected
 from geo.io.export import EXPORT_FORMATS, EXPORT_LAYERS, export_layer
@@ -33,9 +33,10 @@ def register(sub) -> None:
     imp = sub.add_parser(
         "import", help="import a planner's file (CSV, XLSX, GeoJSON, GeoPackage, zipped "
                        "Shapefile, KML): validated, in one transaction, with a report")
-    imp.add_argument("entity", choices=[*ENTITY_NAMES, "osm"],
+    imp.add_argument("entity", choices=[*ENTITY_NAMES, "osm", "population"],
                      help="what the file holds (osm: streets, buildings and facilities "
-                          "from an .osm.pbf extract of any size)")
+                          "from an .osm.pbf extract of any size; population: village census "
+                          "totals, spread over the buildings)")
     imp.add_argument("file", help="the file (.csv .xlsx .geojson .gpkg .zip/.shp .kml)")
     imp.add_argument("--crs", help="coordinate system of the file: wgs84, gcj02 (Amap/Tencent), "
                                    "bd09 (Baidu), cgcs2000, or a projected EPSG:4547 for metres "
@@ -59,8 +60,10 @@ def register(sub) -> None:
     imp.add_argument("--actor", help="who imports, for the audit log (default: OS user)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
     imp.add_argument("--bbox", help="osm only: cut W,S,E,N (WGS-84 degrees) out of the extract")
-    imp.add_argument("--region", help="osm only: cut this region's boundary out of the extract "
-                                      "(its division code; the regions must be imported first)")
+    imp.add_argument("--region",
+                     help="osm: cut this region's boundary out of the extract (its division "
+                          "code; the regions must be imported first); population: the town "
+                          "whose villages the table lists")
     imp.add_argument("--halo", type=float, default=1000.0,
                      help="osm only: streets this many metres around the area too (default "
                           "1000: residents at the border walk to the neighbour's station)")
@@ -69,6 +72,11 @@ def register(sub) -> None:
     imp.add_argument("--no-facilities", action="store_true",
                      help="osm only: skip the public facilities")
     imp.add_argument("--dataset", help="osm only: network dataset name (default: file stem)")
+    imp.add_argument("--skip-unmatched", action="store_true",
+                     help="population only: store the rows that match a village and report "
+                          "the rest (default: refuse the file)")
+    imp.add_argument("--year", type=int, help="population only: census year of rows "
+                                              "without a 年份 (e.g. 2020)")
     imp.set_defaults(func=cmd_import)
 
     exp = sub.add_parser("export", help="export a layer to CSV, XLSX, GeoJSON or GeoPackage")
@@ -83,20 +91,6 @@ def register(sub) -> None:
     exp.add_argument("--minutes", type=float, default=10.0,
                      help="service-circle budget of the coverage layer (default 10)")
     exp.set_defaults(func=cmd_export)
-
-
-def actor_name(given: str | None = None) -> str:
-    """Who imports, for the audit log: ``given``, else ``cli:<OS user>``."""
-    if given:
-        return given
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name (containers)
-        return "cli"
-
-
-def _actor(args) -> str:
-    return actor_name(args.actor)
 
 
 def _print(report: ImportReport, as_json: bool) -> None:
@@ -125,11 +119,15 @@ def cmd_import(args, settings: Settings) -> int:
         from api.cli.network import cmd_import_osm
 
         return cmd_import_osm(args, settings)
+    if args.entity == "population":
+        from api.cli.population import cmd_import_population
+
+        return cmd_import_population(args, settings)
     engine = open_engine(settings, migrate=True)
     opts = ImportOptions(crs=args.crs, sheet=args.sheet, mapping=args.mapping,
                          dry_run=args.dry_run, skip_invalid=args.skip_invalid,
                          fix_swapped=args.fix_swapped, make_valid=args.make_valid,
-                         actor=_actor(args), rejects_path=args.rejects,
+                         actor=cli_actor(args), rejects_path=args.rejects,
                          header_row=args.header_row, area=settings.area_box(),
                          trust_crs=args.trust_crs)
     source = Path(args.file)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from api.cli.common import open_engine, say, step
+from api.cli.common import cli_actor, open_engine, say, step
 from api.cli.network import parse_bbox, run_circles
 from api.settings import Settings
 from geo.errors import ImportRejected, InvalidInput, Problem
@@ -91,10 +91,9 @@ def _make_town(engine, code: str, name: str | None, bbox) -> None:
 
 
 def _import(engine, entity: str, path: Path, settings: Settings, crs: str | None = None):
-    from api.cli.io import actor_name
     from geo.io.importer import ImportOptions, import_file
 
-    opts = ImportOptions(crs=crs, actor=actor_name(), area=settings.area_box())
+    opts = ImportOptions(crs=crs, actor=cli_actor(None), area=settings.area_box())
     with engine.connect() as conn:
         try:
             report = import_file(conn, entity, path, options=opts)
@@ -153,8 +152,19 @@ def create_town(engine, settings: Settings, *, region: str, osm: Path,
 
 
 def _spread(engine, path: Path, region: str) -> dict:
-    """The census population per village, spread over the buildings."""
-    raise InvalidInput("人口导入尚不可用", [Problem("此版本还不能导入普查人口", file=str(path))])
+    """The census population per village (one transaction), spread over the town's
+    residential buildings by floor area (:mod:`geo.population`)."""
+    from geo.population import import_village_population
+
+    with engine.connect() as conn:
+        try:
+            report = import_village_population(conn, path, region=region,
+                                               actor=cli_actor(None))
+        except ImportRejected as exc:
+            say(exc.report.to_text())
+            raise
+    say(report.to_text())
+    return report.as_dict()
 
 
 def cmd_town_create(args, settings: Settings) -> int:

@@ -13,6 +13,11 @@ Answers: 200 with the report (``rejects_content_base64`` holds the rejected
 rows as a file when ``skip_invalid`` dropped some); 422 ``problem+json`` with
 ``errors`` (every problem: file, sheet, row, column, value, expected, kind)
 and the ``report`` when nothing was written.
+
+``POST /api/v1/imports/population``: a town office's table of village census
+totals (七普 常住人口) for one ``region`` the token may edit, matched to its
+villages and spread over their buildings (:mod:`geo.population`); the same
+answers, the report with ``matched``, ``unmatched`` and ``spread``.
 """
 
 # no ``from __future__ import annotations``: FastAPI reads the annotations as objects.
@@ -33,6 +38,7 @@ from api.deps import SettingsDep, get_conn, require_planner
 from api.problems import HTTP_TITLES, problem
 from geo.errors import ImportRejected
 from geo.io.importer import ENTITY_NAMES, ImportOptions, import_file
+from geo.population import import_village_population
 from geo.tokens import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -108,3 +114,51 @@ def create_import(
                            errors=body["errors"], report=body)
     return JSONResponse(report.as_dict(include_rejects=True),
                         headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/imports/population", operation_id="import_village_population",
+    summary="Import village census totals (七普 常住人口) and spread them over the buildings",
+    description="Multipart upload of `file`, a CSV or XLSX table with one row per village or "
+                "community of `region` (headers such as 村居名称, 区划代码, 常住人口, 年份; a "
+                "title row above them is fine). Rows are matched to the region's villages by "
+                "code, else by name (「XX村」 = 「XX村委会」, 「XX社区」 = 「XX社区居委会」); "
+                "the totals are stored and spread over each village's residential buildings "
+                "in proportion to floor area (whole people, each village adding up to its "
+                "total). One transaction: a name no village matches refuses the file unless "
+                "`skip_unmatched`; a count that is not a whole number (「约3000」, 「-5」, "
+                "empty) always does. Needs a planner token whose regions hold `region`; 422 "
+                "with every problem when nothing was written.",
+    responses={200: {"content": {"application/json": {"example": ex.POPULATION_IMPORT}}},
+               422: {"description": "Nothing written: every problem with its row and column, "
+                                    "and the unmatched names",
+                     "content": {"application/problem+json": {}}}})
+def create_population_import(
+    principal: Annotated[Principal, Depends(require_planner)],
+    conn: Annotated[Connection, Depends(get_conn)],
+    file: Annotated[UploadFile, File(description="CSV or XLSX: 村居名称/区划代码, 常住人口, "
+                                                 "年份")],
+    region: Annotated[str, Form(pattern=r"^\d{6,12}$", description=(
+        "division code of the town (or village) whose villages the rows name"))],
+    skip_unmatched: Annotated[bool, Form(description=(
+        "store the rows that match a village and report the rest"))] = False,
+    year: Annotated[int | None, Form(ge=1949, le=2100, description=(
+        "census year of rows without a 年份 column"))] = None,
+    sheet: Annotated[str | None, Form(description="XLSX sheet")] = None,
+    dry_run: Annotated[bool, Form(description="check and work out, write nothing")] = False,
+) -> JSONResponse:
+    if not principal.can_edit(region):
+        raise forbidden(f"令牌的区域范围（{', '.join(principal.regions)}）不包含 {region}")
+    with tempfile.TemporaryDirectory(prefix="servicemap-import-") as tmp:
+        name = _safe_name(file.filename, "upload.csv")
+        path = Path(tmp) / name
+        path.write_bytes(file.file.read())
+        try:
+            report = import_village_population(
+                conn, path, name=name, region=region, skip_unmatched=skip_unmatched,
+                year=year, sheet=sheet or None, dry_run=dry_run, actor=principal.actor)
+        except ImportRejected as exc:
+            body = exc.report.as_dict()
+            return problem(422, exc.code, HTTP_TITLES[422], exc.message,
+                           errors=body["errors"], report=body)
+    return JSONResponse(report.as_dict(), headers={"Cache-Control": "no-store"})

@@ -74,6 +74,7 @@ from geo.coverage.loading import (
     building_codes,
     load_circles,
     load_town,
+    population_source,
     resolve_region,
 )
 from geo.coverage.reach import (
@@ -109,6 +110,7 @@ from geo.coverage.results import (
     HexCell,
     ParametersUsed,
     PointReach,
+    PopulationSourceUsed,
     ReachCoverage,
     RegionArea,
     Result,
@@ -174,6 +176,7 @@ __all__ = [
     "Hexagons",
     "ParametersUsed",
     "PointReach",
+    "PopulationSourceUsed",
     "ReachCoverage",
     "RegionArea",
     "RegionScope",
@@ -207,6 +210,7 @@ __all__ = [
     "parameter_rows",
     "percent",
     "points_in_polygons",
+    "population_source",
     "reach_coverage",
     "resolve_region",
     "save_snapshot",

@@ -542,7 +542,8 @@ def _header(run: AccessRun) -> dict[str, Any]:
             "positions": {"count": len(run.positions),
                           "codes_sample": run.positions.code[:5].tolist()},
             "scenario": run.label,
-            "computed_at": run.computed_at.isoformat(timespec="seconds")}
+            "computed_at": run.computed_at.isoformat(timespec="seconds"),
+            "population_source": run.town.population_source().as_dict()}
 
 
 def walk_report(run: AccessRun, *, farthest: int = 20, detail: bool = False) -> dict[str, Any]:

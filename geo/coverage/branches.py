@@ -259,6 +259,7 @@ def grid_view(conn: Connection, region: str | None, *, rounding: str = "half_up"
         rounding=RoundingUsed(mode=rounding, decimals=decimals),
         kinds=tuple(kinds), grids=tuple(cells), overlay=tuple(_overlay(town, min_overlap)),
         computed_at=datetime.now(UTC).isoformat(),
+        population_source=town.population_source(),
         compounds_in_grids_without_branch=listed)
 
 

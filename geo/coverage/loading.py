@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from geo import vocab
 from geo.circles import profile_key
 from geo.coverage.arithmetic import CoverageParams
-from geo.coverage.results import Area, CircleSummary
+from geo.coverage.results import Area, CircleSummary, PopulationSourceUsed
 from geo.crs import metric_crs_for
 from geo.errors import Conflict, InvalidInput, NotFound, Problem
 from geo.profiles import WalkBudget
@@ -42,6 +42,7 @@ __all__ = [
     "building_codes",
     "load_circles",
     "load_town",
+    "population_source",
     "resolve_region",
 ]
 
@@ -162,6 +163,7 @@ class Town:
     b_compound: np.ndarray  # index into compounds, -1
     b_leaf: np.ndarray
     b_geom: np.ndarray | None
+    b_source: np.ndarray  # buildings.population_source (census, imported, sample; None)
     # compounds (m)
     c_code: np.ndarray
     c_name: np.ndarray
@@ -196,11 +198,56 @@ class Town:
             self._order = np.argsort(self.b_xy[:, 0], kind="stable")
         return self._order
 
+    def population_source(self) -> PopulationSourceUsed:
+        """Where the population of the town's buildings came from
+        (:func:`population_source`)."""
+        return population_source(self.b_source, self.b_pop)
+
     def compound_building_pop(self) -> np.ndarray:
         """Population of each compound summed over its buildings."""
         inside = self.b_compound >= 0
         return np.bincount(self.b_compound[inside], weights=self.b_pop[inside],
                            minlength=len(self.c_code)).astype(np.int64)
+
+
+#: the order population sources are listed in
+_SOURCE_ORDER = ("census", "imported", "sample", "unknown")
+
+
+def population_source(sources: Sequence[str | None], population: Sequence[int]
+                      ) -> PopulationSourceUsed:
+    """Where the people of some buildings came from.
+
+    Parameters
+    ----------
+    sources
+        Each building's ``population_source`` (``None``: not recorded, counted
+        as ``unknown``).
+    population
+        Each building's population (people).
+
+    Returns
+    -------
+    PopulationSourceUsed
+        People per source (sources with people only); the one source, or
+        ``mixed``, or ``unknown`` when nobody lives in the buildings.
+    """
+    people: dict[str, int] = {}
+    for src, pop in zip(sources, population, strict=True):
+        if pop:
+            key = src or "unknown"
+            people[key] = people.get(key, 0) + int(pop)
+    ordered = {k: people[k] for k in sorted(
+        people, key=lambda k: (_SOURCE_ORDER.index(k) if k in _SOURCE_ORDER else 9, k))}
+    source = next(iter(ordered)) if len(ordered) == 1 else ("mixed" if ordered else "unknown")
+    if source == "mixed":
+        zh = "、".join(f"{vocab.POPULATION_SOURCE_ZH.get(k, k)} {v:,} 人"
+                      for k, v in ordered.items())
+        source_zh = f"{vocab.POPULATION_SOURCE_ZH['mixed']}（{zh}）"
+    else:
+        source_zh = vocab.POPULATION_SOURCE_ZH.get(source, source)
+    return PopulationSourceUsed(source=source, source_zh=source_zh,
+                                label_zh=f"人口来源：{source_zh}", people=ordered)
 
 
 def _array(values: Iterable[Any] | None, dtype=object) -> np.ndarray:
@@ -269,6 +316,7 @@ def load_town(conn: Connection, region: str | None, *, footprints: bool = False,
     b_id = np.array([], dtype=np.int64)
     b_xy = np.zeros((0, 2))
     b_pop = b_hh = b_comp = b_leaf = np.array([], dtype=np.int64)
+    b_source = np.array([], dtype=object)
     b_geom = np.array([], dtype=object) if footprints else None
     if buildings:
         row = conn.execute(text(f"""
@@ -276,7 +324,8 @@ def load_town(conn: Connection, region: str | None, *, footprints: bool = False,
                    array_agg(b.id ORDER BY b.id) AS ids,
                    array_agg(b.population ORDER BY b.id) AS pop,
                    array_agg(b.households ORDER BY b.id) AS hh,
-                   array_agg(b.compound_code ORDER BY b.id) AS comp
+                   array_agg(b.compound_code ORDER BY b.id) AS comp,
+                   array_agg(b.population_source ORDER BY b.id) AS src
                    {', array_agg(ST_AsBinary(b.geom) ORDER BY b.id) AS wkb' if footprints else ''}
             FROM buildings b
             WHERE b.deleted_at IS NULL
@@ -297,6 +346,7 @@ def load_town(conn: Connection, region: str | None, *, footprints: bool = False,
             b_pop = np.array(row.pop, dtype=np.int64)[keep]
             b_hh = np.array(row.hh, dtype=np.int64)[keep]
             b_comp, b_leaf = comp[keep], leaf[keep]
+            b_source = np.array(row.src, dtype=object)[keep]
             if footprints:
                 b_geom = shapely.from_wkb([bytes(row.wkb[i]) for i in keep])
 
@@ -329,7 +379,7 @@ def load_town(conn: Connection, region: str | None, *, footprints: bool = False,
 
     return Town(
         scope=scope, b_id=b_id, b_xy=b_xy, b_pop=b_pop, b_hh=b_hh, b_compound=b_comp,
-        b_leaf=b_leaf, b_geom=b_geom,
+        b_leaf=b_leaf, b_geom=b_geom, b_source=b_source,
         c_code=c_code, c_name=_array(r.name for r in crow),
         c_pop=np.array([r.population for r in crow], dtype=np.int64),
         c_xy=c_xy, c_leaf=c_leaf, c_geom=c_geom,

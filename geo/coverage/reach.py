@@ -363,6 +363,7 @@ def _header(an: Analysis) -> dict[str, Any]:
         "circles": an.circles.summary(),
         "computed_at": an.computed_at.isoformat(),
         "crs": "EPSG:4326",
+        "population_source": t.population_source(),
     }
 
 

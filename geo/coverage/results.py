@@ -41,6 +41,7 @@ __all__ = [
     "Hexagons",
     "ParametersUsed",
     "PointReach",
+    "PopulationSourceUsed",
     "ReachCoverage",
     "RegionArea",
     "Result",
@@ -177,6 +178,25 @@ class CircleSummary(Result):
     version: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class PopulationSourceUsed(Result):
+    """Where the people a run counts came from (``buildings.population_source``).
+
+    ``source`` is the one source of every person counted — ``census`` (village
+    census totals spread over the buildings by floor area), ``imported`` (a
+    planner's file per building), ``sample`` (generated), ``unknown`` (no source
+    recorded, or nobody lives in the region) — or ``mixed`` when the people come
+    from several; ``people`` counts them per source (sources with people only).
+    ``source_zh`` is its Chinese name and ``label_zh`` the line for tables
+    (``人口来源：普查分摊``).
+    """
+
+    source: str
+    source_zh: str
+    label_zh: str
+    people: dict[str, int]
+
+
 @dataclass(frozen=True)
 class Area(Result):
     """A region (or grid cell) results are reported for."""
@@ -260,7 +280,8 @@ class PointReach(Result):
 @dataclass(frozen=True, kw_only=True)
 class _RunHeader(Result):
     """What every coverage run states: region, parameters, rule, circles, time
-    (ISO 8601, UTC) and the CRS of its coordinates."""
+    (ISO 8601, UTC), the CRS of its coordinates and where its population came
+    from."""
 
     region: RegionArea
     parameters: ParametersUsed
@@ -268,6 +289,7 @@ class _RunHeader(Result):
     circles: CircleSummary
     computed_at: str
     crs: str
+    population_source: PopulationSourceUsed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -412,6 +434,7 @@ class GridView(Result):
     grids: tuple[GridCellFigures, ...]
     overlay: tuple[GridOverlap, ...]
     computed_at: str
+    population_source: PopulationSourceUsed
     compounds_in_grids_without_branch: tuple[CompoundInGrid, ...] | None = _omitted()
 
 

@@ -210,6 +210,7 @@ def parameter_rows(result: Result | Mapping[str, Any]) -> list[tuple[str, str]]:
             rows.append(("供给口径", result["capacity_zh"]))
         if result.get("scenario"):
             rows.append(("方案", str(result["scenario"])))
+        rows += _source_rows(result)
         rows.append(("计算时间", result.get("computed_at", "")))
         return rows
     if p:
@@ -227,8 +228,16 @@ def parameter_rows(result: Result | Mapping[str, Any]) -> list[tuple[str, str]]:
         c = result["circles"]
         rows += [("服务圈数量", str(c["count"])), ("过期服务圈", str(c["stale"])),
                  ("缺少服务圈的阵地", str(c["missing"]))]
+    rows += _source_rows(result)
     rows.append(("计算时间", result.get("computed_at", "")))
     return rows
+
+
+def _source_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The 人口来源 row of a result that states its population source (results
+    stored before it was recorded have none)."""
+    src = result.get("population_source")
+    return [("人口来源", src["source_zh"])] if src else []
 
 
 def export_csv(result: Result | Mapping[str, Any], view: str) -> bytes:

@@ -313,3 +313,12 @@ def test_every_numeric_range_is_one_rule(field):
     assert rules.check_number(r.hi, field=field)[1] is None
     assert rules.check_number(r.hi + step, field=field)[1].kind == "out_of_range"
     assert rules.check_number(r.lo - step, field=field)[1] is not None
+
+
+def test_numbers_written_by_people():
+    # thousands separators before a unit too (a census table's 「3,120人」)
+    for written, value in (("3,120", 3120.0), ("3,120人", 3120.0), ("2,000㎡", 2000.0),
+                           ("约120平方米", 120.0), ("１２３４", 1234.0)):
+        assert rules.number_from_text(written) == value, written
+    for written in ("1,2", "12,34", "三千"):  # not thousands, not a number
+        assert rules.number_from_text(written) is None, written

@@ -1,6 +1,7 @@
 """Writing an import: the upsert of the kept rows (:func:`geo.store.upsert.upsert`),
-a branch's covered compounds, invalidation of moved points' circles, the audit
-entry, and the file of rejected rows."""
+a branch's covered compounds, the population source of buildings whose file
+gave their population (``imported``), invalidation of moved points' circles,
+the audit entry, and the file of rejected rows."""
 
 from __future__ import annotations
 
@@ -41,11 +42,25 @@ def write(conn: Connection, spec: Entity, rows: Rows, keep: np.ndarray,
     out = upsert(conn, spec, {c: v[idx] for c, v in rows.values.items()},
                  coalesce=rows.coalesce, timings=timings)
     drop_circles(conn, out.moved)
+    if spec.name == "building" and "population" in rows.values:
+        changed = _mark_imported_population(conn, rows.values["code"][idx])
+        done = set(out.inserted) | set(out.updated)
+        out.updated.extend(c for c in changed if c not in done)
     if rows.compound_sets is not None:
         changed = _write_branch_compounds(conn, rows.values["code"][idx], rows.compound_sets[idx])
         done = set(out.inserted) | set(out.updated)
         out.updated.extend(c for c in changed if c not in done)
     return out
+
+
+def _mark_imported_population(conn: Connection, codes: np.ndarray) -> list[str]:
+    """Buildings whose population a planner's file gave (its population column;
+    an empty cell is the registry's default 0) record ``population_source =
+    'imported'``; returns the codes whose source changed."""
+    return [str(c) for c in conn.execute(text(
+        "UPDATE buildings SET population_source = 'imported' WHERE code = ANY(:c) "
+        "AND population_source IS DISTINCT FROM 'imported' RETURNING code"),
+        {"c": [str(c) for c in codes]}).scalars()]
 
 
 def _write_branch_compounds(conn: Connection, codes: np.ndarray, sets: np.ndarray) -> list[str]:

@@ -16,9 +16,12 @@ def test_reach_as_dict_is_the_json(tiny):
     r = cov.reach_coverage(cov.analyse(tiny, TOWN))
     d = r.as_dict()
     assert list(d) == ["region", "parameters", "rule", "circles", "computed_at", "crs",
-                       "totals", "by_region", "by_grid", "by_point"]
+                       "population_source", "totals", "by_region", "by_grid", "by_point"]
     assert d["region"] == {"code": TOWN, "name": "小镇", "level": "town", "parent_code": None}
     assert d["crs"] == "EPSG:4326"
+    # the tiny town's buildings record no population source: 500 people, unknown
+    assert d["population_source"] == {"source": "unknown", "source_zh": "未知",
+                                      "label_zh": "人口来源：未知", "people": {"unknown": 500}}
     assert [v["code"] for v in d["by_region"]] == [V1, V2]
     # a grid row names its kind, village and branch flag right after its level
     g1 = next(g for g in d["by_grid"] if g["code"] == "G1")

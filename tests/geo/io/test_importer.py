@@ -289,6 +289,30 @@ def test_geopackage_buildings_and_branches_csv(samples_conn, samples, tmp_path):
     assert rep.format == "gpkg" and rep.crs == "cgcs2000" and rep.inserted == 200
     assert one(conn, "SELECT count(*) FROM buildings WHERE code LIKE 'N-%' AND compound_code "
                      "IS NOT NULL") == int(b["compound_code"].notna().sum())
+    # the file gave their population: its source is the planner's file
+    assert one(conn, "SELECT count(*) FROM buildings WHERE code LIKE 'N-%' "
+                     "AND population_source = 'imported'") == 200
+    # a sample building whose population a file gives: 'imported'
+    s0 = b.iloc[0]
+    assert one(conn, "SELECT population_source FROM buildings WHERE code = :c",
+               c=s0["code"]) == "sample"
+    same = write_csv(tmp_path / "楼栋.csv", ["楼栋编码", "人口", "几何"],
+                     [[s0["code"], str(int(s0["population"])), s0.geometry.wkt]])
+    import_file(conn, "buildings", same)
+    assert one(conn, "SELECT population_source FROM buildings WHERE code = :c",
+               c=s0["code"]) == "imported"
+    assert import_file(conn, "buildings", same).unchanged == 1  # again: nothing changes
+    # the same number over a census figure: the source changes, so the row is updated
+    conn.execute(text("UPDATE buildings SET population_source = 'census' WHERE code = :c"),
+                 {"c": s0["code"]})
+    rep = import_file(conn, "buildings", same)
+    assert (rep.updated, rep.unchanged) == (1, 0)
+    # a file without a population column leaves the source alone
+    nopop = write_csv(tmp_path / "楼栋2.csv", ["楼栋编码", "户数", "几何"],
+                      [[b.iloc[1]["code"], "3", b.iloc[1].geometry.wkt]])
+    import_file(conn, "buildings", nopop)
+    assert one(conn, "SELECT population_source FROM buildings WHERE code = :c",
+               c=b.iloc[1]["code"]) == "sample"
     c = samples["longteng"].compounds
     names = list(c["name"][:3])
     path = write_csv(tmp_path / "支部.csv", ["支部名称", "所属社区", "驻地小区", "覆盖小区"],
