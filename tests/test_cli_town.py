@@ -115,3 +115,51 @@ def test_up_builds_the_town_from_settings(pg_cluster, tmp_path):
     assert _run(url, "export", "buildings", str(out), cwd=tmp_path).returncode == 0
     got = gpd.read_file(out)
     assert shapely.box(*x.town_bbox).contains(shapely.union_all(got.geometry.to_numpy()))
+
+
+def test_town_create_with_villages_and_census_population(pg_cluster, tmp_path):
+    """The town office's files: two villages (the town itself not loaded yet), the
+    census table with a title row and committee names, one position. Each
+    village's people land on its buildings exactly; coverage says its source; the
+    facility of the extract is a siting candidate."""
+    url = pg_cluster.create_database("sm_town_census")
+    x = write_synthetic_extract(tmp_path / "gd.osm.pbf", tiles=4, streets=20)
+    w, s, e, n = x.town_bbox
+    mid = (w + e) / 2
+    feats = [{"type": "Feature",
+              "properties": {"区划代码": code, "名称": name, "上级代码": "440605126"},
+              "geometry": {"type": "Polygon",
+                           "coordinates": [[[a, s], [b, s], [b, n], [a, n], [a, s]]]}}
+             for code, name, (a, b) in [("440605126001", "沙涌村", (w, mid)),
+                                        ("440605126002", "河村社区", (mid, e))]]
+    villages = tmp_path / "村居.geojson"
+    villages.write_text(json.dumps({"type": "FeatureCollection", "features": feats},
+                                   ensure_ascii=False), encoding="utf-8")
+    pop = tmp_path / "七普.csv"
+    with open(pop, "w", newline="", encoding="utf-8-sig") as f:
+        c = csv.writer(f)
+        c.writerow(["里水镇第七次全国人口普查村居常住人口"])
+        c.writerow(["村居名称", "常住人口"])
+        c.writerow(["沙涌村委会", "3,120"])
+        c.writerow(["河村社区居委会", "4877"])
+    pts = tmp_path / "阵地.csv"
+    _positions(pts, x.town_bbox, [(0.2, 0.5)])
+    r = _run(url, "town", "create", "--region", "440605126", "--osm", str(x.path),
+             "--villages", str(villages), "--points", str(pts), "--population", str(pop),
+             cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "440605126 里水镇" in r.stdout  # its name from the shipped division codes
+    assert "/ 7997 人（人口来源：普查分摊）" in r.stdout
+    cov = json.loads(_run(url, "coverage", "--format", "json", cwd=tmp_path).stdout)
+    assert cov["population_source"]["source"] == "census"
+    assert {v["name"]: v["population"] for v in cov["by_region"]} == {"沙涌村": 3120,
+                                                                     "河村社区": 4877}
+    assert cov["totals"]["buildings"] == x.town_buildings
+    site = _run(url, "site", "--candidates", "facilities", "--k", "1", "--format", "json",
+                cwd=tmp_path)
+    assert site.returncode == 0, site.stderr
+    got = json.loads(site.stdout)
+    chosen = got["greedy"]["sites"]
+    assert len(chosen) == 1 and chosen[0]["source"] == "facility"
+    assert chosen[0]["name"] == "Centre 0（社区中心）" and chosen[0]["population_new"] > 0
+

@@ -70,6 +70,29 @@ def _region_known(engine, code: str) -> tuple[bool, bool]:
     return bool(row.known), bool(row.bounded)
 
 
+def _town_name(code: str, name: str | None) -> str:
+    """The town's name: given, else from the division codes shipped with the
+    product (``data/divisions.csv``), else its code."""
+    if name:
+        return name
+    from data.divisions import division_names
+
+    return division_names().get(code, code)
+
+
+def _add_town(engine, code: str, name: str | None) -> None:
+    """The town's own row, without a boundary, so that its villages can name it."""
+    if len(code) != 9 or not code.isdigit():
+        raise InvalidInput("区划代码不正确", [Problem(
+            "镇街的区划代码应为 9 位数字", column="--region", value=code,
+            expected="如 440605126（里水镇）")])
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO regions (code, name, level) VALUES (:c, :n, 'town')
+            ON CONFLICT (code) DO NOTHING"""), {"c": code, "n": _town_name(code, name)})
+    say(f"    town {code} {_town_name(code, name)} added (its boundary: its villages)")
+
+
 def _make_town(engine, code: str, name: str | None, bbox) -> None:
     """A town region from a box, or a box as the boundary of a town that has none."""
     from geo.vocab import RegionLevel
@@ -86,7 +109,7 @@ def _make_town(engine, code: str, name: str | None, bbox) -> None:
                     '{"source": "bbox"}')
             ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom
             WHERE regions.geom IS NULL"""),
-            {"c": code, "n": name or code, "l": level.value, "w": bbox[0], "s": bbox[1],
+            {"c": code, "n": _town_name(code, name), "l": level.value, "w": bbox[0], "s": bbox[1],
              "e": bbox[2], "nn": bbox[3]})
 
 
@@ -113,6 +136,11 @@ def create_town(engine, settings: Settings, *, region: str, osm: Path,
     from geo.io.osm import import_osm
 
     done: dict = {"region": region}
+    known, _ = _region_known(engine, region)
+    if villages is not None and not known:
+        # the villages name the town as their parent: it comes first (no boundary: its
+        # villages are its area)
+        _add_town(engine, region, name)
     if villages is not None:
         with step(f"importing the village boundaries {villages.name}"):
             done["villages"] = _import(engine, "regions", villages, settings).as_dict()
@@ -143,8 +171,10 @@ def create_town(engine, settings: Settings, *, region: str, osm: Path,
     t = cov["totals"]
     done["coverage"] = t
     o = done["osm"]
+    source = (cov.get("population_source") or {}).get("label_zh", "")
     say(f"==> {t['name']}：{cov['circles']['count']} 个服务圈，覆盖 {t['buildings_covered']} / "
-        f"{t['buildings']} 栋建筑，{t['population_covered']} / {t['population']} 人")
+        f"{t['buildings']} 栋建筑，{t['population_covered']} / {t['population']} 人"
+        + (f"（{source}）" if source else ""))
     say(f"    OSM：{o['edges']} 条街道，{(o['buildings'] or {}).get('inserted', 0)} 栋新建筑，"
         f"{len(o['repaired'])} 个轮廓已修复，{len(o['dropped'])} 个无法组成轮廓（编号见报告），"
         f"设施 {sum(o['facilities'].values())} 处")
