@@ -202,7 +202,12 @@ def test_planner_shows_the_osm_facilities_as_a_reference_layer(watched, live_ser
                 "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
                 {"i": 7700 + i, "n": f"颐养院{i}", "x": x, "y": y})
     try:
-        page = _desk(watched, live_server)
+        # a URL of its own: the browser keeps the page the tests above opened for 60 s
+        # (Cache-Control), and that one was built before these facilities existed
+        page = watched.page
+        page.set_viewport_size({"width": 1440, "height": 900})
+        watched.open(f"{live_server}/maps/planner?region={LONGTENG}&year=2026")
+        page.wait_for_timeout(400)
         assert page.locator(".sm-facility").count() == 0  # off by default
         page.locator(".leaflet-control-layers").hover()
         page.locator("label", has_text="公共设施（OSM）").click()
