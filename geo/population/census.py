@@ -233,15 +233,7 @@ class PopulationImport(ImportReport):
         return out
 
     def to_text(self, *, max_problems: int = 50) -> str:
-        lines = [f"导入报告：{self.file}（村（社区）常住人口）"]
-        where = [f"格式 {self.format.upper() if self.format else '未知'}"]
-        if self.sheet:
-            where.append(f"工作表「{self.sheet}」")
-        if self.encoding:
-            where.append(f"编码 {self.encoding}")
-        if self.header_rows:
-            where.append("表头在第" + "、".join(str(r) for r in self.header_rows) + "行")
-        lines.append("文件：" + "，".join(where))
+        lines = [f"导入报告：{self.file}（村（社区）常住人口）", self.file_line("工作表")]
         if self.region:
             lines.append(f"范围：区划 {self.region} 内的村（社区）")
         if self.columns:

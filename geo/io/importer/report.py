@@ -195,6 +195,18 @@ class ImportReport:
             out["rejects_content_base64"] = base64.b64encode(self.rejects).decode("ascii")
         return out
 
+    def file_line(self, sheet_word: str = "工作表/图层") -> str:
+        """The report's line about the file as read: format, sheet, encoding and
+        header rows (``文件：格式 XLSX，工作表「…」，表头在第2行``)."""
+        where = [f"格式 {self.format.upper() if self.format else '未知'}"]
+        if self.sheet:
+            where.append(f"{sheet_word}「{self.sheet}」")
+        if self.encoding:
+            where.append(f"编码 {self.encoding}")
+        if self.header_rows:
+            where.append("表头在第" + "、".join(str(r) for r in self.header_rows) + "行")
+        return "文件：" + "，".join(where)
+
     def to_text(self, *, max_problems: int = 50) -> str:
         """Chinese plain-text rendering for the command line.
 
@@ -212,15 +224,7 @@ class ImportReport:
             spec = entity_of(self.entity)
         except NotFound:
             spec = None
-        lines = [f"导入报告：{self.file}"]
-        where = [f"格式 {self.format.upper() if self.format else '未知'}"]
-        if self.sheet:
-            where.append(f"工作表/图层「{self.sheet}」")
-        if self.encoding:
-            where.append(f"编码 {self.encoding}")
-        if self.header_rows:
-            where.append("表头在第" + "、".join(str(r) for r in self.header_rows) + "行")
-        lines.append("文件：" + "，".join(where))
+        lines = [f"导入报告：{self.file}", self.file_line()]
         label = spec.label if spec else self.entity
         lines.append(f"数据：{label}（{self.entity}）→ 表 {self.table}")
         if self.crs:

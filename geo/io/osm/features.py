@@ -17,7 +17,8 @@ pyosmium's node locations and area assembler, and returns
   ``repair``; one that is empty after repair is dropped.
 * **facilities**: the public facilities of :data:`FACILITY_TAGS` (nodes, closed
   ways and multipolygons; a point on the surface of areas), with the tag that made
-  each one a facility, its name and a few tags.
+  each one a facility, its name (``name:zh-Hans``, else ``name:zh``, else
+  ``name``) and a few tags.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ FACILITY_TAGS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "market": (("amenity", "marketplace"), ("shop", "supermarket")),
 }
 #: Tags copied into ``facilities.tags`` (public facts about the place).
-_KEPT_TAGS = ("name:zh", "addr:street", "addr:housenumber", "opening_hours", "operator",
+_KEPT_TAGS = ("name", "addr:street", "addr:housenumber", "opening_hours", "operator",
               "website", "wheelchair")
 
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
@@ -114,6 +115,11 @@ def _repair(geom: BaseGeometry) -> tuple[BaseGeometry | None, str | None]:
     if not polys:
         return None, reason
     return shapely.MultiPolygon(polys), reason
+
+
+def _name(tags) -> str | None:
+    """The name residents read: ``name:zh`` (or its simplified form) first."""
+    return tags.get("name:zh-Hans") or tags.get("name:zh") or tags.get("name")
 
 
 def _keep(tags) -> dict[str, str]:
@@ -176,12 +182,12 @@ def features_from_pbf(path: str | os.PathLike[str], *,
                     b_geoms.append(fixed)
                     geom = fixed
                 if fac and geom.is_valid:
-                    f_rows.append((kind, oid, fac[0], fac[1], tags.get("name"), _keep(tags)))
+                    f_rows.append((kind, oid, fac[0], fac[1], _name(tags), _keep(tags)))
                     f_geoms.append(shapely.point_on_surface(geom))
             elif obj.is_node():
                 fac = facility_kind(tags) if len(tags) else None
                 if fac and obj.location.valid():
-                    f_rows.append(("n", obj.id, fac[0], fac[1], tags.get("name"), _keep(tags)))
+                    f_rows.append(("n", obj.id, fac[0], fac[1], _name(tags), _keep(tags)))
                     f_geoms.append(shapely.Point(obj.location.lon, obj.location.lat))
             elif obj.is_way():
                 if tags.get("building", "no") == "no":
