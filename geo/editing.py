@@ -355,7 +355,7 @@ def parse_geometry(value: Any, *, expected: str, crs: str = "wgs84", field_name:
                                 column=where, value=list(flat[i]), expected=area.expected_zh()))
         return None, problems
     if normalize_crs_name(crs) in ("gcj02", "bd09"):
-        abroad = ~np.asarray(rules.in_china(lng, lat), dtype=bool)
+        abroad = ~rules.CHINA.contains(lng, lat)
         if abroad.any():
             i = int(np.flatnonzero(abroad)[0])
             problems.append(Problem("高德/百度坐标只用于中国境内", column=where,

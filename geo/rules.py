@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from geo.crs import looks_swapped
 from geo.errors import Problem
 from geo.hours import DAY_KEYS, format_hours_zh, parse_hours
 
@@ -84,13 +83,11 @@ __all__ = [
     "check_text",
     "grid_kind",
     "hours_from_text",
-    "in_china",
     "is_empty_token",
     "parse_bool",
     "parse_stars",
     "point_kind",
     "service_tags",
-    "swapped",
 ]
 
 
@@ -707,19 +704,6 @@ def area_from_extent(extent: Box | None, source: str) -> OperatingArea:
     grown = (max(w - m, -180.0), max(s - m, -90.0), min(e + m, 180.0), min(n + m, 90.0))
     touches = not (e < CHINA_BOX[0] or w > CHINA_BOX[2] or n < CHINA_BOX[1] or s > CHINA_BOX[3])
     return OperatingArea((CHINA_BOX, grown) if touches else (grown,), source)
-
-
-def in_china(lng: Any, lat: Any) -> Any:
-    """Whether coordinates lie in :data:`LNG_RANGE` x :data:`LAT_RANGE` (arrays ok)."""
-    lng, lat = np.asarray(lng, dtype=float), np.asarray(lat, dtype=float)
-    return ((lng >= LNG_RANGE[0]) & (lng <= LNG_RANGE[1]) & (lat >= LAT_RANGE[0])
-            & (lat <= LAT_RANGE[1]))
-
-
-def swapped(lng: Any, lat: Any) -> Any:
-    """Whether coordinates are obviously latitude, longitude (arrays ok): outside
-    :data:`CHINA_BOX` as given, inside it when swapped."""
-    return np.asarray(looks_swapped(lng, lat, bbox=CHINA_BOX), dtype=bool)
 
 
 # ==========================================================================

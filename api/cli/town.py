@@ -80,37 +80,24 @@ def _town_name(code: str, name: str | None) -> str:
     return division_names().get(code, code)
 
 
-def _add_town(engine, code: str, name: str | None) -> None:
-    """The town's own row, without a boundary, so that its villages can name it."""
+def _town_row(engine, code: str, name: str | None, bbox=None) -> None:
+    """The town's own row: without a boundary (its villages will be its area), or
+    with the box as its boundary; a box also bounds a town that has none yet."""
     if len(code) != 9 or not code.isdigit():
         raise InvalidInput("区划代码不正确", [Problem(
             "镇街的区划代码应为 9 位数字", column="--region", value=code,
             expected="如 440605126（里水镇）")])
+    box = dict(zip(("w", "s", "e", "n"), bbox, strict=True)) if bbox is not None else None
     with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO regions (code, name, level) VALUES (:c, :n, 'town')
-            ON CONFLICT (code) DO NOTHING"""), {"c": code, "n": _town_name(code, name)})
-    say(f"    town {code} {_town_name(code, name)} added (its boundary: its villages)")
-
-
-def _make_town(engine, code: str, name: str | None, bbox) -> None:
-    """A town region from a box, or a box as the boundary of a town that has none."""
-    from geo.vocab import RegionLevel
-
-    level = {6: RegionLevel.COUNTY, 9: RegionLevel.TOWN, 12: RegionLevel.VILLAGE}.get(len(code))
-    if level is None or not code.isdigit():
-        raise InvalidInput("区划代码不正确", [Problem(
-            "区划代码应为 6、9 或 12 位数字", column="--region", value=code,
-            expected="如 440605126（镇街）")])
-    with engine.begin() as conn:
-        conn.execute(text("""
+        conn.execute(text(f"""
             INSERT INTO regions (code, name, level, geom, properties)
-            VALUES (:c, :n, :l, ST_Multi(ST_MakeEnvelope(:w, :s, :e, :nn, 4326)),
-                    '{"source": "bbox"}')
+            VALUES (:c, :nm, 'town',
+                    {"ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326))" if box else "NULL"},
+                    CAST(:p AS jsonb))
             ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom
-            WHERE regions.geom IS NULL"""),
-            {"c": code, "n": _town_name(code, name), "l": level.value, "w": bbox[0], "s": bbox[1],
-             "e": bbox[2], "nn": bbox[3]})
+            WHERE regions.geom IS NULL AND EXCLUDED.geom IS NOT NULL"""),
+            {"c": code, "nm": _town_name(code, name),
+             "p": '{"source": "bbox"}' if box else "{}", **(box or {})})
 
 
 def _import(engine, entity: str, path: Path, settings: Settings, crs: str | None = None):
@@ -140,7 +127,8 @@ def create_town(engine, settings: Settings, *, region: str, osm: Path,
     if villages is not None and not known:
         # the villages name the town as their parent: it comes first (no boundary: its
         # villages are its area)
-        _add_town(engine, region, name)
+        _town_row(engine, region, name)
+        say(f"    town {region} {_town_name(region, name)} added (its boundary: its villages)")
     if villages is not None:
         with step(f"importing the village boundaries {villages.name}"):
             done["villages"] = _import(engine, "regions", villages, settings).as_dict()
@@ -154,7 +142,7 @@ def create_town(engine, settings: Settings, *, region: str, osm: Path,
         done["osm"] = import_osm(engine, osm, region=None if use_bbox else region,
                                  bbox=use_bbox, halo_m=halo_m, default_region=False, log=say)
     if not bounded:
-        _make_town(engine, region, name, bbox)
+        _town_row(engine, region, name, bbox)
         say(f"    town {region}: its boundary is the box {bbox} (none was loaded)")
     if points is not None:
         with step(f"importing the positions {points.name}"):

@@ -5,11 +5,9 @@ database that has no regions yet."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
-import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -110,26 +108,19 @@ def write_facilities(conn: Connection, facilities: gpd.GeoDataFrame, *, dataset:
                          ewkb_hex(facilities.geometry.to_numpy()), strict=True))
 
 
-def create_default_region(conn: Connection, name: str,
-                          points: Sequence[BaseGeometry] | np.ndarray) -> dict | None:
-    """When the database has no region, make one town from an extract: the convex
-    hull of its street nodes grown by 50 m. Returns the region made, or ``None``
-    when there are regions already."""
+def create_default_region(conn: Connection, name: str, area: BaseGeometry) -> dict | None:
+    """When the database has no region, make one town with boundary ``area`` (the
+    caller's: an extract's streets, see :func:`geo.io.osm.import_osm`). Returns the
+    region made, or ``None`` when there are regions already."""
     if conn.execute(text("SELECT EXISTS (SELECT 1 FROM regions)")).scalar_one():
         return None
-    hull = shapely.convex_hull(shapely.multipoints(np.asarray(points, dtype=object)))
     row = conn.execute(text("""
         INSERT INTO regions (code, name, level, geom, properties)
-        SELECT :code, :name, 'town',
-               ST_Multi(ST_Transform(ST_Buffer(ST_Transform(g, u), 50), 4326)),
-               CAST(:props AS jsonb)
-        FROM (SELECT ST_GeomFromEWKB(decode(:g, 'hex')) AS g) s,
-             LATERAL (SELECT CASE WHEN ST_Y(ST_Centroid(g)) >= 0
-                                  THEN 32600 ELSE 32700 END
-                             + floor((ST_X(ST_Centroid(g)) + 180) / 6)::int + 1 AS u) z
+        VALUES (:code, :name, 'town', ST_Multi(ST_GeomFromEWKB(decode(:g, 'hex'))),
+                CAST(:props AS jsonb))
         RETURNING ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1,
                   ST_YMax(geom) AS y1"""),
-        {"code": DEFAULT_REGION_CODE, "name": name, "g": ewkb_hex([hull])[0],
+        {"code": DEFAULT_REGION_CODE, "name": name, "g": ewkb_hex([area])[0],
          "props": json.dumps({"source": "osm-extract", "note": "街道节点凸包外扩 50 米"},
                              ensure_ascii=False)}).one()
     return {"code": DEFAULT_REGION_CODE, "name": name, "level": "town",

@@ -315,3 +315,16 @@ def test_moving_a_point_changes_its_tiles(client, samples_engine, center):
                            "4326), version = version + 1 WHERE code = :c"),
                       {"x": center.lng, "y": center.lat, "c": center.code})
     assert center.code in codes(old)[0]
+
+
+def test_facility_labels_in_the_layer_sql_are_the_vocabulary():
+    """maps/sql/facilities.sql spells each kind's label (the tiles carry it): the
+    same as geo.vocab, every kind."""
+    import re
+
+    from geo.vocab import FACILITY_KINDS_ZH
+    from maps.layers import source_sql
+
+    pairs = dict(re.findall(r"WHEN '(\w+)' THEN '([^']+)'", source_sql("facilities")))
+    assert pairs == FACILITY_KINDS_ZH
+

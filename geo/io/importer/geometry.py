@@ -347,8 +347,7 @@ def point_geometry(run: Run, in_crs: str) -> np.ndarray:
     if crsmod.normalize_crs_name(in_crs) in ("gcj02", "bd09"):
         zh = "高德/腾讯（GCJ-02）" if crsmod.normalize_crs_name(in_crs) == "gcj02" \
             else "百度（BD-09）"
-        for i in np.flatnonzero(check & ~run.bad & ~np.asarray(rules.in_china(lng, lat),
-                                                                dtype=bool)):
+        for i in np.flatnonzero(check & ~run.bad & ~rules.CHINA.contains(lng, lat)):
             run.error(int(i), cols[0], "crs_outside_china",
                       f"的坐标（经度 {lng[i]:g}、纬度 {lat[i]:g}）在中国境外，"
                       f"不可能是{zh}坐标", value=f"{lng[i]:g},{lat[i]:g}",

@@ -151,8 +151,8 @@ def import_osm(engine: Engine, path: str | os.PathLike[str], *,
             report["facilities"] = {str(k): int(v) for k, v in
                                     feats.facilities["kind"].value_counts().sort_index().items()}
         if default_region:
-            report["region_created"] = create_default_region(conn, name,
-                                                             nodes.geometry.to_numpy())
+            hull = shapely.convex_hull(shapely.multipoints(nodes.geometry.to_numpy()))
+            report["region_created"] = create_default_region(conn, name, _grow(hull, 50.0))
     dt = time.perf_counter() - t0
     log(f"imported walking network '{name}' from {path.name}: {len(nodes)} nodes, "
         f"{report['edges']} edges ({dt:.1f} s)")
