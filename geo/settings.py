@@ -156,5 +156,33 @@ class ResidentSettings(SettingsBase):
     rating_period: Literal["quarter", "month", "year"] = "quarter"
 
 
-class GeoSettings(StoreSettings, AnalysisSettings, ResidentSettings):
+class BatchSettings(SettingsBase):
+    """Province-wide batch analytics (:mod:`geo.batch`) on Dask distributed.
+
+    Attributes
+    ----------
+    dask_scheduler
+        Address of a running Dask scheduler (``tcp://10.0.0.5:8786``) for a real
+        cluster; empty: a ``LocalCluster`` on this machine.
+    dask_workers
+        Worker processes of the local cluster (one thread each).
+    dask_connect_timeout_s
+        How long to wait for the scheduler before refusing (never hangs).
+    batch_halo_m
+        The walking network of a town's tasks reaches this far past its border,
+        so residents at the border are served by the neighbour's positions and
+        walk through the neighbour's streets, metres.
+    batch_memory_fraction
+        Share of this machine's available memory a run may plan to use; a run
+        whose estimate needs more is refused before it starts.
+    """
+
+    dask_scheduler: str = ""
+    dask_workers: int = Field(2, ge=1, le=256)
+    dask_connect_timeout_s: float = Field(5.0, gt=0, le=120)
+    batch_halo_m: float = Field(2000.0, ge=0, le=20_000)
+    batch_memory_fraction: float = Field(0.8, gt=0, le=1)
+
+
+class GeoSettings(StoreSettings, AnalysisSettings, ResidentSettings, BatchSettings):
     """Everything the domain layer reads."""

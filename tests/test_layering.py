@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("geo.regions", "geo.isochrones", "geo.io.columns", "geo.io.sheets", "geo.io.osm"),
     ("geo.circles", "geo.editing", "geo.io.importer", "geo.residents"),
     ("geo.coverage",),
-    ("geo.siting", "geo.io.export", "geo.scenarios", "geo.population"),
+    ("geo.siting", "geo.io.export", "geo.scenarios", "geo.population", "geo.batch"),
     ("data",),
     ("maps",),
     ("api",),

@@ -7,12 +7,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from api.cli import coverage, db, io, maps, network, population, residents, tokens, town, up
+from api.cli import (
+    coverage,
+    db,
+    io,
+    maps,
+    network,
+    population,
+    province,
+    residents,
+    tokens,
+    town,
+    up,
+)
 from api.settings import Settings
 from geo.errors import ServiceMapError
 
 #: the modules adding sub-commands, in the order ``--help`` lists them
-COMMANDS = (db, up, town, io, network, population, tokens, maps, coverage, residents)
+COMMANDS = (db, up, town, province, io, network, population, tokens, maps, coverage,
+            residents)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,17 +19,44 @@ from geo.walk.network import Network
 __all__ = ["NetworkCache", "Networks", "load_network"]
 
 
-def load_network(conn: Connection, dataset: str) -> Network | None:
+def load_network(conn: Connection, dataset: str,
+                 bbox: tuple[float, float, float, float] | None = None) -> Network | None:
     """The walking network ``dataset`` as a :class:`Network` in the UTM zone of
-    its extent (None when it has no edges)."""
+    its extent (None when it has no edges).
+
+    ``bbox`` (WGS-84 west, south, east, north): only the edges touching it
+    (a town and its halo, :mod:`geo.batch`), in the UTM zone of the whole
+    dataset, so a circle walked on the part is the circle walked on the whole
+    wherever the walk stays inside the box.
+    """
+    crs = None
+    if bbox is None:
+        where, args = "dataset = :d", {"d": dataset}
+    else:
+        where = "dataset = :d AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
+        args = {"d": dataset, "x0": bbox[0], "y0": bbox[1], "x1": bbox[2], "y1": bbox[3]}
+        ext = conn.execute(text(
+            "SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 "
+            "FROM (SELECT ST_Extent(geom) AS e FROM network_edges WHERE dataset = :d) s"),
+            {"d": dataset}).first()
+        if ext is None or ext.x0 is None:
+            return None
+        crs = gpd.GeoSeries([shapely.box(ext.x0, ext.y0, ext.x1, ext.y1)],
+                            crs=4326).estimate_utm_crs()
     edges = conn.execute(text(
         "SELECT id, source, target, highway, ST_AsBinary(geom) AS wkb FROM network_edges "
-        "WHERE dataset = :d ORDER BY id"), {"d": dataset}).all()
+        f"WHERE {where} ORDER BY id"), args).all()
     if not edges:
         return None
-    nodes = conn.execute(text(
-        "SELECT id, ST_AsBinary(geom) AS wkb FROM network_nodes WHERE dataset = :d ORDER BY id"),
-        {"d": dataset}).all()
+    if bbox is None:
+        nodes = conn.execute(text(
+            "SELECT id, ST_AsBinary(geom) AS wkb FROM network_nodes WHERE dataset = :d "
+            "ORDER BY id"), {"d": dataset}).all()
+    else:
+        ids = sorted({r.source for r in edges} | {r.target for r in edges})
+        nodes = conn.execute(text(
+            "SELECT id, ST_AsBinary(geom) AS wkb FROM network_nodes WHERE dataset = :d "
+            "AND id = ANY(:ids) ORDER BY id"), {"d": dataset, "ids": ids}).all()
     node_frame = gpd.GeoDataFrame(
         {"node_id": np.fromiter((r.id for r in nodes), dtype=np.int64, count=len(nodes))},
         geometry=shapely.from_wkb([bytes(r.wkb) for r in nodes]), crs=4326)
@@ -37,7 +64,7 @@ def load_network(conn: Connection, dataset: str) -> Network | None:
         {"edge_id": [r.id for r in edges], "source": [r.source for r in edges],
          "target": [r.target for r in edges], "highway": [r.highway for r in edges]},
         geometry=shapely.from_wkb([bytes(r.wkb) for r in edges]), crs=4326)
-    network = Network.from_frames(node_frame, edge_frame)
+    network = Network.from_frames(node_frame, edge_frame, crs=crs)
     # database id of each kept edge (pgRouting's edge ids)
     network.cache["edge_ids"] = edge_frame["edge_id"].to_numpy()[network.edge_rows]
     return network

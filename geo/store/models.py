@@ -248,6 +248,27 @@ class VillagePopulation(Base):
                                                   server_default=func.now())
 
 
+class BatchResult(Base):
+    """A town's stored batch result (coverage or walking times) and the inputs'
+    fingerprint it was computed from (:mod:`geo.batch`)."""
+
+    __tablename__ = "batch_results"
+    __table_args__ = (
+        CheckConstraint("analysis IN ('coverage', 'walk')", name="batch_results_analysis"),
+    )
+    region_code: Mapped[str] = mapped_column(
+        String(12), ForeignKey("regions.code", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True)
+    analysis: Mapped[str] = mapped_column(Text, primary_key=True)
+    params: Mapped[str] = mapped_column(Text, primary_key=True)
+    input_version: Mapped[str] = mapped_column(Text)
+    result: Mapped[dict] = mapped_column(JSONB)
+    seconds: Mapped[float] = mapped_column(Float)
+    worker: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+
+
 class PartyBranch(Base, Timestamps):
     """A party branch (党支部), e.g. a compound branch."""
 
